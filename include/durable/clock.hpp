@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// The injectable clock. durable stores time as INTEGER milliseconds since the Unix
+/// epoch (UTC); the API speaks `std::chrono::system_clock::time_point`.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+
+namespace durable::inline v0 {
+
+using time_point = std::chrono::system_clock::time_point;
+
+/// Where durable reads "now". Defaults to `std::chrono::system_clock::now`.
+using clock_function = std::function<time_point()>;
+
+/// A clock that moves only when told to, for tests. Thread-safe. `source()` returns a
+/// `clock_function` reading this object, which must outlive everything given it.
+class manual_clock {
+ public:
+  /// Starts at `start` (default: 2026-01-01T00:00:00Z).
+  explicit manual_clock(time_point start = time_point{std::chrono::milliseconds{1767225600000}})
+      : now_ms_(to_ms(start)) {}
+  /// The current manual time.
+  [[nodiscard]] time_point now() const noexcept {
+    return time_point{std::chrono::milliseconds{now_ms_.load()}};
+  }
+  /// Moves the clock forward (or backward, for a negative `d`).
+  void advance(std::chrono::milliseconds d) noexcept { now_ms_ += d.count(); }
+  /// Sets the clock to `t`.
+  void set(time_point t) noexcept { now_ms_ = to_ms(t); }
+  /// A `clock_function` reading this clock.
+  [[nodiscard]] clock_function source() const {
+    return [this] { return now(); };
+  }
+
+ private:
+  static std::int64_t to_ms(time_point t) noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  }
+  std::atomic<std::int64_t> now_ms_;
+};
+
+namespace detail {
+/// `t` as INTEGER milliseconds since the Unix epoch, as stored in every table.
+[[nodiscard]] inline std::int64_t to_unix_ms(time_point t) noexcept {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+/// The inverse of `to_unix_ms`.
+[[nodiscard]] inline time_point from_unix_ms(std::int64_t ms) noexcept {
+  return time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::milliseconds{ms})};
+}
+/// `c()` if set, else the system clock.
+[[nodiscard]] inline time_point now(const clock_function& c) {
+  return c ? c() : std::chrono::system_clock::now();
+}
+}  // namespace detail
+
+}  // namespace durable::inline v0

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// RAII SQLite connection with a prepared-statement cache and write transactions.
+/// Part of the SQLite layer, the only place SQL lives.
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+
+#include "durable/detail/sqlite/error.hpp"
+#include "durable/detail/sqlite/statement.hpp"
+#include "durable/open_options.hpp"
+
+namespace durable::inline v0::detail::sqlite {
+
+/// One connection to a database file, opened read-write in WAL mode with the
+/// durability and busy timeout of `open_options`. Not thread-safe: callers serialize.
+class connection {
+ public:
+  connection(std::string path, const open_options& options) : path_(std::move(path)) {
+    if (path_.empty()) throw_open(SQLITE_CANTOPEN, "the path is empty");
+    const auto parent = std::filesystem::path(path_).parent_path();
+    std::error_code ec;
+    if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+      throw_open(SQLITE_CANTOPEN, "its directory \"" + parent.string() + "\" does not exist");
+    }
+    constexpr int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
+    if (rc != SQLITE_OK) {
+      // db_ may be non-null on failure and then carries the message; close after reading it.
+      std::unique_ptr<sqlite3, int (*)(sqlite3*)> guard{std::exchange(db_, nullptr), sqlite3_close_v2};
+      throw_error(guard.get(), rc, "opening the database", path_);
+    }
+    sqlite3_extended_result_codes(db_, 1);
+    try {
+      if (sqlite3_db_readonly(db_, "main") == 1) {
+        throw_open(SQLITE_READONLY, "the file is read-only for this process");
+      }
+      sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
+      // Reading the header here turns "not a database" into an error at open time.
+      {
+        statement mode{db_, "PRAGMA journal_mode=WAL", path_};
+        if (!mode.step() || mode.text(0) != "wal") {
+          throw_open(SQLITE_CANTOPEN, "the database could not be switched to WAL mode");
+        }
+      }
+      exec(options.durability == durability_mode::full ? "PRAGMA synchronous=FULL"
+                                                   : "PRAGMA synchronous=NORMAL");
+    } catch (...) {
+      cache_.clear();
+      sqlite3_close_v2(db_);
+      throw;
+    }
+  }
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+  connection(connection&&) = delete;
+  connection& operator=(connection&&) = delete;
+  ~connection() {
+    cache_.clear();  // statements first: close_v2 would otherwise defer
+    sqlite3_close_v2(db_);
+  }
+
+  /// The file this connection opened.
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  /// The raw handle, for the few calls the layer does not wrap.
+  [[nodiscard]] sqlite3* handle() const noexcept { return db_; }
+
+  /// Runs one or more statements without parameters (DDL, PRAGMAs).
+  void exec(const char* sql) {
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) throw_error(db_, rc, fmt::format("running \"{:.60}\"", sql), path_);
+  }
+
+  /// The cached prepared statement for `sql`, with `args` bound to parameters 1..n.
+  /// Bound text and blobs are not copied: keep them alive while using the result.
+  template <class... Args>
+  [[nodiscard]] statement_use query(std::string_view sql, const Args&... args) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      it = cache_.emplace(std::string{sql}, statement{db_, sql, path_}).first;
+    }
+    statement_use use{it->second};
+    use->bind_all(args...);
+    return use;
+  }
+
+  /// Runs `sql` with `args` to completion; returns the number of rows changed.
+  template <class... Args>
+  std::int64_t run(std::string_view sql, const Args&... args) {
+    query(sql, args...)->run();
+    return sqlite3_changes64(db_);
+  }
+
+  /// The id of the row the last INSERT created.
+  [[nodiscard]] std::int64_t last_insert_rowid() const noexcept {
+    return sqlite3_last_insert_rowid(db_);
+  }
+
+  /// PRAGMA data_version: changes whenever another connection commits to the file.
+  [[nodiscard]] std::int64_t data_version() {
+    auto q = query("PRAGMA data_version");
+    return q->step() ? q->int64(0) : 0;
+  }
+
+  /// True while a transaction is open on this connection.
+  [[nodiscard]] bool in_transaction() const noexcept { return sqlite3_get_autocommit(db_) == 0; }
+
+ private:
+  [[noreturn]] void throw_open(int code, const std::string& why) const {
+    throw sqlite_error(fmt::format("durable: sqlite: opening the database failed on \"{}\": {}; {}",
+                                   path_, why, advice(code)),
+                       code, code, path_);
+  }
+
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, statement, string_hash, std::equal_to<>> cache_;
+};
+
+/// A write transaction: BEGIN IMMEDIATE on construction (waits up to the busy timeout
+/// for the write lock, then throws busy_error), ROLLBACK on destruction unless committed.
+/// The destructor never throws.
+class write_transaction {
+ public:
+  explicit write_transaction(connection& c) : c_(&c) { c_->run("BEGIN IMMEDIATE"); }
+  write_transaction(const write_transaction&) = delete;
+  write_transaction& operator=(const write_transaction&) = delete;
+  write_transaction(write_transaction&&) = delete;
+  write_transaction& operator=(write_transaction&&) = delete;
+  ~write_transaction() {
+    if (c_ != nullptr && c_->in_transaction()) {
+      // A failed rollback leaves nothing to do here; SQLite rolls back on close anyway.
+      sqlite3_exec(c_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+  /// Makes the transaction's writes durable. Throws (and rolls back) on failure.
+  void commit() {
+    c_->run("COMMIT");
+    c_ = nullptr;
+  }
+
+ private:
+  connection* c_;
+};
+
+/// A read transaction: one consistent snapshot for several SELECTs.
+class read_transaction {
+ public:
+  explicit read_transaction(connection& c) : c_(&c) { c_->run("BEGIN DEFERRED"); }
+  read_transaction(const read_transaction&) = delete;
+  read_transaction& operator=(const read_transaction&) = delete;
+  read_transaction(read_transaction&&) = delete;
+  read_transaction& operator=(read_transaction&&) = delete;
+  ~read_transaction() {
+    if (c_->in_transaction()) sqlite3_exec(c_->handle(), "COMMIT", nullptr, nullptr, nullptr);
+  }
+
+ private:
+  connection* c_;
+};
+
+}  // namespace durable::inline v0::detail::sqlite

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// durable's tables and their versioned migrations. Part of the SQLite layer.
+///
+/// Every time column holds INTEGER milliseconds since the Unix epoch, UTC.
+
+#include <cstdint>
+#include <random>
+#include <span>
+#include <string>
+
+#include "durable/detail/sqlite/connection.hpp"
+#include "durable/exceptions.hpp"
+
+namespace durable::inline v0::detail::sqlite {
+
+/// One step of the schema: the SQL that brings a database from `version - 1` to `version`.
+struct migration {
+  std::int64_t version;
+  const char* sql;
+};
+
+// Version 1. Notes on the design:
+// - Ids use AUTOINCREMENT so an id is never reused after a delete: a dead-letter entry
+//   keyed by (origin, job_id) can then never collide with a later, different job.
+// - A job is claimable when run_at <= now. A claimed job has a lease_token and its
+//   run_at is its lease end, so an expired lease makes it claimable again with no sweep.
+// - `key` has no declared type: it holds an INTEGER or a TEXT key exactly as given.
+// - `history` is a JSON array of earlier attempts' errors ({attempt, type, message, at}).
+inline constexpr migration schema_v1{1, R"sql(
+CREATE TABLE durable_jobs (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  queue       TEXT    NOT NULL,
+  key,
+  priority    INTEGER NOT NULL DEFAULT 0,
+  run_at      INTEGER NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  sequential  INTEGER NOT NULL DEFAULT 0,
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  lease_token INTEGER,
+  claimed_by  TEXT,
+  codec       TEXT    NOT NULL,
+  fingerprint INTEGER NOT NULL,
+  payload     BLOB    NOT NULL,
+  history     TEXT
+);
+CREATE INDEX durable_jobs_claim ON durable_jobs (queue, priority DESC, run_at, id);
+CREATE INDEX durable_jobs_key ON durable_jobs (queue, key) WHERE key IS NOT NULL;
+
+CREATE TABLE durable_dead_letters (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  dlq         TEXT    NOT NULL,
+  origin      TEXT    NOT NULL,
+  job_id      INTEGER NOT NULL,
+  queue       TEXT    NOT NULL,
+  key,
+  codec       TEXT    NOT NULL,
+  fingerprint INTEGER NOT NULL,
+  payload     BLOB    NOT NULL,
+  error_type  TEXT    NOT NULL,
+  message     TEXT    NOT NULL,
+  context     TEXT    NOT NULL DEFAULT '',
+  history     TEXT,
+  attempts    INTEGER NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  failed_at   INTEGER NOT NULL,
+  redriven_at INTEGER,
+  UNIQUE (origin, job_id)
+);
+CREATE INDEX durable_dead_letters_time ON durable_dead_letters (dlq, failed_at, id);
+CREATE INDEX durable_dead_letters_type ON durable_dead_letters (dlq, error_type, failed_at, id);
+CREATE INDEX durable_dead_letters_key ON durable_dead_letters (dlq, key, failed_at, id)
+  WHERE key IS NOT NULL;
+)sql"};
+
+/// The migrations of this build, in order; the last one is the supported version.
+inline constexpr migration migrations[] = {schema_v1};
+
+/// The schema version stored in the file; 0 when durable has not written to it yet.
+[[nodiscard]] inline std::int64_t stored_schema_version(connection& c) {
+  {
+    auto q = c.query(
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'durable_meta'");
+    if (!q->step()) return 0;
+  }
+  auto q = c.query("SELECT value FROM durable_meta WHERE key = 'schema_version'");
+  if (!q->step() || q->type(0) != SQLITE_INTEGER) {
+    throw schema_error(fmt::format("durable: schema: \"{}\" has a durable_meta table without an "
+                                   "integer schema_version; the file is damaged or not durable's",
+                                   c.path()),
+                       -1, migrations[std::size(migrations) - 1].version, c.path());
+  }
+  return q->int64(0);
+}
+
+/// Brings the file to the newest of `steps`: creates durable's tables in a new file,
+/// applies missing steps to an older one in one transaction, refuses a newer one
+/// with schema_error. Safe when several processes open the same file at once.
+inline void migrate(connection& c, std::span<const migration> steps) {
+  const std::int64_t supported = steps.back().version;
+  const auto check_not_newer = [&](std::int64_t found) {
+    if (found > supported) {
+      throw schema_error(
+          fmt::format("durable: schema: \"{}\" has schema version {}, newer than the version {} "
+                      "this build supports; upgrade durable to open it",
+                      c.path(), found, supported),
+          found, supported, c.path());
+    }
+  };
+  std::int64_t found = stored_schema_version(c);  // fast path: no write lock when current
+  check_not_newer(found);
+  if (found == supported) return;
+
+  write_transaction tx{c};
+  found = stored_schema_version(c);  // another process may have migrated meanwhile
+  check_not_newer(found);
+  if (found == supported) return;
+  if (found == 0) {
+    c.exec("CREATE TABLE durable_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID");
+    std::random_device rd;
+    const std::string origin = fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
+    c.run("INSERT INTO durable_meta (key, value) VALUES ('database_id', ?1)", origin);
+    c.run("INSERT INTO durable_meta (key, value) VALUES ('schema_version', 0)");
+  }
+  for (const migration& step : steps) {
+    if (step.version <= found) continue;
+    c.exec(step.sql);
+    c.run("UPDATE durable_meta SET value = ?1 WHERE key = 'schema_version'", step.version);
+  }
+  tx.commit();
+}
+
+/// Opens `path` and brings it to the current schema.
+inline void ensure_schema(connection& c) { migrate(c, migrations); }
+
+/// The random id durable gave this database file when it created its tables.
+[[nodiscard]] inline std::string database_id(connection& c) {
+  auto q = c.query("SELECT value FROM durable_meta WHERE key = 'database_id'");
+  if (!q->step()) {
+    throw schema_error(
+        fmt::format("durable: schema: \"{}\" has no database_id; the file is damaged", c.path()),
+        -1, migrations[std::size(migrations) - 1].version, c.path());
+  }
+  return std::string{q->text(0)};
+}
+
+}  // namespace durable::inline v0::detail::sqlite

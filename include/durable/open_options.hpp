@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// How durable opens a database file: durability and lock waiting.
+
+#include <chrono>
+
+namespace durable::inline v0 {
+
+/// What a committed write survives. See README, "Guarantees".
+enum class durability_mode {
+  /// SQLite `synchronous=NORMAL` in WAL mode: a commit survives the process being
+  /// killed at any moment; on power loss or an OS crash the last commits may roll back.
+  normal,
+  /// SQLite `synchronous=FULL`: a commit also survives power loss and OS crashes,
+  /// at the price of an fsync per commit.
+  full,
+};
+
+/// Options for opening a database file; shared by Queue and DeadLetterQueue.
+struct open_options {
+  /// What a committed write survives.
+  durability_mode durability = durability_mode::normal;
+  /// How long a write waits for another connection's lock before `busy_error`.
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+}  // namespace durable::inline v0

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+// The SQLite layer against real files: open, pragmas, schema, transactions and the
+// error cases a user meets (not a database, read-only, missing directory, locked, newer schema).
+
+#include <doctest/doctest.h>
+#include <pwd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <durable/detail/names.hpp>
+#include <durable/detail/sqlite/schema.hpp>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support.hpp"
+
+namespace sql = durable::detail::sqlite;
+using durable_test::temp_dir;
+
+namespace {
+
+std::int64_t pragma(sql::connection& c, const char* name) {
+  auto q = c.query(name);
+  REQUIRE(q->step());
+  return q->int64(0);
+}
+
+std::int64_t count_rows(sql::connection& c, const char* table) {
+  auto q = c.query(std::string{"SELECT count(*) FROM "} + table);
+  REQUIRE(q->step());
+  return q->int64(0);
+}
+
+}  // namespace
+
+TEST_CASE("a new file gets WAL, the chosen durability and durable's schema") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  {
+    sql::connection c{path, {}};
+    sql::ensure_schema(c);
+    CHECK(pragma(c, "PRAGMA synchronous") == 1);  // NORMAL
+    CHECK(sql::stored_schema_version(c) == 1);
+    CHECK(count_rows(c, "durable_jobs") == 0);
+    CHECK(count_rows(c, "durable_dead_letters") == 0);
+  }
+  sql::connection c{path, {.durability = durable::durability_mode::full}};
+  CHECK(pragma(c, "PRAGMA synchronous") == 2);  // FULL
+  auto mode = c.query("PRAGMA journal_mode");
+  REQUIRE(mode->step());
+  CHECK(mode->text(0) == "wal");
+}
+
+TEST_CASE("reopening keeps the schema and the database id") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  std::string id;
+  {
+    sql::connection c{path, {}};
+    sql::ensure_schema(c);
+    id = sql::database_id(c);
+    CHECK(id.size() == 32);
+  }
+  sql::connection c{path, {}};
+  sql::ensure_schema(c);
+  CHECK(sql::database_id(c) == id);
+}
+
+TEST_CASE("a text file is refused as not a database, naming the path, and left untouched") {
+  temp_dir dir;
+  const auto path = dir.file("notes.db");
+  const std::string text = "these are my notes, not a database\n";
+  { std::ofstream{path} << text; }
+  try {
+    sql::connection c{path, {}};
+    FAIL("opening a text file must throw");
+  } catch (const durable::sqlite_error& e) {
+    CHECK(e.code() == SQLITE_NOTADB);
+    CHECK(e.path() == path);
+    CHECK(std::string{e.what()}.find(path) != std::string::npos);
+    CHECK(std::string{e.what()}.find("not a SQLite database") != std::string::npos);
+  }
+  std::ifstream in{path};
+  std::string back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(back == text);
+}
+
+TEST_CASE("a missing directory is named in the error") {
+  temp_dir dir;
+  const auto path = dir.file("no/such/dir/q.db");
+  try {
+    sql::connection c{path, {}};
+    FAIL("opening in a missing directory must throw");
+  } catch (const durable::sqlite_error& e) {
+    CHECK(e.code() == SQLITE_CANTOPEN);
+    CHECK(std::string{e.what()}.find("does not exist") != std::string::npos);
+    CHECK(std::string{e.what()}.find(dir.file("no/such/dir")) != std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.file("no")));
+}
+
+TEST_CASE("a read-only file is refused with a clear error") {
+  // root ignores file permissions, so the open runs in a child that drops to 'nobody'.
+  temp_dir dir;
+  const auto path = dir.file("ro.db");
+  {
+    sql::connection c{path, {}};
+    sql::ensure_schema(c);
+    c.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::group_read |
+                                         std::filesystem::perms::others_read);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    if (geteuid() == 0) {
+      const passwd* nobody = getpwnam("nobody");
+      if (nobody == nullptr || setgid(nobody->pw_gid) != 0 || setuid(nobody->pw_uid) != 0) _exit(3);
+    }
+    try {
+      sql::connection c{path, {}};
+      _exit(1);  // opened read-write: wrong
+    } catch (const durable::sqlite_error& e) {
+      const std::string what = e.what();
+      const bool ok = e.code() == SQLITE_READONLY && what.find("read-only") != std::string::npos &&
+                      what.find(path) != std::string::npos;
+      _exit(ok ? 0 : 2);
+    } catch (...) {
+      _exit(4);
+    }
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("a write lock held past the busy timeout becomes busy_error, and nothing changes") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  sql::connection holder{path, {}};
+  sql::ensure_schema(holder);
+  sql::connection waiter{path, {.busy_timeout = std::chrono::milliseconds{50}}};
+  sql::write_transaction held{holder};
+  holder.run("INSERT INTO durable_meta (key, value) VALUES ('held', 1)");
+  try {
+    sql::write_transaction tx{waiter};
+    FAIL("the write lock is held, BEGIN IMMEDIATE must time out");
+  } catch (const durable::busy_error& e) {
+    CHECK(e.code() == SQLITE_BUSY);
+    CHECK(e.path() == path);
+    CHECK(std::string{e.what()}.find("busy timeout") != std::string::npos);
+  }
+  CHECK_FALSE(waiter.in_transaction());
+  held.commit();
+  sql::write_transaction tx{waiter};  // the lock is free again
+  waiter.run("DELETE FROM durable_meta WHERE key = 'held'");
+  tx.commit();
+}
+
+TEST_CASE("a transaction left by an exception rolls back") {
+  temp_dir dir;
+  sql::connection c{dir.file("q.db"), {}};
+  sql::ensure_schema(c);
+  CHECK_THROWS_AS(([&] {
+                    sql::write_transaction tx{c};
+                    c.run("INSERT INTO durable_meta (key, value) VALUES ('x', 1)");
+                    throw std::runtime_error("handler failed");
+                  }()),
+                  std::runtime_error);
+  CHECK_FALSE(c.in_transaction());
+  auto q = c.query("SELECT count(*) FROM durable_meta WHERE key = 'x'");
+  REQUIRE(q->step());
+  CHECK(q->int64(0) == 0);
+}
+
+TEST_CASE("a schema from a newer durable is refused, and the file is not changed") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  {
+    sql::connection c{path, {}};
+    sql::ensure_schema(c);
+    c.run("UPDATE durable_meta SET value = 99 WHERE key = 'schema_version'");
+  }
+  sql::connection c{path, {}};
+  try {
+    sql::ensure_schema(c);
+    FAIL("a newer schema must be refused");
+  } catch (const durable::schema_error& e) {
+    CHECK(e.found() == 99);
+    CHECK(e.supported() == 1);
+    CHECK(e.path() == path);
+    CHECK(std::string{e.what()}.find("upgrade durable") != std::string::npos);
+  }
+  CHECK(sql::stored_schema_version(c) == 99);
+}
+
+TEST_CASE("a damaged schema_version is a schema_error") {
+  temp_dir dir;
+  sql::connection c{dir.file("q.db"), {}};
+  sql::ensure_schema(c);
+  c.run("UPDATE durable_meta SET value = 'banana' WHERE key = 'schema_version'");
+  CHECK_THROWS_AS(sql::ensure_schema(c), durable::schema_error);
+}
+
+TEST_CASE("an older schema is migrated step by step, keeping its rows") {
+  temp_dir dir;
+  sql::connection c{dir.file("q.db"), {}};
+  const sql::migration v1{1, "CREATE TABLE durable_test_a (x INTEGER)"};
+  const sql::migration v2{2, "ALTER TABLE durable_test_a ADD COLUMN y INTEGER DEFAULT 7"};
+  const sql::migration v3{3, "CREATE TABLE durable_test_b (z TEXT)"};
+  const sql::migration old_steps[] = {v1};
+  const sql::migration new_steps[] = {v1, v2, v3};
+  sql::migrate(c, old_steps);
+  c.run("INSERT INTO durable_test_a (x) VALUES (5)");
+  CHECK(sql::stored_schema_version(c) == 1);
+  sql::migrate(c, new_steps);
+  CHECK(sql::stored_schema_version(c) == 3);
+  auto q = c.query("SELECT x, y FROM durable_test_a");
+  REQUIRE(q->step());
+  CHECK(q->int64(0) == 5);
+  CHECK(q->int64(1) == 7);
+  CHECK(count_rows(c, "durable_test_b") == 0);
+}
+
+TEST_CASE("a failing migration step leaves the old schema in place") {
+  temp_dir dir;
+  sql::connection c{dir.file("q.db"), {}};
+  const sql::migration v1{1, "CREATE TABLE durable_test_a (x INTEGER)"};
+  const sql::migration bad{2, "CREATE TABLE durable_test_c (x); THIS IS NOT SQL"};
+  const sql::migration old_steps[] = {v1};
+  const sql::migration new_steps[] = {v1, bad};
+  sql::migrate(c, old_steps);
+  CHECK_THROWS_AS(sql::migrate(c, new_steps), durable::sqlite_error);
+  CHECK(sql::stored_schema_version(c) == 1);
+  auto q = c.query("SELECT count(*) FROM sqlite_schema WHERE name = 'durable_test_c'");
+  REQUIRE(q->step());
+  CHECK(q->int64(0) == 0);
+}
+
+TEST_CASE("several connections creating the schema at once all succeed") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      sql::connection c{path, {}};
+      sql::ensure_schema(c);
+      ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok == 4);
+  sql::connection c{path, {}};
+  CHECK(sql::stored_schema_version(c) == 1);
+}
+
+TEST_CASE("a corrupted database file gives a sqlite_error naming it, not a crash") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  {
+    sql::connection c{path, {}};
+    sql::ensure_schema(c);
+    for (int i = 0; i < 200; ++i) {
+      c.run("INSERT INTO durable_meta (key, value) VALUES (?1, randomblob(500))",
+            "k" + std::to_string(i));
+    }
+    c.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  {
+    std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
+    f.seekp(4096 + 16);  // inside page 2: b-tree pages of durable's tables
+    const std::string garbage(8000, '\xA5');
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  try {
+    sql::connection c{path, {}};
+    sql::ensure_schema(c);
+    auto q = c.query("SELECT count(*), sum(length(value)) FROM durable_meta");
+    while (q->step()) {
+    }
+    FAIL("reading corrupted pages must throw");
+  } catch (const durable::sqlite_error& e) {
+    CHECK(e.path() == path);
+    CHECK((e.code() == SQLITE_CORRUPT || e.code() == SQLITE_NOTADB));
+  } catch (const durable::schema_error& e) {
+    CHECK(e.path() == path);
+  }
+}
+
+TEST_CASE("queue names: odd and hostile names are refused with the rule") {
+  using durable::detail::validate_name;
+  CHECK_NOTHROW(validate_name("queue_name", "emails"));
+  CHECK_NOTHROW(validate_name("queue_name", "tenant-1/emails.v2:high"));
+  const std::string bad[] = {"", "a b", "x'; DROP TABLE durable_jobs; --", std::string(129, 'a'),
+                             std::string("nul\0byte", 8), "caf\xc3\xa9", "line\nbreak"};
+  for (const auto& name : bad) {
+    try {
+      validate_name("queue_name", name);
+      FAIL("must refuse " << name);
+    } catch (const durable::invalid_argument_error& e) {
+      CHECK(e.argument() == "queue_name");
+      CHECK(std::string{e.what()}.find("[A-Za-z0-9_.:/-]") != std::string::npos);
+    }
+  }
+}
