@@ -120,4 +120,36 @@ class decode_error : public error {
   std::uint64_t found_fingerprint_ = 0;
 };
 
+/// A claimed job's lease was lost: it expired and the job was claimed again (or finished)
+/// by someone else, so this claimer may no longer ack, nack, extend or dead-letter it.
+/// Nothing was changed. The job's work may have been done twice (at-least-once delivery).
+class lease_lost_error : public error {
+ public:
+  lease_lost_error(const std::string& message, std::string queue, std::int64_t job_id)
+      : error(message), queue_(std::move(queue)), job_id_(job_id) {}
+  /// The queue holding the job.
+  [[nodiscard]] const std::string& queue() const noexcept { return queue_; }
+  /// The job whose lease was lost.
+  [[nodiscard]] std::int64_t job_id() const noexcept { return job_id_; }
+
+ private:
+  std::string queue_;
+  std::int64_t job_id_;
+};
+
+/// A push would take a queue past its hard limit. Nothing was pushed.
+class queue_full_error : public error {
+ public:
+  queue_full_error(const std::string& message, std::string queue, std::int64_t limit)
+      : error(message), queue_(std::move(queue)), limit_(limit) {}
+  /// The full queue.
+  [[nodiscard]] const std::string& queue() const noexcept { return queue_; }
+  /// Its hard limit, in jobs.
+  [[nodiscard]] std::int64_t limit() const noexcept { return limit_; }
+
+ private:
+  std::string queue_;
+  std::int64_t limit_;
+};
+
 }  // namespace durable::inline v0

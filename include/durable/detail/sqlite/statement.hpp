@@ -68,6 +68,13 @@ class statement {
     (bind(++index, args), ...);
   }
 
+  /// Binds `args` to parameters first, first + 1, ... in order.
+  template <class... Args>
+  void bind_all_from(int first, const Args&... args) {
+    int index = first - 1;
+    (bind(++index, args), ...);
+  }
+
   /// Advances: true when a row is available, false when done. Throws on error.
   [[nodiscard]] bool step() {
     const int rc = sqlite3_step(stmt_);

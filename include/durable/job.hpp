@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// The vocabulary types shared by Queue, DeadLetterQueue and Worker: job ids and keys,
+/// push options, a claimed job, and a failure as it is recorded.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "durable/clock.hpp"
+#include "durable/exceptions.hpp"
+
+namespace durable::inline v0 {
+
+/// A job's id: unique in its database file and never reused.
+using job_id = std::int64_t;
+
+/// The key of a job, the id of the thing it works on: an integer or a string.
+/// Stored in an indexed column; used for deduplication and per-key DLQ queries.
+using job_key = std::variant<std::int64_t, std::string>;
+
+/// How to push a job. All fields are optional; `{}` pushes a parallel job, priority 0,
+/// claimable now.
+struct push_options {
+  /// The job's key, if it has one.
+  std::optional<job_key> key{};
+  /// With a key: if a pending or claimed job with the same key exists in this queue,
+  /// push nothing and return that job's id (`push_result::created` is false).
+  bool unique = false;
+  /// Claimable this long from now. Ignored when `run_at` is set.
+  std::chrono::milliseconds delay{0};
+  /// Claimable from this time on (a scheduled job).
+  std::optional<time_point> run_at{};
+  /// Higher is claimed first; FIFO (by run-at, then id) within one priority.
+  int priority = 0;
+  /// A sequential job is never claimed in a batch with other jobs: `claim_batch` stops
+  /// before it, and returns it alone when it is at the head.
+  bool sequential = false;
+};
+
+/// What a push did.
+struct push_result {
+  /// The new job's id, or the existing job's id when deduplicated.
+  job_id id = 0;
+  /// False when `push_options::unique` found an existing job with the same key.
+  bool created = true;
+};
+
+/// One failed attempt, as recorded with the job by `nack` and kept in the DLQ.
+struct failure {
+  /// Stable error type name (error_traits<E>::name), e.g. "timeout".
+  std::string type{};
+  /// Human-readable message, usually the exception's what().
+  std::string message{};
+  /// Free text: nested exceptions, stack, whatever the caller has.
+  std::string context{};
+};
+
+/// One earlier failed attempt of a job, from its history.
+struct attempt_record {
+  /// 1 for the first attempt.
+  std::int64_t attempt = 0;
+  /// Stable error type name.
+  std::string type{};
+  /// The error message.
+  std::string message{};
+  /// When the attempt failed.
+  time_point at{};
+};
+
+/// A job claimed under a lease. `job` is empty for a poison job, one whose stored bytes
+/// do not decode (another type or codec, or corrupt); `poison` then says why, and the
+/// row stays in the queue until it is acked or dead-lettered like any other claim.
+template <class Job>
+struct claimed_job {
+  /// The job's id.
+  job_id id = 0;
+  /// Fencing token of this claim; ack, nack, extend and dead-letter must present it.
+  std::int64_t token = 0;
+  /// The job's key, if it has one.
+  std::optional<job_key> key{};
+  /// Earlier attempts that failed or whose lease expired (0 on the first claim).
+  std::int64_t attempts = 0;
+  /// The job's priority.
+  int priority = 0;
+  /// Whether the job was pushed as sequential.
+  bool sequential = false;
+  /// When the job was first pushed.
+  time_point enqueued_at{};
+  /// When this claim's lease ends unless extended.
+  time_point lease_until{};
+  /// True when the queue's max_attempts is set and `attempts` has reached it (for
+  /// example through lease expiries alone): the job should be dead-lettered, not run.
+  bool exhausted = false;
+  /// The decoded job; empty for a poison job.
+  std::optional<Job> job{};
+  /// Why `job` is empty; empty otherwise.
+  std::optional<decode_error> poison{};
+};
+
+}  // namespace durable::inline v0

@@ -1,0 +1,542 @@
+// SPDX-License-Identifier: MIT
+// Queue<Job, Codec> against real database files: ordering, scheduling, dedup, batches,
+// leases, persistence, poison rows, capacity, processes and threads, bad input.
+
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <durable/detail/sqlite/schema.hpp>
+#include <durable/queue.hpp>
+
+#include "support.hpp"
+
+using namespace std::chrono_literals;
+using durable::Queue;
+using durable_test::temp_dir;
+
+namespace {
+
+struct email {
+  std::int64_t n = 0;
+  std::string to;
+};
+
+struct other_job {
+  double x = 0;
+};
+
+durable::queue_options quiet(const durable::manual_clock* clock = nullptr) {
+  durable::queue_options o;
+  o.log = nullptr;
+  if (clock != nullptr) o.clock = clock->source();
+  return o;
+}
+
+std::vector<std::int64_t> drain(Queue<email>& q) {
+  std::vector<std::int64_t> out;
+  while (auto c = q.claim(30s)) {
+    out.push_back(c->job->n);
+    q.ack(*c);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("jobs come out FIFO within a priority, higher priority first") {
+  temp_dir dir;
+  Queue<email> q{dir.file("q.db"), "emails", quiet()};
+  q.push({1, "a"});
+  q.push({2, "b"}, {.priority = 5});
+  q.push({3, "c"});
+  q.push({4, "d"}, {.priority = 5});
+  q.push({5, "e"}, {.priority = -1});
+  CHECK(drain(q) == std::vector<std::int64_t>{2, 4, 1, 3, 5});
+  CHECK(q.empty());
+}
+
+TEST_CASE("a claimed job carries its id, key, attempts, times and the decoded job") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  Queue<email> q{dir.file("q.db"), "emails", quiet(&clock)};
+  const auto pushed = q.push({7, "x@example.com"}, {.key = "user-7"});
+  CHECK(pushed.created);
+  clock.advance(1s);
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  CHECK(c->id == pushed.id);
+  CHECK(c->key == durable::job_key{"user-7"});
+  CHECK(c->attempts == 0);
+  CHECK(c->enqueued_at == clock.now() - 1s);
+  CHECK(c->lease_until == clock.now() + 10s);
+  REQUIRE(c->job);
+  CHECK(c->job->n == 7);
+  CHECK(c->job->to == "x@example.com");
+  CHECK_FALSE(c->poison);
+  CHECK_FALSE(q.claim(10s));  // held under the lease
+}
+
+TEST_CASE("scheduled jobs wait for their time") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  Queue<email> q{dir.file("q.db"), "emails", quiet(&clock)};
+  q.push({1, ""}, {.delay = 5s});
+  q.push({2, ""}, {.run_at = clock.now() + 2s});
+  q.push({3, ""});
+  CHECK(q.stats().scheduled == 2);
+  CHECK(drain(q) == std::vector<std::int64_t>{3});
+  clock.advance(2s);
+  CHECK(drain(q) == std::vector<std::int64_t>{2});
+  clock.advance(2999ms);
+  CHECK(drain(q).empty());
+  clock.advance(1ms);
+  CHECK(drain(q) == std::vector<std::int64_t>{1});
+}
+
+TEST_CASE("a unique key deduplicates pending and claimed jobs, not finished ones") {
+  temp_dir dir;
+  Queue<email> q{dir.file("q.db"), "emails", quiet()};
+  const auto first = q.push({1, ""}, {.key = 42, .unique = true});
+  const auto again = q.push({2, ""}, {.key = 42, .unique = true});
+  CHECK(first.created);
+  CHECK_FALSE(again.created);
+  CHECK(again.id == first.id);
+  CHECK(q.push({3, ""}, {.key = "42", .unique = true}).created);  // a string is another key
+  CHECK(q.size() == 2);
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  CHECK(c->job->n == 1);
+  CHECK(q.push({4, ""}, {.key = 42, .unique = true}).id == first.id);  // claimed still counts
+  q.ack(*c);
+  CHECK(q.push({5, ""}, {.key = 42, .unique = true}).created);
+  Queue<email> other{dir.file("q.db"), "other", quiet()};
+  CHECK(other.push({6, ""}, {.key = 42, .unique = true}).created);  // per queue
+}
+
+TEST_CASE("claim_batch returns the parallel head and stops at sequential barriers") {
+  temp_dir dir;
+  Queue<email> q{dir.file("q.db"), "emails", quiet()};
+  for (std::int64_t i = 1; i <= 3; ++i) q.push({i, ""});
+  q.push({4, ""}, {.sequential = true});
+  q.push({5, ""});
+  q.push({6, ""});
+  const auto ns = [](const std::vector<durable::claimed_job<email>>& batch) {
+    std::vector<std::int64_t> out;
+    for (const auto& c : batch) out.push_back(c.job->n);
+    return out;
+  };
+  auto b1 = q.claim_batch(10, 10s);
+  CHECK(ns(b1) == std::vector<std::int64_t>{1, 2, 3});
+  auto b2 = q.claim_batch(10, 10s);
+  CHECK(ns(b2) == std::vector<std::int64_t>{4});
+  CHECK(b2.front().sequential);
+  auto b3 = q.claim_batch(1, 10s);
+  CHECK(ns(b3) == std::vector<std::int64_t>{5});
+  auto b4 = q.claim_batch(10, 10s);
+  CHECK(ns(b4) == std::vector<std::int64_t>{6});
+  CHECK(q.claim_batch(10, 10s).empty());
+  for (auto* b : {&b1, &b2, &b3, &b4}) {
+    for (const auto& c : *b) q.ack(c);
+  }
+  CHECK(q.empty());
+}
+
+TEST_CASE("an expired lease makes the job claimable again and counts the attempt") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  auto options = quiet(&clock);
+  options.max_attempts = 2;
+  Queue<email> q{dir.file("q.db"), "emails", options};
+  q.push({1, ""});
+  auto first = q.claim(10s);
+  REQUIRE(first);
+  clock.advance(9999ms);
+  CHECK_FALSE(q.claim(10s));
+  clock.advance(1ms);
+  auto second = q.claim(10s);
+  REQUIRE(second);
+  CHECK(second->id == first->id);
+  CHECK(second->attempts == 1);
+  CHECK_FALSE(second->exhausted);
+  SUBCASE("the first claimer's lease is lost: ack, nack and extend change nothing") {
+    CHECK_THROWS_AS(q.ack(*first), durable::lease_lost_error);
+    CHECK_THROWS_AS(q.nack(*first, 0ms, {"t", "m", ""}), durable::lease_lost_error);
+    CHECK_THROWS_AS(q.extend_lease(*first, 10s), durable::lease_lost_error);
+    try {
+      q.ack(*first);
+    } catch (const durable::lease_lost_error& e) {
+      CHECK(e.job_id() == first->id);
+      CHECK(e.queue() == "emails");
+      CHECK(std::string{e.what()}.find("nothing was changed") != std::string::npos);
+    }
+    CHECK(q.stats().claimed == 1);
+    q.ack(*second);
+    CHECK(q.empty());
+  }
+  SUBCASE("expiry alone exhausts the attempts: the job is surfaced, flagged, with history") {
+    clock.advance(10s);
+    auto third = q.claim(10s);
+    REQUIRE(third);
+    CHECK(third->attempts == 2);
+    CHECK(third->exhausted);
+    const auto h = q.history(third->id);
+    REQUIRE(h.size() == 2);
+    CHECK(h[0].attempt == 1);
+    CHECK(h[0].type == "lease_expired");
+    CHECK(h[1].attempt == 2);
+  }
+}
+
+TEST_CASE("extend_lease keeps a long job held") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  Queue<email> q{dir.file("q.db"), "emails", quiet(&clock)};
+  q.push({1, ""});
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  clock.advance(8s);
+  CHECK(q.extend_lease(*c, 10s) == clock.now() + 10s);
+  clock.advance(8s);
+  CHECK_FALSE(q.claim(10s));
+  q.ack(*c);
+  CHECK(q.empty());
+}
+
+TEST_CASE("nack returns the job with a delay, one more attempt and the error in its history") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  Queue<email> q{dir.file("q.db"), "emails", quiet(&clock)};
+  q.push({1, ""});
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  q.nack(*c, 5s, {"timeout", "upstream took 30 s", "ctx"});
+  CHECK_FALSE(q.claim(10s));
+  CHECK(q.stats().scheduled == 1);
+  clock.advance(5s);
+  auto again = q.claim(10s);
+  REQUIRE(again);
+  CHECK(again->attempts == 1);
+  q.nack(*again, 0ms, {"http_503", "service \"unavailable\"\n", ""});
+  const auto h = q.history(c->id);
+  REQUIRE(h.size() == 2);
+  CHECK(h[0].type == "timeout");
+  CHECK(h[0].message == "upstream took 30 s");
+  CHECK(h[0].at == clock.now() - 5s);
+  CHECK(h[1].type == "http_503");
+  CHECK(h[1].message == "service \"unavailable\"\n");
+  CHECK_THROWS_AS(q.nack(*again, 0ms, {"x", "y", ""}), durable::lease_lost_error);
+}
+
+TEST_CASE("jobs persist across close and reopen, claims included") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  durable::manual_clock clock;
+  durable::claimed_job<email> held;
+  {
+    Queue<email> q{path, "emails", quiet(&clock)};
+    for (std::int64_t i = 1; i <= 3; ++i) q.push({i, "p"});
+    held = *q.claim(10s);
+  }
+  Queue<email> q{path, "emails", quiet(&clock)};
+  const auto s = q.stats();
+  CHECK(s.pending == 2);
+  CHECK(s.claimed == 1);
+  q.ack(held);  // the token survives the reopen
+  CHECK(drain(q) == std::vector<std::int64_t>{2, 3});
+}
+
+TEST_CASE("jobs claimed by a dead process come back at once with release_dead_claims") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  {
+    Queue<email> q{path, "emails", quiet()};
+    q.push({1, ""});
+    q.push({2, ""});
+  }
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    Queue<email> q{path, "emails", quiet()};
+    _exit(q.claim(1h) ? 0 : 1);  // dies holding a one-hour lease
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WEXITSTATUS(status) == 0);
+  {
+    Queue<email> q{path, "emails", quiet()};
+    CHECK(q.stats().claimed == 1);
+  }
+  auto options = quiet();
+  options.release_dead_claims = true;
+  Queue<email> q{path, "emails", options};
+  CHECK(q.stats().claimed == 0);
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  CHECK(c->job->n == 1);
+  CHECK(c->attempts == 1);
+  CHECK(q.history(c->id).at(0).type == "claimer_died");
+  auto mine = q.claim(10s);  // a live claimer (this process) is left alone on reopen
+  REQUIRE(mine);
+  Queue<email> reopened{path, "emails", options};
+  CHECK(reopened.stats().claimed == 2);
+}
+
+TEST_CASE("a row written by another job type is a poison job that stays until finished") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  {
+    Queue<other_job> writer{path, "mixed", quiet()};
+    writer.push({3.5});
+  }
+  Queue<email> q{path, "mixed", quiet()};
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  CHECK_FALSE(c->job);
+  REQUIRE(c->poison);
+  CHECK(c->poison->row_id() == c->id);
+  CHECK(c->poison->queue() == "mixed");
+  CHECK(c->poison->expected_fingerprint() == durable::pfr_codec::fingerprint<email>());
+  CHECK(c->poison->found_fingerprint() == durable::pfr_codec::fingerprint<other_job>());
+  CHECK(std::string{c->poison->what()}.find("poison") != std::string::npos);
+  CHECK(q.size() == 1);  // not lost
+  q.ack(*c);
+  CHECK(q.empty());
+}
+
+TEST_CASE("a corrupt blob with the right fingerprint is a poison job carrying the decode error") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  Queue<email> q{path, "emails", quiet()};
+  const auto id = q.push({1, "hello"}).id;
+  {
+    durable::detail::sqlite::connection raw{path, {}};
+    raw.run("UPDATE durable_jobs SET payload = x'ffffffff' WHERE id = ?1", id);
+  }
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  CHECK_FALSE(c->job);
+  REQUIRE(c->poison);
+  CHECK(c->poison->row_id() == id);
+  CHECK(c->poison->found_fingerprint() == c->poison->expected_fingerprint());
+}
+
+TEST_CASE("the soft limit warns once per crossing; the hard limit refuses") {
+  temp_dir dir;
+  std::vector<std::string> lines;
+  auto options = quiet();
+  options.log = [&](durable::log_level level, std::string_view m) {
+    CHECK(level == durable::log_level::warning);
+    lines.emplace_back(m);
+  };
+  options.soft_limit = 10;
+  Queue<email> q{dir.file("q.db"), "emails", options};
+  for (std::int64_t i = 0; i < 7; ++i) q.push({i, ""});
+  CHECK(lines.empty());
+  q.push({7, ""});  // 8 of 10: 80 %
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].find("over 80 %") != std::string::npos);
+  q.push({8, ""});
+  CHECK(lines.size() == 1);
+  q.push({9, ""});  // 10 of 10
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[1].find("over 100 %") != std::string::npos);
+  for (std::int64_t i = 0; i < 5; ++i) q.push({i, ""});  // soft: never rejects
+  CHECK(q.size() == 15);
+  CHECK(lines.size() == 2);
+  drain(q);
+  q.push({0, ""});
+  for (std::int64_t i = 0; i < 7; ++i) q.push({i, ""});  // crossing 80 % again warns again
+  CHECK(lines.size() == 3);
+
+  auto hard = quiet();
+  hard.hard_limit = 3;
+  Queue<email> h{dir.file("h.db"), "emails", hard};
+  h.push_many(std::vector<email>{{1, ""}, {2, ""}});
+  h.push({3, ""});
+  try {
+    h.push({4, ""});
+    FAIL("a push past the hard limit must throw");
+  } catch (const durable::queue_full_error& e) {
+    CHECK(e.limit() == 3);
+    CHECK(e.queue() == "emails");
+  }
+  CHECK_THROWS_AS(h.push_many(std::vector<email>{{5, ""}}), durable::queue_full_error);
+  CHECK(h.size() == 3);
+}
+
+TEST_CASE("push_many stores all or nothing") {
+  temp_dir dir;
+  Queue<email> q{dir.file("q.db"), "emails", quiet()};
+  std::vector<email> jobs;
+  for (std::int64_t i = 0; i < 1000; ++i) jobs.push_back({i, "bulk"});
+  const auto ids = q.push_many(jobs);
+  REQUIRE(ids.size() == 1000);
+  CHECK(std::is_sorted(ids.begin(), ids.end(),
+                       [](const auto& a, const auto& b) { return a.id < b.id; }));
+  CHECK(q.size() == 1000);
+  std::vector<std::pair<email, durable::push_options>> keyed{
+      {{1, ""}, {.key = 1}}, {{2, ""}, {.key = 2}}, {{3, ""}, {.unique = true}}};
+  CHECK_THROWS_AS(q.push_many(keyed), durable::invalid_argument_error);
+  CHECK(q.size() == 1000);
+  CHECK_THROWS_AS(q.push_many(jobs, {.key = 5}), durable::invalid_argument_error);
+}
+
+TEST_CASE("bad input is refused with the argument named") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  for (const std::string name : {"", "has space", "quote'", "x\"; DROP TABLE durable_jobs;--"}) {
+    try {
+      Queue<email> q{path, name, quiet()};
+      FAIL("must refuse the queue name");
+    } catch (const durable::invalid_argument_error& e) {
+      CHECK(e.argument() == "queue_name");
+    }
+  }
+  Queue<email> q{path, "emails", quiet()};
+  q.push({1, ""});
+  for (const auto lease : {0ms, -5ms}) {
+    try {
+      (void)q.claim(lease);
+      FAIL("must refuse the lease");
+    } catch (const durable::invalid_argument_error& e) {
+      CHECK(e.argument() == "lease");
+    }
+  }
+  CHECK_THROWS_AS((void)q.claim_batch(0, 1s), durable::invalid_argument_error);
+  CHECK_THROWS_AS(q.push({2, ""}, {.unique = true}), durable::invalid_argument_error);
+  CHECK_THROWS_AS(q.push({2, ""}, {.delay = -1s}), durable::invalid_argument_error);
+  CHECK(q.size() == 1);
+}
+
+TEST_CASE("a 16 MiB job round-trips") {
+  temp_dir dir;
+  Queue<email> q{dir.file("q.db"), "big", quiet()};
+  std::string big(16u << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 % 251);
+  q.push({1, big});
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  CHECK(c->job->to == big);
+  q.ack(*c);
+}
+
+TEST_CASE("stats count pending, scheduled and claimed jobs and the oldest wait") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  Queue<email> q{dir.file("q.db"), "emails", quiet(&clock)};
+  q.push({1, ""});
+  q.push({2, ""});
+  q.push({3, ""}, {.delay = 1min});
+  clock.advance(3s);
+  auto c = q.claim(10s);
+  const auto s = q.stats();
+  CHECK(s.pending == 1);
+  CHECK(s.scheduled == 1);
+  CHECK(s.claimed == 1);
+  CHECK(s.oldest_pending_age == 3s);
+  CHECK(q.size() == 3);
+  CHECK_FALSE(q.empty());
+}
+
+TEST_CASE("wait_for_push wakes on a push through the same object") {
+  temp_dir dir;
+  Queue<email> q{dir.file("q.db"), "emails", quiet()};
+  const auto seen = q.push_sequence();
+  CHECK_FALSE(q.wait_for_push(seen, 1ms));
+  std::thread producer{[&] { q.push({1, ""}); }};
+  CHECK(q.wait_for_push(seen, 10s));
+  producer.join();
+}
+
+TEST_CASE("two processes pushing and claiming 10,000 jobs each deliver every job once") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  { Queue<email> q{path, "shared", quiet()}; }
+  constexpr std::int64_t per_process = 10000;
+  std::vector<pid_t> children;
+  for (std::int64_t p = 0; p < 2; ++p) {
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      int code = 0;
+      try {
+        Queue<email> q{path, "shared", quiet()};
+        std::ofstream out{dir.file("got-" + std::to_string(p)), std::ios::binary};
+        const auto take = [&] {
+          auto c = q.claim(5min);
+          if (!c) return false;
+          out.write(reinterpret_cast<const char*>(&c->job->n), sizeof c->job->n);
+          q.ack(*c);
+          return true;
+        };
+        for (std::int64_t i = 0; i < per_process; ++i) {
+          q.push({p * per_process + i, ""});
+          if (i % 2 == 0) take();
+        }
+        while (take()) {
+        }
+      } catch (...) {
+        code = 1;
+      }
+      _exit(code);
+    }
+    children.push_back(child);
+  }
+  for (const pid_t child : children) {
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  std::vector<std::int64_t> got;
+  for (int p = 0; p < 2; ++p) {
+    std::ifstream in{dir.file("got-" + std::to_string(p)), std::ios::binary};
+    std::int64_t n = 0;
+    while (in.read(reinterpret_cast<char*>(&n), sizeof n)) got.push_back(n);
+  }
+  std::sort(got.begin(), got.end());
+  CHECK(got.size() == 2 * per_process);
+  CHECK(std::adjacent_find(got.begin(), got.end()) == got.end());
+  Queue<email> q{path, "shared", quiet()};
+  CHECK(q.empty());
+}
+
+TEST_CASE("8 threads claiming and acking never get the same job twice") {
+  temp_dir dir;
+  Queue<email> q{dir.file("q.db"), "emails", quiet()};
+  constexpr std::int64_t jobs = 4000;
+  std::vector<email> batch;
+  for (std::int64_t i = 0; i < jobs; ++i) batch.push_back({i, ""});
+  q.push_many(batch);
+  std::mutex m;
+  std::vector<std::int64_t> got;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      std::vector<std::int64_t> mine;
+      while (auto c = q.claim(5min)) {
+        mine.push_back(c->job->n);
+        q.ack(*c);
+      }
+      std::lock_guard lock{m};
+      got.insert(got.end(), mine.begin(), mine.end());
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::sort(got.begin(), got.end());
+  CHECK(got.size() == static_cast<std::size_t>(jobs));
+  CHECK(std::adjacent_find(got.begin(), got.end()) == got.end());
+  CHECK(q.empty());
+}
