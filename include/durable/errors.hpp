@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// Compile-time error classification: `error_traits<E>` says what an exception type
+/// means for a job (stored name, transient or permanent, whether it may be redriven,
+/// its own retry parameters); `error_list<E...>` turns a caught exception into a
+/// `classification`. Standard headers only: include this to specialize `error_traits`.
+/// Details: docs/errors.md.
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <durable/exceptions.hpp>
+
+namespace durable::inline v0 {
+
+/// Whether retrying a job that failed with this error can succeed.
+enum class error_kind {
+  transient,  ///< may succeed later (timeout, lock, unavailable service): retried with backoff
+  permanent,  ///< will fail the same way again (bad input, bug): dead-lettered at once
+};
+
+/// What recovery may do with a dead-lettered job that failed with this error.
+enum class redrive_policy {
+  safe,      ///< redriven by any recovery that selects it, including bulk "redrive all"
+  optional,  ///< redriven only when the recovery request names it (by error name or kind)
+  never,     ///< never redriven: the job would fail the same way; inspect or delete it
+};
+
+/// How retry delays are randomized around the exponential backoff `d` (docs/errors.md).
+enum class jitter_mode {
+  none,   ///< exactly `d`
+  full,   ///< uniform in [0, d]
+  equal,  ///< uniform in [d/2, d]
+};
+
+/// The lowercase name of `kind` ("transient", "permanent").
+[[nodiscard]] constexpr std::string_view to_string(error_kind kind) noexcept {
+  return kind == error_kind::permanent ? "permanent" : "transient";
+}
+
+/// The lowercase name of `policy` ("safe", "optional", "never").
+[[nodiscard]] constexpr std::string_view to_string(redrive_policy policy) noexcept {
+  switch (policy) {
+    case redrive_policy::safe: return "safe";
+    case redrive_policy::optional: return "optional";
+    case redrive_policy::never: return "never";
+  }
+  return "unknown";
+}
+
+/// The lowercase name of `mode` ("none", "full", "equal").
+[[nodiscard]] constexpr std::string_view to_string(jitter_mode mode) noexcept {
+  switch (mode) {
+    case jitter_mode::none: return "none";
+    case jitter_mode::full: return "full";
+    case jitter_mode::equal: return "equal";
+  }
+  return "unknown";
+}
+
+/// Retry parameters: the worker's defaults, possibly overridden per error type
+/// (`retry_override`). The delay before attempt n+1 is
+/// `min(max_delay, base_delay * multiplier^(n-1))`, then jittered. See retry.hpp.
+struct retry_policy {
+  /// Total attempts a job gets, the first one included (>= 1).
+  std::int64_t max_attempts = 5;
+  /// Delay after the first failed attempt, before jitter (>= 0).
+  std::chrono::milliseconds base_delay{1'000};
+  /// Upper bound of any delay (>= base_delay).
+  std::chrono::milliseconds max_delay{300'000};
+  /// Growth factor per attempt (>= 1).
+  double multiplier = 2.0;
+  /// How delays are randomized.
+  jitter_mode jitter = jitter_mode::full;
+
+  friend bool operator==(const retry_policy&, const retry_policy&) = default;
+};
+
+/// Per-error retry parameters, from `error_traits<E>::retry`: each field that is set
+/// replaces the worker's default; unset fields keep it. Write it with designated
+/// initializers: `retry_override{.max_attempts = 10, .base_delay = std::chrono::seconds{5}}`.
+struct retry_override {
+  std::optional<std::int64_t> max_attempts{};             ///< replaces `retry_policy::max_attempts`
+  std::optional<std::chrono::milliseconds> base_delay{};  ///< replaces `retry_policy::base_delay`
+  std::optional<std::chrono::milliseconds> max_delay{};   ///< replaces `retry_policy::max_delay`
+  std::optional<double> multiplier{};                     ///< replaces `retry_policy::multiplier`
+  std::optional<jitter_mode> jitter{};                    ///< replaces `retry_policy::jitter`
+
+  friend bool operator==(const retry_override&, const retry_override&) = default;
+};
+
+/// Classification of exception type `E`. Left undefined: specialize it next to `E`
+/// (in the header that defines `E`, so every file sees the same answer):
+///
+///     template <> struct durable::error_traits<payment_timeout> {
+///       static constexpr std::string_view name = "payments.timeout";  // stable, stored
+///       static constexpr durable::error_kind kind = durable::error_kind::transient;
+///       static constexpr durable::redrive_policy redrive = durable::redrive_policy::safe;
+///       static constexpr durable::retry_override retry{.max_attempts = 10};  // optional
+///     };
+template <class E>
+struct error_traits;
+
+namespace detail {
+
+template <class T>
+concept complete_type = requires {
+  sizeof(T);
+};
+
+template <class T>
+concept has_error_name = requires {
+  { T::name } -> std::convertible_to<std::string_view>;
+};
+
+template <class T>
+concept has_error_kind = requires {
+  { T::kind } -> std::convertible_to<error_kind>;
+};
+
+template <class T>
+concept has_redrive_policy = requires {
+  { T::redrive } -> std::convertible_to<redrive_policy>;
+};
+
+template <class T>
+concept has_retry_member = requires {
+  T::retry;
+};
+
+template <class T>
+concept valid_retry_member =
+    !has_retry_member<T> || std::same_as<std::remove_cvref_t<decltype(T::retry)>, retry_override>;
+
+/// `T` provides what an `error_traits` specialization must: name, kind, redrive and,
+/// optionally, retry.
+template <class T>
+concept error_traits_shape =
+    has_error_name<T> && has_error_kind<T> && has_redrive_policy<T> && valid_retry_member<T>;
+
+}  // namespace detail
+
+/// `E` has a complete `error_traits<E>` specialization, so it can be listed in an `error_list`.
+template <class E>
+concept classified_error = detail::error_traits_shape<error_traits<E>>;
+
+/// What a caught exception means for the job that threw it: produced by
+/// `error_list<E...>::classify`, consumed by the worker (retry or dead-letter) and
+/// stored in the dead-letter queue.
+struct classification {
+  /// Stable name of the matched type, from `error_traits<E>::name` ("unknown" if unlisted).
+  std::string name{};
+  /// Transient (retry) or permanent (dead-letter at once).
+  error_kind kind = error_kind::transient;
+  /// What recovery may do with the dead-lettered job.
+  redrive_policy redrive = redrive_policy::optional;
+  /// Per-error retry parameters; empty fields keep the worker's defaults.
+  retry_override retry{};
+  /// `what()` of the exception; for other types a text saying what was thrown.
+  std::string message{};
+  /// The nested exceptions (std::throw_with_nested), outermost cause first, one
+  /// "name: message" line each.
+  std::vector<std::string> context{};
+
+  /// `context` as one text, lines separated by '\n' (empty if there is no nested exception).
+  [[nodiscard]] std::string context_text() const {
+    std::string text;
+    for (const auto& line : context) {
+      if (!text.empty()) text += '\n';
+      text += line;
+    }
+    return text;
+  }
+
+  friend bool operator==(const classification&, const classification&) = default;
+};
+
+/// The default classification of exceptions an `error_list` does not list: transient
+/// (retried with backoff, dead-lettered once attempts run out) and redrive `optional`.
+/// A thrown `std::exception` still has its `what()` captured. Replace it per list with
+/// `error_list<E...>::unlisted_as<D>` (docs/errors.md#unlisted-exceptions).
+struct unlisted_traits {
+  static constexpr std::string_view name = "unknown";
+  static constexpr error_kind kind = error_kind::transient;
+  static constexpr redrive_policy redrive = redrive_policy::optional;
+};
+
+/// The classifier `error_list<E...>` names; `Default` classifies what it does not list.
+template <class Default, class... Es>
+class basic_error_list;
+
+namespace detail {
+
+template <class... Ts>
+struct type_list {};
+
+template <class... Lists>
+struct concat {
+  using type = type_list<>;
+};
+template <class... As>
+struct concat<type_list<As...>> {
+  using type = type_list<As...>;
+};
+template <class... As, class... Bs, class... Rest>
+struct concat<type_list<As...>, type_list<Bs...>, Rest...>
+    : concat<type_list<As..., Bs...>, Rest...> {};
+
+template <std::size_t I, class... Ts>
+struct type_at;
+template <std::size_t I, class T, class... Ts>
+struct type_at<I, T, Ts...> : type_at<I - 1, Ts...> {};
+template <class T, class... Ts>
+struct type_at<0, T, Ts...> {
+  using type = T;
+};
+
+template <class T>
+struct flatten_one {
+  using type = type_list<T>;
+};
+
+/// The entries of `Es...`, with every nested error list replaced by its own entries.
+template <class... Es>
+using flatten_t = typename concat<typename flatten_one<Es>::type...>::type;
+
+template <class Default, class... Es>
+struct flatten_one<basic_error_list<Default, Es...>> {
+  using type = flatten_t<Es...>;
+};
+
+// ---- Compile-time checks. Each check is a constexpr function whose static_asserts fire
+// only when `Report` is true; a failing check turns `Report` off for every later one, so
+// a mistake produces one message. (Functions, not class templates: clang would turn a
+// failed static_assert in a class into a cascade of "not a constant expression" errors.)
+
+/// Checks that listed type `E` can be classified. `E` is the type in question.
+template <class E, bool Report>
+constexpr bool check_error_traits() {
+  using traits = error_traits<E>;
+  constexpr bool specialized = complete_type<traits>;
+  constexpr bool named = has_error_name<traits>;
+  constexpr bool kinded = has_error_kind<traits>;
+  constexpr bool redrivable = has_redrive_policy<traits>;
+  constexpr bool retry_ok = valid_retry_member<traits>;
+  constexpr bool complete = complete_type<E>;
+
+  static_assert(!Report || specialized,
+                "durable: error_list<E...>: error_traits<E> is not specialized for a listed "
+                "exception type E (named in this diagnostic as check_error_traits<E, ...>). "
+                "Next to E, write: template <> struct durable::error_traits<E> { static "
+                "constexpr std::string_view name = \"...\"; static constexpr durable::error_kind "
+                "kind = durable::error_kind::transient; static constexpr durable::redrive_policy "
+                "redrive = durable::redrive_policy::safe; }; see docs/errors.md#error-traits");
+  static_assert(!Report || !specialized || named,
+                "durable: error_traits<E> has no `name`: add `static constexpr std::string_view "
+                "name = \"...\";` (a stable name, stored in the dead-letter queue); see "
+                "docs/errors.md#error-traits");
+  static_assert(!Report || !specialized || !named || kinded,
+                "durable: error_traits<E> has no `kind`: add `static constexpr "
+                "durable::error_kind kind = durable::error_kind::transient;` (or permanent); see "
+                "docs/errors.md#error-traits");
+  static_assert(!Report || !specialized || !named || !kinded || redrivable,
+                "durable: error_traits<E> has no `redrive`: add `static constexpr "
+                "durable::redrive_policy redrive = durable::redrive_policy::safe;` (or optional, "
+                "never); see docs/errors.md#error-traits");
+  static_assert(!Report || !specialized || !named || !kinded || !redrivable || retry_ok,
+                "durable: error_traits<E>::retry must be a durable::retry_override: write "
+                "`static constexpr durable::retry_override retry{.max_attempts = 10};` or leave "
+                "it out; see docs/errors.md#error-traits");
+  static_assert(
+      !Report || !specialized || !named || !kinded || !redrivable || !retry_ok || complete,
+      "durable: error_list<E...> lists an incomplete exception type E: include the "
+      "header that defines E before classifying with the list; see "
+      "docs/errors.md#error-list");
+  return specialized && named && kinded && redrivable && retry_ok && complete;
+}
+
+/// Checks each type of the list, reporting only the first failure.
+template <bool Report>
+constexpr bool check_all_error_traits(type_list<> /*unused*/) {
+  return true;
+}
+template <bool Report, class E, class... Rest>
+constexpr bool check_all_error_traits(type_list<E, Rest...> /*unused*/) {
+  constexpr bool first = check_error_traits<E, Report>();
+  constexpr bool report_rest = Report && first;
+  return check_all_error_traits<report_rest>(type_list<Rest...>{}) && first;
+}
+
+/// Checks that `Later`, listed after `Earlier`, is neither `Earlier` nor derived from it.
+template <class Earlier, class Later, bool Report>
+constexpr bool check_error_list_order() {
+  constexpr bool ok =
+      !(std::is_class_v<Earlier> && std::is_class_v<Later> && std::is_base_of_v<Earlier, Later>);
+  static_assert(!Report || ok,
+                "durable: error_list<E...> lists an exception type after one of its bases (or "
+                "twice), so that entry could never match: list derived types first. The two "
+                "types are named in this diagnostic as check_error_list_order<Earlier, Later, "
+                "...>; see docs/errors.md#error-list-order");
+  return ok;
+}
+
+/// Checks `Earlier` against each later entry, reporting only the first failure.
+template <bool Report, class Earlier>
+constexpr bool check_error_list_order_pairs(type_list<> /*unused*/) {
+  return true;
+}
+template <bool Report, class Earlier, class Later, class... Rest>
+constexpr bool check_error_list_order_pairs(type_list<Later, Rest...> /*unused*/) {
+  constexpr bool first = check_error_list_order<Earlier, Later, Report>();
+  constexpr bool report_rest = Report && first;
+  return check_error_list_order_pairs<report_rest, Earlier>(type_list<Rest...>{}) && first;
+}
+
+/// Checks every pair of entries in list order, reporting only the first failure.
+template <bool Report>
+constexpr bool check_all_error_list_order(type_list<> /*unused*/) {
+  return true;
+}
+template <bool Report, class E, class... Rest>
+constexpr bool check_all_error_list_order(type_list<E, Rest...> /*unused*/) {
+  constexpr bool first = check_error_list_order_pairs<Report, E>(type_list<Rest...>{});
+  constexpr bool report_rest = Report && first;
+  return check_all_error_list_order<report_rest>(type_list<Rest...>{}) && first;
+}
+
+/// Checks the default classification `D` given to `unlisted_as<D>`.
+template <class D, bool Report>
+constexpr bool check_unlisted_traits() {
+  constexpr bool ok = error_traits_shape<D>;
+  static_assert(!Report || ok,
+                "durable: error_list<E...>::unlisted_as<D>: D must provide `name`, `kind` and "
+                "`redrive` (and optionally `retry`) like an error_traits specialization; see "
+                "docs/errors.md#unlisted-exceptions");
+  return ok;
+}
+
+/// Checks a flattened error list and its default; reports the first mistake only.
+template <class Default, class... Es>
+constexpr bool check_error_list(type_list<Es...> /*unused*/) {
+  constexpr bool traits_ok = check_all_error_traits<true>(type_list<Es...>{});
+  constexpr bool default_ok = check_unlisted_traits<Default, traits_ok>();
+  constexpr bool report_order = traits_ok && default_ok;
+  constexpr bool order_ok = check_all_error_list_order<report_order>(type_list<Es...>{});
+  return traits_ok && default_ok && order_ok;
+}
+
+/// True: lets a class force a check function that reports its own failures.
+[[nodiscard]] constexpr bool reported(bool /*check*/) noexcept { return true; }
+
+// ---- Classification at run time.
+
+/// One row of an error list: what `error_traits` (or the default) says.
+struct traits_row {
+  std::string_view name;
+  error_kind kind;
+  redrive_policy redrive;
+  retry_override retry{};
+};
+
+template <class T>
+[[nodiscard]] traits_row row_of() {
+  if constexpr (has_retry_member<T>) {
+    return {T::name, T::kind, T::redrive, T::retry};
+  } else {
+    return {T::name, T::kind, T::redrive, retry_override{}};
+  }
+}
+
+/// The message of the exception in `p` and the exception nested in it, if any.
+struct inspected {
+  std::string message{};
+  std::exception_ptr nested;
+};
+
+[[nodiscard]] inline inspected inspect(const std::exception_ptr& p) {
+  constexpr std::string_view not_std = "exception of a type not derived from std::exception";
+  try {
+    std::rethrow_exception(p);
+  } catch (const std::exception& e) {
+    const auto* nested = dynamic_cast<const std::nested_exception*>(&e);
+    return {e.what(), nested != nullptr ? nested->nested_ptr() : nullptr};
+  } catch (const std::nested_exception& nested) {
+    return {std::string(not_std), nested.nested_ptr()};
+  } catch (const char* text) {
+    return {text != nullptr ? text : "null C string", nullptr};
+  } catch (const std::string& text) {
+    return {text, nullptr};
+  } catch (...) {
+    return {std::string(not_std), nullptr};
+  }
+}
+
+/// Nested exceptions rendered into `classification::context`, at most.
+inline constexpr int max_context_depth = 32;
+
+template <class Default, class List>
+struct classifier;
+
+template <class Default, class... Es>
+struct classifier<Default, type_list<Es...>> {
+  static constexpr std::size_t unlisted = sizeof...(Es);
+
+  template <std::size_t I>
+  using entry = typename type_at<I, Es...>::type;
+
+  // Handlers nest: the try block of entry 0 is innermost, so the first listed type that
+  // matches wins, with one rethrow for the whole list. Handlers only return an index.
+  template <std::size_t I>
+  [[nodiscard]] static std::size_t match_below(const std::exception_ptr& p) {
+    if constexpr (I == 0) {
+      std::rethrow_exception(p);
+    } else {
+      try {
+        return match_below<I - 1>(p);
+      } catch (const entry<I - 1>&) {
+        return I - 1;
+      }
+    }
+  }
+
+  /// Index of the first entry matching the exception in non-null `p`, or `unlisted`.
+  [[nodiscard]] static std::size_t match(const std::exception_ptr& p) noexcept {
+    try {
+      return match_below<sizeof...(Es)>(p);
+    } catch (...) {
+      return unlisted;
+    }
+  }
+
+  template <std::size_t... Is>
+  [[nodiscard]] static traits_row row(std::size_t index, std::index_sequence<Is...> /*unused*/) {
+    traits_row r = row_of<Default>();
+    static_cast<void>(((index == Is ? (r = row_of<error_traits<Es>>(), true) : false) || ...));
+    return r;
+  }
+  [[nodiscard]] static traits_row row(std::size_t index) {
+    return row(index, std::index_sequence_for<Es...>{});
+  }
+
+  [[nodiscard]] static classification classify(const std::exception_ptr& p) {
+    const traits_row top = row(p ? match(p) : unlisted);
+    classification result{std::string(top.name), top.kind, top.redrive, top.retry, {}, {}};
+    if (!p) {
+      result.message = "no exception (empty std::exception_ptr)";
+      return result;
+    }
+    auto [message, nested] = inspect(p);
+    result.message = std::move(message);
+    for (int depth = 0; nested && depth < max_context_depth; ++depth) {
+      const traits_row cause = row(match(nested));
+      auto [cause_message, deeper] = inspect(nested);
+      result.context.push_back(std::string(cause.name) + ": " + cause_message);
+      nested = std::move(deeper);
+    }
+    if (nested) result.context.emplace_back("... (deeper nested exceptions omitted)");
+    return result;
+  }
+};
+
+}  // namespace detail
+
+/// An ordered list of exception types; classifies a caught exception by the FIRST
+/// listed type it is (the type itself or derived from it), like a chain of `catch`
+/// clauses. Entries may be other error lists, whose entries are spliced in place:
+/// `error_list<my_timeout, my_bad_input, durable::default_errors>`. Every entry needs an
+/// `error_traits` specialization; a type listed after one of its bases is refused at
+/// compile time. Anything unlisted is classified by `Default` (`unlisted_traits`).
+template <class Default, class... Es>
+class basic_error_list {
+  using types_ = detail::flatten_t<Es...>;
+  static constexpr bool valid_ = detail::check_error_list<Default>(types_{});
+  static_assert(detail::reported(valid_));  // the checks report misuse themselves
+
+ public:
+  /// The same list, with `D` classifying unlisted exceptions. `D` provides `name`, `kind`,
+  /// `redrive` and optionally `retry`, like an `error_traits` specialization.
+  template <class D>
+  using unlisted_as = basic_error_list<D, Es...>;
+
+  /// Classifies the exception in `p` by the first listed type it matches (unlisted:
+  /// `Default`), with its `what()` and nested exceptions. An empty `p` gets the default
+  /// classification. Costs a few rethrows of `p`, plus a few per nested exception.
+  /// Throws only `std::bad_alloc`.
+  [[nodiscard]] static classification classify(const std::exception_ptr& p) {
+    if constexpr (valid_) {
+      return detail::classifier<Default, types_>::classify(p);
+    } else {
+      return {};
+    }
+  }
+};
+
+/// The list of exception types, classified by their `error_traits`; unlisted exceptions
+/// get `unlisted_traits` (transient, redrive optional, name "unknown").
+template <class... Es>
+using error_list = basic_error_list<unlisted_traits, Es...>;
+
+/// A type that can classify exceptions for a Worker: `C::classify(exception_ptr)`
+/// returns a `classification`. Every `error_list` is one.
+template <class C>
+concept error_classifier = requires(const std::exception_ptr& p) {
+  { C::classify(p) } -> std::same_as<classification>;
+};
+
+// ---- Shipped traits for standard exception types. Bad input and bugs are permanent;
+// resource and environment failures are transient (docs/errors.md#shipped-traits).
+
+namespace detail {
+/// Kind and redrive policy of a shipped `error_traits` specialization.
+template <error_kind Kind, redrive_policy Redrive>
+struct shipped_traits {
+  static constexpr error_kind kind = Kind;
+  static constexpr redrive_policy redrive = Redrive;
+};
+}  // namespace detail
+
+template <>
+struct error_traits<std::invalid_argument>
+    : detail::shipped_traits<error_kind::permanent, redrive_policy::never> {
+  static constexpr std::string_view name = "std::invalid_argument";
+};
+template <>
+struct error_traits<std::domain_error>
+    : detail::shipped_traits<error_kind::permanent, redrive_policy::never> {
+  static constexpr std::string_view name = "std::domain_error";
+};
+template <>
+struct error_traits<std::length_error>
+    : detail::shipped_traits<error_kind::permanent, redrive_policy::never> {
+  static constexpr std::string_view name = "std::length_error";
+};
+template <>
+struct error_traits<std::out_of_range>
+    : detail::shipped_traits<error_kind::permanent, redrive_policy::optional> {
+  static constexpr std::string_view name = "std::out_of_range";
+};
+template <>
+struct error_traits<std::logic_error>
+    : detail::shipped_traits<error_kind::permanent, redrive_policy::optional> {
+  static constexpr std::string_view name = "std::logic_error";
+};
+template <>
+struct error_traits<std::system_error>
+    : detail::shipped_traits<error_kind::transient, redrive_policy::safe> {
+  static constexpr std::string_view name = "std::system_error";
+};
+template <>
+struct error_traits<std::runtime_error>
+    : detail::shipped_traits<error_kind::transient, redrive_policy::safe> {
+  static constexpr std::string_view name = "std::runtime_error";
+};
+template <>
+struct error_traits<std::bad_alloc>
+    : detail::shipped_traits<error_kind::transient, redrive_policy::safe> {
+  static constexpr std::string_view name = "std::bad_alloc";
+};
+template <>
+struct error_traits<std::exception>
+    : detail::shipped_traits<error_kind::transient, redrive_policy::optional> {
+  static constexpr std::string_view name = "std::exception";
+};
+
+template <>
+struct error_traits<durable::busy_error>
+    : detail::shipped_traits<error_kind::transient, redrive_policy::safe> {
+  static constexpr std::string_view name = "durable::busy_error";
+};
+template <>
+struct error_traits<durable::sqlite_error>
+    : detail::shipped_traits<error_kind::transient, redrive_policy::optional> {
+  static constexpr std::string_view name = "durable::sqlite_error";
+};
+template <>
+struct error_traits<durable::decode_error>
+    : detail::shipped_traits<error_kind::permanent, redrive_policy::never> {
+  static constexpr std::string_view name = "durable::decode_error";
+};
+template <>
+struct error_traits<durable::schema_error>
+    : detail::shipped_traits<error_kind::permanent, redrive_policy::optional> {
+  static constexpr std::string_view name = "durable::schema_error";
+};
+template <>
+struct error_traits<durable::invalid_argument_error>
+    : detail::shipped_traits<error_kind::permanent, redrive_policy::never> {
+  static constexpr std::string_view name = "durable::invalid_argument_error";
+};
+template <>
+struct error_traits<durable::error>
+    : detail::shipped_traits<error_kind::transient, redrive_policy::optional> {
+  static constexpr std::string_view name = "durable::error";
+};
+
+/// The standard exception types durable ships traits for, derived types first.
+using std_errors = error_list<std::invalid_argument, std::domain_error, std::length_error,
+                              std::out_of_range, std::logic_error, std::system_error,
+                              std::runtime_error, std::bad_alloc, std::exception>;
+
+/// durable's own exception types (exceptions.hpp), derived types first.
+using durable_errors =
+    error_list<durable::busy_error, durable::sqlite_error, durable::decode_error,
+               durable::schema_error, durable::invalid_argument_error, durable::error>;
+
+/// What a Worker classifies with unless told otherwise: durable's types, then the
+/// standard ones. Extend it by listing your types first:
+/// `error_list<my_timeout, my_bad_input, durable::default_errors>`.
+using default_errors = error_list<durable_errors, std_errors>;
+
+}  // namespace durable::inline v0
