@@ -403,3 +403,23 @@ TEST_CASE("bad worker options are refused") {
   CHECK_THROWS_AS((worker{f.queue, f.dlq, nullptr, f.worker_options()}),
                   durable::invalid_argument_error);
 }
+
+TEST_CASE("batch mode claims parallel runs, a sequential job alone, and finishes each job") {
+  fixture f;
+  std::vector<std::int64_t> order_seen;
+  auto options = f.worker_options();
+  options.batch_size = 10;
+  worker w{f.queue, f.dlq, [&](const order& o) {
+             order_seen.push_back(o.id);
+             if (o.id == 2) throw bad_order("bad");
+           },
+           options};
+  for (std::int64_t i = 1; i <= 3; ++i) f.queue.push({i, ""});
+  f.queue.push({4, ""}, {.sequential = true});
+  f.queue.push({5, ""});
+  CHECK(w.process_available() == 5);
+  CHECK(order_seen == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+  CHECK(f.queue.empty());
+  CHECK(f.dlq.count() == 1);
+  CHECK(w.stats().succeeded == 4);
+}

@@ -229,6 +229,11 @@ class Worker {
       if (breaker_) breaker_->release();
       return std::nullopt;
     }
+    {
+      // Every claimed job's lease is kept from now on, also while it waits in its batch.
+      std::lock_guard lock{leases_mutex_};
+      for (const auto& c : claimed) leases_.emplace(c.id, c.token);
+    }
     for (auto& c : claimed) process(c);
     return static_cast<std::int64_t>(claimed.size());
   }
@@ -251,10 +256,6 @@ class Worker {
 
   void process(claimed_job<Job>& c) {
     ++in_flight_;
-    {
-      std::lock_guard lock{leases_mutex_};
-      leases_.emplace(c.id, c.token);
-    }
     const job_event event{c.id, c.key, c.attempts + 1};
     try {
       if (c.poison) {
