@@ -62,7 +62,11 @@ inline job_id insert_job(connection& c, const new_job& job) {
       "attempts, codec, fingerprint, payload, history) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   q->bind(1, job.queue);
-  bind_key(*q, 2, job.key != nullptr ? *job.key : std::nullopt);
+  if (job.key != nullptr) {
+    bind_key(*q, 2, *job.key);  // binds without copying: *job.key outlives the step
+  } else {
+    q->bind(2, std::nullopt);
+  }
   q->bind_all_from(3, job.priority, job.run_at_ms, job.enqueued_at_ms, job.sequential,
                    job.attempts, job.codec, static_cast<std::int64_t>(job.fingerprint),
                    job.payload, job.history);
