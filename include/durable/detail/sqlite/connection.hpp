@@ -7,12 +7,14 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -46,13 +48,7 @@ class connection {
         throw_open(SQLITE_READONLY, "the file is read-only for this process");
       }
       sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
-      // Reading the header here turns "not a database" into an error at open time.
-      {
-        statement mode{db_, "PRAGMA journal_mode=WAL", path_};
-        if (!mode.step() || mode.text(0) != "wal") {
-          throw_open(SQLITE_CANTOPEN, "the database could not be switched to WAL mode");
-        }
-      }
+      switch_to_wal(options.busy_timeout);
       exec(options.durability == durability_mode::full ? "PRAGMA synchronous=FULL"
                                                    : "PRAGMA synchronous=NORMAL");
     } catch (...) {
@@ -120,6 +116,26 @@ class connection {
     throw sqlite_error(fmt::format("durable: sqlite: opening the database failed on \"{}\": {}; {}",
                                    path_, why, advice(code)),
                        code, code, path_);
+  }
+
+  // Reading the header here turns "not a database" into an error at open time. The
+  // switch needs an exclusive lock, and SQLite returns SQLITE_BUSY at once (without the
+  // busy handler) when another connection is opening the same new file: retry until
+  // the busy timeout.
+  void switch_to_wal(std::chrono::milliseconds busy_timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+    for (;;) {
+      try {
+        statement mode{db_, "PRAGMA journal_mode=WAL", path_};
+        if (!mode.step() || mode.text(0) != "wal") {
+          throw_open(SQLITE_CANTOPEN, "the database could not be switched to WAL mode");
+        }
+        return;
+      } catch (const busy_error&) {
+        if (std::chrono::steady_clock::now() >= deadline) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds{1});
+      }
+    }
   }
 
   struct string_hash {

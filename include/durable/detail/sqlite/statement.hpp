@@ -4,6 +4,7 @@
 /// \file
 /// RAII prepared statement. Part of the SQLite layer, the only place SQL lives.
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <cstddef>
@@ -80,7 +81,8 @@ class statement {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw_error(sqlite3_db_handle(stmt_), rc, "running a statement", *path_);
+    throw_error(sqlite3_db_handle(stmt_), rc, fmt::format("running \"{:.60}\"", sqlite3_sql(stmt_)),
+                *path_);
   }
 
   /// Runs to completion, ignoring rows.
