@@ -51,7 +51,8 @@ namespace detail {
 }
 /// The inverse of `to_unix_ms`.
 [[nodiscard]] inline time_point from_unix_ms(std::int64_t ms) noexcept {
-  return time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::milliseconds{ms})};
+  return time_point{
+      std::chrono::duration_cast<time_point::duration>(std::chrono::milliseconds{ms})};
 }
 /// `c()` if set, else the system clock.
 [[nodiscard]] inline time_point now(const clock_function& c) {

@@ -36,7 +36,8 @@ using log_sink = std::function<void(log_level, std::string_view message)>;
 /// The default sink: one line to stderr, "2026-01-02T03:04:05.678Z warning durable: ...".
 [[nodiscard]] inline log_sink stderr_sink() {
   return [](log_level level, std::string_view message) {
-    const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    const auto now =
+        std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
     // One fmt::print call per line: concurrent lines do not interleave within a line.
     fmt::print(stderr, "{:%FT%T}Z {} durable: {}\n", now, to_string(level), message);
   };

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# durable's whole CI, the same on a laptop and in CI (.ci/run calls this script):
+#
+#   scripts/test.sh                   every step, in the order below
+#   scripts/test.sh gcc format        only the steps named
+#
+# Steps; each is a workflow preset in CMakePresets.json (configure, build, test):
+#   gcc         g++ Debug, warnings as errors; every header compiled on its own
+#               (all_verify_interface_header_sets); examples and benchmarks compiled; all
+#               tests: doctest, compile-fail, packaging (install + find_package, FetchContent)
+#   clang-asan  clang++, AddressSanitizer + UndefinedBehaviorSanitizer, all tests
+#   clang-tsan  clang++, ThreadSanitizer, all tests
+#   format      clang-format --dry-run --Werror over include/ tests/ examples/ bench/
+#
+# Installs the Debian packages it needs first (scripts/install-deps.sh test). Runs every
+# requested step even after one fails, prints a summary, exits 1 if any step failed.
+#
+# Sanitizers and address-space randomization: clang 14's sanitizer runtimes assume the
+# memory layout of kernels with vm.mmap_rnd_bits <= 28. With more entropy (recent kernels
+# allow 32) ThreadSanitizer dies with "FATAL: ThreadSanitizer: unexpected memory mapping"
+# and AddressSanitizer can loop printing "AddressSanitizer:DEADLYSIGNAL". So before each
+# sanitizer step a tiny program built with that sanitizer is run; if it fails, and passes
+# under `setarch "$(uname -m)" -R` (ASLR off for that process tree only, no kernel setting
+# changed), the whole step (build, where doctest lists test cases by running the test
+# executables, and test) runs under setarch. DURABLE_SETARCH=always|never overrides the probe.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+
+all_steps=(gcc clang-asan clang-tsan format)
+
+usage() {
+  echo "usage: $0 [step...]    steps: ${all_steps[*]} (default: all)"
+}
+
+steps=()
+for arg in "$@"; do
+  case "$arg" in
+    -h | --help) usage; exit 0 ;;
+    gcc | clang-asan | clang-tsan | format) steps+=("$arg") ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+((${#steps[@]} > 0)) || steps=("${all_steps[@]}")
+
+scripts/install-deps.sh test || { echo "test.sh: could not install dependencies" >&2; exit 1; }
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+
+# Prints the command prefix a sanitizer step needs ("" or setarch ...), or fails.
+sanitizer_launcher() {
+  local sanitizers=$1 probe_dir="build/sanitizer-probe/$1"
+  local setarch=(setarch "$(uname -m)" -R)
+  case "${DURABLE_SETARCH:-auto}" in
+    always) echo "${setarch[*]}"; return 0 ;;
+    never) return 0 ;;
+  esac
+  mkdir -p "$probe_dir"
+  cat >"$probe_dir/probe.cpp" <<'CPP'
+#include <thread>
+int main() {
+  int value = 0;
+  std::thread thread([&value] { value = 1; });
+  thread.join();
+  return value == 1 ? 0 : 1;
+}
+CPP
+  if ! clang++ -std=c++20 -g -fsanitize="$sanitizers" -pthread "$probe_dir/probe.cpp" \
+      -o "$probe_dir/probe" >"$probe_dir/compile.log" 2>&1; then
+    echo "test.sh: cannot build with -fsanitize=$sanitizers:" >&2
+    cat "$probe_dir/compile.log" >&2
+    return 1
+  fi
+  if timeout 60 "$probe_dir/probe" >"$probe_dir/run.log" 2>&1; then
+    return 0
+  fi
+  if timeout 60 "${setarch[@]}" "$probe_dir/probe" >>"$probe_dir/run.log" 2>&1; then
+    echo "test.sh: -fsanitize=$sanitizers needs ASLR off here" \
+      "(vm.mmap_rnd_bits=$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo '?'));" \
+      "running the step under: ${setarch[*]}" >&2
+    echo "${setarch[*]}"
+    return 0
+  fi
+  echo "test.sh: a program built with -fsanitize=$sanitizers fails here, even under" \
+    "${setarch[*]}:" >&2
+  cat "$probe_dir/run.log" >&2
+  return 1
+}
+
+# Each workflow's output is also kept in build/<preset>.log, for the CTest tally below.
+run_workflow() {
+  local preset=$1
+  mkdir -p build
+  cmake --workflow --preset "$preset" 2>&1 | tee "build/$preset.log"
+}
+
+run_sanitizer_workflow() {
+  local preset=$1 sanitizers=$2 launcher
+  launcher=$(sanitizer_launcher "$sanitizers") || return 1
+  mkdir -p build
+  # shellcheck disable=SC2086  # launcher is empty or a few plain words
+  $launcher cmake --workflow --preset "$preset" 2>&1 | tee "build/$preset.log"
+}
+
+# Adds up CTest's "N% tests passed, F tests failed out of T" lines of the steps that ran.
+tally_ctest() {
+  local passed=0 failed_tests=0 step line f t
+  for step in "${steps[@]}"; do
+    [[ -f build/$step.log ]] || continue
+    line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "build/$step.log" | tail -n1)
+    [[ -n $line ]] || continue
+    f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    t=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+    passed=$((passed + t - f))
+    failed_tests=$((failed_tests + f))
+  done
+  echo "ctest: $passed passed, $failed_tests failed"
+}
+
+format_files() {
+  local dirs=(include tests examples bench test_package)
+  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files --cached --others --exclude-standard -- "${dirs[@]}"
+  else
+    find "${dirs[@]}" -path '*/build' -prune -o -type f -print 2>/dev/null
+  fi | grep -E '\.(hpp|cpp|h)$' | while read -r file; do
+    [[ -f $file ]] && echo "$file"
+  done
+}
+
+run_format() {
+  local clang_format files
+  clang_format=$(command -v clang-format-14 || command -v clang-format) || {
+    echo "test.sh: clang-format not found" >&2
+    return 1
+  }
+  mapfile -t files < <(format_files)
+  echo "$("$clang_format" --version | head -n1): checking ${#files[@]} files"
+  ((${#files[@]} > 0)) || return 0
+  "$clang_format" --dry-run --Werror "${files[@]}"
+}
+
+run_step() {
+  case "$1" in
+    gcc) run_workflow gcc ;;
+    clang-asan) run_sanitizer_workflow clang-asan address,undefined ;;
+    clang-tsan) run_sanitizer_workflow clang-tsan thread ;;
+    format) run_format ;;
+  esac
+}
+
+for step in "${steps[@]}"; do rm -f "build/$step.log"; done
+results=()
+failed=0
+total_start=$SECONDS
+for i in "${!steps[@]}"; do
+  step=${steps[$i]}
+  echo
+  echo "==== test.sh [$((i + 1))/${#steps[@]}] $step"
+  start=$SECONDS
+  if run_step "$step"; then status=PASS; else status=FAIL; failed=1; fi
+  elapsed=$((SECONDS - start))
+  results+=("$(printf '  %-11s %s %4dm%02ds' "$step" "$status" $((elapsed / 60)) $((elapsed % 60)))")
+  echo "==== test.sh $step: $status in ${elapsed}s"
+done
+
+total=$((SECONDS - total_start))
+echo
+echo "==== test.sh summary"
+printf '%s\n' "${results[@]}"
+printf '  %-11s %s %4dm%02ds\n' total "$( ((failed)) && echo FAIL || echo PASS)" \
+  $((total / 60)) $((total % 60))
+tally_ctest
+exit "$failed"
