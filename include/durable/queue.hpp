@@ -70,9 +70,7 @@ struct queue_stats {
 /// Usable from many threads; several processes may open the same file and queue.
 template <class Job, class Codec = pfr_codec>
 class Queue {
-  static_assert(codec<Codec, Job>,
-                "durable: Queue<Job, Codec>: Codec does not satisfy durable::codec<Codec, Job>; "
-                "see docs/codecs.md");
+  static_assert(detail::check_codec<Codec, Job>());  // reports misuse with a durable: message
 
  public:
   /// Opens (creating if needed) queue `name` in database file `path`.

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT
+// A codec without decode<Job>().
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include <durable/codec.hpp>
+
+struct job {
+  int id;
+};
+
+struct bad_codec {
+  static constexpr std::string_view name = "bad";
+  template <class Job>
+  static constexpr std::uint64_t fingerprint() noexcept {
+    return 1;
+  }
+  static void encode(const job&, std::vector<std::byte>& out) { out.clear(); }
+};
+
+static_assert(durable::detail::check_codec<bad_codec, job>());
