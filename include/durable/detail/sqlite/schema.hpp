@@ -29,6 +29,10 @@ struct migration {
 //   run_at is its lease end, so an expired lease makes it claimable again with no sweep.
 // - `key` has no declared type: it holds an INTEGER or a TEXT key exactly as given.
 // - `history` is a JSON array of earlier attempts' errors ({attempt, type, message, at}).
+// - A dead letter's (origin, job_id) is NULL for an entry added by hand (no queue row);
+//   UNIQUE treats NULLs as distinct. priority and sequential are kept for redrive.
+//   Each dead-letter index ends with redriven_at so the default "not redriven" filter and
+//   count() are answered from the index alone.
 inline constexpr migration schema_v1{1, R"sql(
 CREATE TABLE durable_jobs (
   id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -52,10 +56,12 @@ CREATE INDEX durable_jobs_key ON durable_jobs (queue, key) WHERE key IS NOT NULL
 CREATE TABLE durable_dead_letters (
   id          INTEGER PRIMARY KEY AUTOINCREMENT,
   dlq         TEXT    NOT NULL,
-  origin      TEXT    NOT NULL,
-  job_id      INTEGER NOT NULL,
+  origin      TEXT,
+  job_id      INTEGER,
   queue       TEXT    NOT NULL,
   key,
+  priority    INTEGER NOT NULL DEFAULT 0,
+  sequential  INTEGER NOT NULL DEFAULT 0,
   codec       TEXT    NOT NULL,
   fingerprint INTEGER NOT NULL,
   payload     BLOB    NOT NULL,
@@ -69,10 +75,12 @@ CREATE TABLE durable_dead_letters (
   redriven_at INTEGER,
   UNIQUE (origin, job_id)
 );
-CREATE INDEX durable_dead_letters_time ON durable_dead_letters (dlq, failed_at, id);
-CREATE INDEX durable_dead_letters_type ON durable_dead_letters (dlq, error_type, failed_at, id);
-CREATE INDEX durable_dead_letters_key ON durable_dead_letters (dlq, key, failed_at, id)
-  WHERE key IS NOT NULL;
+CREATE INDEX durable_dead_letters_time ON durable_dead_letters
+  (dlq, failed_at, id, redriven_at);
+CREATE INDEX durable_dead_letters_type ON durable_dead_letters
+  (dlq, error_type, failed_at, id, redriven_at);
+CREATE INDEX durable_dead_letters_key ON durable_dead_letters
+  (dlq, key, failed_at, id, redriven_at) WHERE key IS NOT NULL;
 )sql"};
 
 /// The migrations of this build, in order; the last one is the supported version.

@@ -1,0 +1,1033 @@
+// SPDX-License-Identifier: MIT
+// DeadLetterQueue<Job, Codec> against real database files: add, get, recent, count,
+// window queries with keyset pagination (checked against a brute-force scan of 100,000
+// entries), retention, purge, the query plans, moves from a Queue in the same file and in
+// another file (with a failure injected between the two steps), redrive, and bad input.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include <durable/dead_letter_queue.hpp>
+#include <durable/detail/sqlite/dead_letter_store.hpp>
+#include <durable/detail/sqlite/schema.hpp>
+
+#include "support.hpp"
+
+using namespace std::chrono_literals;
+using durable::DeadLetterQueue;
+using durable::Queue;
+using durable_test::temp_dir;
+namespace sql = durable::detail::sqlite;
+
+namespace {
+
+struct email {
+  std::int64_t n = 0;
+  std::string to;
+};
+
+struct other_job {
+  double x = 0;
+};
+
+durable::dead_letter_options dlq_options(const durable::manual_clock* clock = nullptr) {
+  durable::dead_letter_options o;
+  o.log = nullptr;
+  if (clock != nullptr) o.clock = clock->source();
+  return o;
+}
+
+durable::queue_options queue_options(const durable::manual_clock* clock = nullptr) {
+  durable::queue_options o;
+  o.log = nullptr;
+  if (clock != nullptr) o.clock = clock->source();
+  return o;
+}
+
+std::int64_t ms(durable::time_point t) { return durable::detail::to_unix_ms(t); }
+
+std::vector<durable::dead_letter_id> ids_of(const std::vector<durable::dead_letter_summary>& v) {
+  std::vector<durable::dead_letter_id> out;
+  out.reserve(v.size());
+  for (const auto& e : v) out.push_back(e.id);
+  return out;
+}
+
+/// Every page of a query, concatenated; checks that no page is larger than asked.
+std::vector<durable::dead_letter_id> all_pages(DeadLetterQueue<email>& dlq,
+                                               const durable::dead_letter_filter& f,
+                                               durable::sort_order order, std::int64_t limit,
+                                               int* pages = nullptr) {
+  std::vector<durable::dead_letter_id> out;
+  durable::page_request page{.order = order, .limit = limit};
+  int n = 0;
+  for (;;) {
+    auto p = dlq.query(f, page);
+    REQUIRE(p.entries.size() <= static_cast<std::size_t>(limit));
+    ++n;
+    for (const auto& e : p.entries) out.push_back(e.id);
+    if (!p.next) break;
+    REQUIRE(p.entries.size() == static_cast<std::size_t>(limit));
+    CHECK(p.next->id == p.entries.back().id);
+    page.after = p.next;
+  }
+  if (pages != nullptr) *pages = n;
+  return out;
+}
+
+std::int64_t count_table(const std::string& path, const char* table) {
+  sql::connection c{path, {}};
+  auto q = c.query(std::string{"SELECT count(*) FROM "} + table);
+  REQUIRE(q->step());
+  return q->int64(0);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- opening, add, get
+
+TEST_CASE("a DLQ name with odd characters is refused before the file is touched") {
+  temp_dir dir;
+  const std::vector<std::string> bad_names = {"", "dead letters",
+                                              "x'; DROP TABLE durable_dead_letters; --",
+                                              std::string(129, 'd'), std::string("nul\0", 4)};
+  for (const auto& bad : bad_names) {
+    try {
+      DeadLetterQueue<email> dlq{dir.file("d.db"), bad, dlq_options()};
+      FAIL("must refuse " << bad);
+    } catch (const durable::invalid_argument_error& e) {
+      CHECK(e.argument() == "dlq_name");
+      CHECK(std::string{e.what()}.find("[A-Za-z0-9_.:/-]") != std::string::npos);
+    }
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.file("d.db")));
+  CHECK_NOTHROW(DeadLetterQueue<email>{dir.file("d.db"), "tenant-1/emails.dlq", dlq_options()});
+}
+
+TEST_CASE("add stores the job with its error, key, times and history, and get returns it all") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "emails.dlq", dlq_options(&clock)};
+  CHECK(dlq.name() == "emails.dlq");
+  CHECK(dlq.path() == dir.file("d.db"));
+  const auto enqueued = clock.now() - 1h;
+  const auto id =
+      dlq.add({7, "x@example.com"}, {"smtp.rejected", "550 no such user", "at send()"}, 3,
+              {.queue = "emails",
+               .key = "user-7",
+               .enqueued_at = enqueued,
+               .priority = 4,
+               .sequential = true});
+  CHECK(id > 0);
+  const auto e = dlq.get(id);
+  REQUIRE(e);
+  CHECK(e->id == id);
+  CHECK_FALSE(e->original_id);
+  CHECK(e->origin.empty());
+  CHECK(e->queue == "emails");
+  CHECK(e->key == durable::job_key{"user-7"});
+  CHECK(e->error_type == "smtp.rejected");
+  CHECK(e->message == "550 no such user");
+  CHECK(e->context == "at send()");
+  CHECK(e->attempts == 3);
+  CHECK(e->enqueued_at == enqueued);
+  CHECK(e->failed_at == clock.now());
+  CHECK_FALSE(e->redriven_at);
+  CHECK(e->priority == 4);
+  CHECK(e->sequential);
+  CHECK(e->codec == "pfr");
+  CHECK(e->fingerprint == durable::pfr_codec::fingerprint<email>());
+  CHECK(e->job.n == 7);
+  CHECK(e->job.to == "x@example.com");
+  REQUIRE(e->history.size() == 1);
+  CHECK(e->history[0].attempt == 3);
+  CHECK(e->history[0].type == "smtp.rejected");
+  CHECK(e->history[0].message == "550 no such user");
+  CHECK(e->history[0].at == clock.now());
+  CHECK(dlq.history(id).size() == 1);
+
+  const auto s = dlq.summary(id);
+  REQUIRE(s);
+  CHECK(s->error_type == "smtp.rejected");
+  CHECK(s->key == durable::job_key{"user-7"});
+  CHECK(dlq.count() == 1);
+
+  SUBCASE("defaults: no key, no queue, enqueued now, integer keys stay integers") {
+    const auto plain = dlq.add({1, ""}, {"t", "m", ""}, 0);
+    const auto p = dlq.get(plain);
+    REQUIRE(p);
+    CHECK(p->queue.empty());
+    CHECK_FALSE(p->key);
+    CHECK(p->enqueued_at == clock.now());
+    const auto keyed = dlq.add({2, ""}, {"t", "m", ""}, 1, {.key = 42});
+    CHECK(dlq.get(keyed)->key == durable::job_key{std::int64_t{42}});
+  }
+}
+
+TEST_CASE("an unknown id is an empty result, not an error") {
+  temp_dir dir;
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options()};
+  CHECK_FALSE(dlq.get(12345));
+  CHECK_FALSE(dlq.summary(12345));
+  CHECK(dlq.history(12345).empty());
+  CHECK_FALSE(dlq.retry(12345));
+  // An entry of another DLQ in the same file is not this DLQ's.
+  DeadLetterQueue<email> other{dir.file("d.db"), "other", dlq_options()};
+  const auto id = other.add({1, ""}, {"t", "m", ""}, 1);
+  CHECK_FALSE(dlq.get(id));
+  CHECK_FALSE(dlq.retry(id));
+  CHECK(other.get(id));
+}
+
+TEST_CASE("add refuses bad input and stores nothing") {
+  temp_dir dir;
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options()};
+  const auto argument_of = [&](auto&& call) -> std::string {
+    try {
+      call();
+    } catch (const durable::invalid_argument_error& e) {
+      return e.argument();
+    }
+    return "no error";
+  };
+  CHECK(argument_of([&] { dlq.add({}, {"", "m", ""}, 1); }) == "error");
+  CHECK(argument_of([&] { dlq.add({}, {"t", "m", ""}, -1); }) == "attempts");
+  CHECK(argument_of([&] {
+          dlq.add({}, {"t", "m", ""}, 1, {.queue = "bad name"});
+        }) == "add_options::queue");
+  CHECK(dlq.count({.include_redriven = true}) == 0);
+}
+
+TEST_CASE(
+    "a blob written by another job type is a decode_error naming the row, and the entry stays") {
+  temp_dir dir;
+  const auto path = dir.file("d.db");
+  DeadLetterQueue<other_job> writer{path, "dlq", dlq_options()};
+  const auto id = writer.add({2.5}, {"t", "m", ""}, 1, {.queue = "q"});
+  DeadLetterQueue<email> dlq{path, "dlq", dlq_options()};
+  try {
+    static_cast<void>(dlq.get(id));
+    FAIL("decoding another type must throw");
+  } catch (const durable::decode_error& e) {
+    CHECK(e.row_id() == id);
+    CHECK(e.queue() == "dlq");
+    CHECK(e.expected_codec() == "pfr");
+    CHECK(e.found_codec() == "pfr");
+    CHECK(e.expected_fingerprint() == durable::pfr_codec::fingerprint<email>());
+    CHECK(e.found_fingerprint() == durable::pfr_codec::fingerprint<other_job>());
+    const std::string what = e.what();
+    CHECK(what.find("entry " + std::to_string(id)) != std::string::npos);
+    CHECK(what.find(path) != std::string::npos);
+    CHECK(what.find("kept") != std::string::npos);
+  }
+  CHECK(dlq.count() == 1);
+  CHECK(dlq.summary(id));
+  CHECK(dlq.recent().size() == 1);
+  CHECK(writer.get(id)->job.x == 2.5);
+  // Redrive refuses it too, and leaves it.
+  CHECK_THROWS_AS(static_cast<void>(dlq.retry(id)), durable::decode_error);
+  const auto r = dlq.redrive({});
+  CHECK(r.redriven == 0);
+  CHECK(r.skipped_incompatible == 1);
+  CHECK(dlq.count() == 1);
+  CHECK(count_table(path, "durable_jobs") == 0);
+
+  SUBCASE("garbled bytes with the right fingerprint are a decode_error too") {
+    const auto good = dlq.add({1, "a"}, {"t", "m", ""}, 1);
+    {
+      sql::connection c{path, {}};
+      c.run("UPDATE durable_dead_letters SET payload = x'ffffffff' WHERE id = ?1", good);
+    }
+    try {
+      static_cast<void>(dlq.get(good));
+      FAIL("garbled bytes must throw");
+    } catch (const durable::decode_error& e) {
+      CHECK(e.row_id() == good);
+      CHECK(e.found_fingerprint() == e.expected_fingerprint());
+    }
+    CHECK(dlq.summary(good));
+  }
+}
+
+// ---------------------------------------------------------------- recent, count, windows
+
+TEST_CASE("recent lists the newest entries first and leaves out redriven ones") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options(&clock)};
+  std::vector<durable::dead_letter_id> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(dlq.add({i, ""}, {"t" + std::to_string(i), "m", ""}, 1, {.queue = "q"}));
+    clock.advance(1s);
+  }
+  const auto r = dlq.recent(3);
+  CHECK(ids_of(r) == std::vector<durable::dead_letter_id>{ids[4], ids[3], ids[2]});
+  CHECK(r[0].error_type == "t4");
+  CHECK(r[0].failed_at == clock.now() - 1s);
+  REQUIRE(dlq.retry(ids[4]));
+  CHECK(ids_of(dlq.recent(2)) == std::vector<durable::dead_letter_id>{ids[3], ids[2]});
+  CHECK(dlq.recent(100).size() == 4);
+  CHECK_THROWS_AS(static_cast<void>(dlq.recent(0)), durable::invalid_argument_error);
+}
+
+TEST_CASE("a window includes both bounds, and from > to is an error") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options(&clock)};
+  const auto t0 = clock.now();
+  std::vector<durable::dead_letter_id> ids;
+  for (int i = 0; i < 5; ++i) {  // at t0, t0+10ms, ..., t0+40ms
+    ids.push_back(dlq.add({i, ""}, {"t", "m", ""}, 1));
+    clock.advance(10ms);
+  }
+  const auto window = [&](auto from, auto to) {
+    return ids_of(dlq.query({.from = from, .to = to}).entries);
+  };
+  CHECK(window(t0 + 10ms, t0 + 30ms) ==
+        std::vector<durable::dead_letter_id>{ids[1], ids[2], ids[3]});
+  CHECK(window(t0 + 11ms, t0 + 29ms) == std::vector<durable::dead_letter_id>{ids[2]});
+  CHECK(window(t0 + 20ms, t0 + 20ms) == std::vector<durable::dead_letter_id>{ids[2]});
+  CHECK(dlq.count({.from = t0 + 10ms, .to = t0 + 30ms}) == 3);
+  CHECK(dlq.count({.from = t0 + 10ms}) == 4);
+  CHECK(dlq.count({.to = t0 + 10ms}) == 2);
+  // Sub-millisecond bounds: inclusive at the stored millisecond precision.
+  CHECK(window(t0 + 10ms - 1us, t0 + 10ms + 1us) == std::vector<durable::dead_letter_id>{ids[1]});
+  CHECK(window(t0 + 10ms + 1us, t0 + 10ms + 2us).empty());
+
+  try {
+    static_cast<void>(dlq.query({.from = t0 + 1ms, .to = t0}));
+    FAIL("from > to must throw");
+  } catch (const durable::invalid_argument_error& e) {
+    CHECK(e.argument() == "filter");
+    CHECK(std::string{e.what()}.find("from <= to") != std::string::npos);
+  }
+  const durable::dead_letter_filter backwards{.from = t0 + 1s, .to = t0};
+  CHECK_THROWS_AS(static_cast<void>(dlq.count(backwards)), durable::invalid_argument_error);
+  CHECK_THROWS_AS(dlq.purge(backwards), durable::invalid_argument_error);
+  CHECK_THROWS_AS(dlq.redrive(backwards), durable::invalid_argument_error);
+  CHECK_THROWS_AS(static_cast<void>(dlq.query({}, {.limit = 0})), durable::invalid_argument_error);
+  CHECK(dlq.count() == 5);
+}
+
+TEST_CASE("ordering and keyset pagination hold across equal failed_at values") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options(&clock)};
+  std::vector<durable::dead_letter_id> expected;  // (failed_at, id) ascending
+  for (int group = 0; group < 4; ++group) {
+    for (int i = 0; i < 7; ++i) {
+      expected.push_back(dlq.add({i, ""}, {i % 2 == 0 ? "even" : "odd", "m", ""}, 1,
+                                 {.key = std::int64_t{i % 3}}));
+    }
+    clock.advance(1ms);
+  }
+  auto reversed = expected;
+  std::reverse(reversed.begin(), reversed.end());
+  for (const std::int64_t limit : {1, 3, 7, 10, 28, 100}) {
+    CAPTURE(limit);
+    int pages = 0;
+    CHECK(all_pages(dlq, {}, durable::sort_order::oldest_first, limit, &pages) == expected);
+    CHECK(pages == static_cast<int>((28 + limit - 1) / limit));
+    CHECK(all_pages(dlq, {}, durable::sort_order::newest_first, limit) == reversed);
+    // Several types or keys: one ordered index read per value, merged.
+    CHECK(all_pages(dlq, {.error_types = {"odd", "even"}}, durable::sort_order::oldest_first,
+                    limit) == expected);
+    CHECK(all_pages(dlq, {.keys = {std::int64_t{2}, std::int64_t{0}, std::int64_t{1}}},
+                    durable::sort_order::newest_first, limit) == reversed);
+  }
+  // A cursor from a page is stable: resuming later gives the same next page.
+  auto first = dlq.query({}, {.limit = 5});
+  REQUIRE(first.next);
+  const auto again = dlq.query({}, {.limit = 5, .after = first.next});
+  CHECK(ids_of(again.entries) ==
+        std::vector<durable::dead_letter_id>(expected.begin() + 5, expected.begin() + 10));
+  // An empty result has no next page.
+  const auto none = dlq.query({.error_types = {"no such type"}});
+  CHECK(none.entries.empty());
+  CHECK_FALSE(none.next);
+}
+
+namespace {
+
+struct row {
+  durable::dead_letter_id id = 0;
+  std::int64_t failed_at = 0;
+  std::string type;
+  std::optional<durable::job_key> key;
+  std::string queue;
+  bool redriven = false;
+};
+
+bool matches(const row& r, const durable::dead_letter_filter& f) {
+  if (f.from && r.failed_at < ms(*f.from)) return false;
+  if (f.to && r.failed_at > ms(*f.to)) return false;
+  if (!f.error_types.empty() &&
+      std::find(f.error_types.begin(), f.error_types.end(), r.type) == f.error_types.end()) {
+    return false;
+  }
+  if (!f.keys.empty() &&
+      (!r.key || std::find(f.keys.begin(), f.keys.end(), *r.key) == f.keys.end())) {
+    return false;
+  }
+  if (f.queue && r.queue != *f.queue) return false;
+  return f.include_redriven || !r.redriven;
+}
+
+/// The ids of `rows` (sorted by (failed_at, id)) that match `f`, in `order`.
+std::vector<durable::dead_letter_id> brute_force(const std::vector<row>& rows,
+                                                 const durable::dead_letter_filter& f,
+                                                 durable::sort_order order) {
+  std::vector<durable::dead_letter_id> out;
+  for (const auto& r : rows) {
+    if (matches(r, f)) out.push_back(r.id);
+  }
+  if (order == durable::sort_order::newest_first) std::reverse(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("window queries over 100,000 entries agree with a brute-force scan") {
+  temp_dir dir;
+  const auto path = dir.file("d.db");
+  durable::manual_clock clock;
+  DeadLetterQueue<email> dlq{path, "big", dlq_options(&clock)};
+  const std::vector<std::string> types = {"timeout", "http.503", "http.400",
+                                          "decode",  "db.busy",  "unknown"};
+  const std::int64_t t0 = ms(clock.now());
+  std::vector<row> rows;
+  rows.reserve(100'000);
+  {
+    // One transaction, through the SQL layer, to keep the setup fast.
+    std::mt19937_64 rng{20260101};
+    sql::connection c{path, {}};
+    c.exec("PRAGMA cache_size = -262144");  // no spilling to the WAL mid-transaction
+    sql::write_transaction tx{c};
+    std::vector<std::byte> payload;
+    durable::pfr_codec::encode(email{1, "x"}, payload);
+    for (int i = 0; i < 100'000; ++i) {
+      row r;
+      r.failed_at = t0 + static_cast<std::int64_t>(rng() % 20'000);  // ~5 entries per ms
+      r.type = types[rng() % types.size()];
+      const auto k = rng() % 10;
+      if (k < 6) {
+        r.key = durable::job_key{static_cast<std::int64_t>(rng() % 500)};
+      } else if (k < 9) {
+        r.key = durable::job_key{"k\"" + std::to_string(rng() % 100)};  // a quote: JSON escaping
+      }
+      r.queue = rng() % 4 == 0 ? "b" : "a";
+      r.redriven = rng() % 10 == 0;
+      sql::new_dead_letter d;
+      d.dlq = "big";
+      d.queue = r.queue;
+      d.key = &r.key;
+      d.codec = "pfr";
+      d.fingerprint = durable::pfr_codec::fingerprint<email>();
+      d.payload = payload;
+      d.error_type = r.type;
+      d.message = "failed";
+      d.attempts = 1;
+      d.enqueued_at_ms = t0;
+      d.failed_at_ms = r.failed_at;
+      r.id = sql::insert_dead_letter(c, d).value();
+      if (r.redriven) sql::mark_redriven(c, r.id, t0 + 30'000);
+      rows.push_back(std::move(r));
+    }
+    tx.commit();
+  }
+  {
+    std::vector<std::pair<std::int64_t, std::size_t>> order;  // (failed_at, index = id order)
+    order.reserve(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) order.emplace_back(rows[i].failed_at, i);
+    std::sort(order.begin(), order.end());
+    std::vector<row> sorted;
+    sorted.reserve(rows.size());
+    for (const auto& [at, i] : order) sorted.push_back(std::move(rows[i]));
+    rows = std::move(sorted);
+  }
+  const auto at = [&](std::int64_t offset) { return durable::detail::from_unix_ms(t0 + offset); };
+  using durable::job_key;
+  const std::vector<durable::dead_letter_filter> filters = {
+      {.from = at(5'000), .to = at(6'000)},
+      {.from = at(1'000), .to = at(9'000), .error_types = {"http.503", "timeout"}},
+      {.error_types = {"decode"}},
+      {.keys = {job_key{std::int64_t{5}}, job_key{std::int64_t{17}}, job_key{"k\"3"},
+                job_key{"k\"42"}, job_key{"17"}}},
+      {.from = at(2'000),
+       .to = at(18'000),
+       .error_types = {"http.400", "db.busy"},
+       .keys = {job_key{std::int64_t{1}}, job_key{std::int64_t{2}}, job_key{"k\"7"}}},
+      {.from = at(10'000), .to = at(10'999), .queue = "b", .include_redriven = true},
+      {.to = at(500), .include_redriven = true},
+      {.include_redriven = true},  // all 100,000
+  };
+  for (std::size_t i = 0; i < filters.size(); ++i) {
+    CAPTURE(i);
+    const auto& f = filters[i];
+    const auto expected = brute_force(rows, f, durable::sort_order::oldest_first);
+    CHECK(dlq.count(f) == static_cast<std::int64_t>(expected.size()));
+    const std::int64_t limit = i + 1 == filters.size() ? 5'000 : 997;
+    CHECK(all_pages(dlq, f, durable::sort_order::oldest_first, limit) == expected);
+    if (i + 1 < filters.size()) {
+      CHECK(all_pages(dlq, f, durable::sort_order::newest_first, limit) ==
+            brute_force(rows, f, durable::sort_order::newest_first));
+    }
+  }
+  CHECK(brute_force(rows, filters.back(), durable::sort_order::oldest_first).size() == 100'000);
+  CHECK(dlq.count() == static_cast<std::int64_t>(std::count_if(
+                           rows.begin(), rows.end(), [](const row& r) { return !r.redriven; })));
+
+  // purge removes exactly the matching entries.
+  const durable::dead_letter_filter purged{
+      .from = at(3'000), .to = at(4'000), .error_types = {"timeout"}};
+  const auto expected_purged = brute_force(rows, purged, durable::sort_order::oldest_first);
+  CHECK(dlq.purge(purged) == static_cast<std::int64_t>(expected_purged.size()));
+  CHECK(dlq.count(purged) == 0);
+  std::erase_if(rows, [&](const row& r) { return matches(r, purged); });
+  CHECK(dlq.count({.include_redriven = true}) == static_cast<std::int64_t>(rows.size()));
+
+  // delete_older_than removes what failed before now - age, redriven or not.
+  clock.set(at(20'000));
+  const durable::dead_letter_filter old_ones{.to = at(1'999), .include_redriven = true};
+  const auto expected_old = brute_force(rows, old_ones, durable::sort_order::oldest_first);
+  CHECK_FALSE(expected_old.empty());
+  CHECK(dlq.delete_older_than(18'000ms) == static_cast<std::int64_t>(expected_old.size()));
+  std::erase_if(rows, [&](const row& r) { return matches(r, old_ones); });
+  CHECK(dlq.count(old_ones) == 0);
+  CHECK(all_pages(dlq, {.include_redriven = true}, durable::sort_order::oldest_first, 10'000) ==
+        brute_force(rows, {.include_redriven = true}, durable::sort_order::oldest_first));
+}
+
+TEST_CASE("filters by source queue, redriven state and mixed key types") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options(&clock)};
+  const auto a = dlq.add({1, ""}, {"t", "m", ""}, 1, {.queue = "a", .key = 1});
+  const auto b = dlq.add({2, ""}, {"t", "m", ""}, 1, {.queue = "b", .key = "1"});
+  const auto c = dlq.add({3, ""}, {"u", "m", ""}, 1, {.queue = "a"});
+  CHECK(ids_of(dlq.query({.queue = "a"}).entries) == std::vector<durable::dead_letter_id>{a, c});
+  CHECK(ids_of(dlq.query({.keys = {durable::job_key{"1"}}}).entries) ==
+        std::vector<durable::dead_letter_id>{b});
+  CHECK(ids_of(dlq.query({.keys = {durable::job_key{std::int64_t{1}}}}).entries) ==
+        std::vector<durable::dead_letter_id>{a});
+  CHECK(dlq.count({.error_types = {"u", "t", "t"}}) == 3);  // duplicates are harmless
+  CHECK(ids_of(dlq.query({.error_types = {"u", "t", "t"}}).entries).size() == 3);
+  REQUIRE(dlq.retry(a));
+  CHECK(dlq.count({.queue = "a"}) == 1);
+  CHECK(dlq.count({.queue = "a", .include_redriven = true}) == 2);
+  const auto redriven = dlq.query({.queue = "a", .include_redriven = true}).entries;
+  REQUIRE(redriven.size() == 2);
+  CHECK(redriven[0].redriven_at == clock.now());
+  CHECK_FALSE(redriven[1].redriven_at);
+  SUBCASE("purge leaves redriven entries unless asked") {
+    CHECK(dlq.purge({.queue = "a"}) == 1);
+    CHECK(dlq.count({.include_redriven = true}) == 2);
+    CHECK(dlq.purge({.include_redriven = true}) == 2);
+    CHECK(dlq.count({.include_redriven = true}) == 0);
+  }
+}
+
+TEST_CASE("delete_older_than keeps entries exactly age old and refuses a negative age") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options(&clock)};
+  DeadLetterQueue<email> other{dir.file("d.db"), "other", dlq_options(&clock)};
+  dlq.add({1, ""}, {"t", "m", ""}, 1);
+  other.add({1, ""}, {"t", "m", ""}, 1);
+  clock.advance(1s);
+  dlq.add({2, ""}, {"t", "m", ""}, 1);
+  clock.advance(1s);
+  CHECK(dlq.delete_older_than(2s) == 0);  // failed_at == now - 2s stays
+  CHECK(dlq.delete_older_than(1999ms) == 1);
+  CHECK(dlq.count() == 1);
+  CHECK(other.count() == 1);  // another DLQ in the file is untouched
+  CHECK(dlq.delete_older_than(0ms) == 1);
+  CHECK_THROWS_AS(dlq.delete_older_than(-1ms), durable::invalid_argument_error);
+}
+
+// ---------------------------------------------------------------- query plans
+
+namespace {
+
+std::vector<std::string> plan(sql::connection& c, const std::string& statement) {
+  auto q = c.query("EXPLAIN QUERY PLAN " + statement);
+  std::vector<std::string> lines;
+  while (q->step()) lines.emplace_back(q->text(3));
+  return lines;
+}
+
+void check_plan(sql::connection& c, const std::string& statement, const std::string& index,
+                const std::string& constraint) {
+  CAPTURE(statement);
+  const auto lines = plan(c, statement);
+  std::string all;
+  for (const auto& l : lines) all += l + "\n";
+  CAPTURE(all);
+  bool searched = false;
+  for (const auto& l : lines) {
+    CHECK(l.rfind("SCAN durable_dead_letters", 0) == std::string::npos);
+    CHECK(l.find("TEMP B-TREE") == std::string::npos);
+    if (l.rfind("SEARCH durable_dead_letters USING ", 0) == 0 &&
+        l.find("INDEX " + index + " (") != std::string::npos &&
+        l.find(constraint) != std::string::npos) {
+      searched = true;
+    }
+  }
+  CHECK(searched);
+}
+
+std::string index_name(sql::dead_letter_index index) {
+  switch (index) {
+    case sql::dead_letter_index::time: return "durable_dead_letters_time";
+    case sql::dead_letter_index::type: return "durable_dead_letters_type";
+    case sql::dead_letter_index::key: return "durable_dead_letters_key";
+  }
+  return "";
+}
+
+std::string equality(sql::dead_letter_index index) {
+  switch (index) {
+    case sql::dead_letter_index::time: return "(dlq=? AND failed_at";
+    case sql::dead_letter_index::type: return "(dlq=? AND error_type=? AND failed_at";
+    case sql::dead_letter_index::key: return "(dlq=? AND key=? AND failed_at";
+  }
+  return "";
+}
+
+/// Every ordered-page variant walks its index in order.
+void check_page_plans(sql::connection& c) {
+  using sql::dead_letter_index;
+  for (const auto index :
+       {dead_letter_index::time, dead_letter_index::type, dead_letter_index::key}) {
+    for (int v = 0; v < 16; ++v) {
+      const bool desc = (v & 8) != 0;
+      const bool resid = (v & 4) != 0;
+      if (resid && index != dead_letter_index::key) continue;
+      check_plan(c, sql::page_sql(index, desc, resid, (v & 2) != 0, (v & 1) != 0),
+                 index_name(index), equality(index));
+    }
+  }
+}
+
+/// Every count, delete and selection variant is a range scan of the right index.
+void check_filter_plans(sql::connection& c) {
+  using sql::dead_letter_index;
+  for (const auto action :
+       {sql::filter_action::count, sql::filter_action::remove, sql::filter_action::select}) {
+    for (int v = 0; v < 16; ++v) {
+      const bool types = (v & 8) != 0;
+      const bool keys = (v & 4) != 0;
+      const auto index = keys    ? dead_letter_index::key
+                         : types ? dead_letter_index::type
+                                 : dead_letter_index::time;
+      check_plan(c, sql::filter_sql(action, types, keys, (v & 2) != 0, (v & 1) != 0),
+                 index_name(index), equality(index) + ">? AND failed_at<?)");
+    }
+  }
+  check_plan(c, std::string{sql::delete_failed_before_sql}, "durable_dead_letters_time",
+             "(dlq=? AND failed_at<?)");
+}
+
+}  // namespace
+
+TEST_CASE("every dead-letter statement is an index range scan, without a temp b-tree") {
+  temp_dir dir;
+  sql::connection c{dir.file("d.db"), {}};
+  sql::ensure_schema(c);
+  SUBCASE("on a fresh file") {
+    check_page_plans(c);
+    check_filter_plans(c);
+  }
+  SUBCASE("after ANALYZE of a populated file") {
+    {
+      sql::write_transaction tx{c};
+      c.exec(
+          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
+          "INSERT INTO durable_dead_letters (dlq, origin, job_id, queue, key, codec, "
+          "fingerprint, payload, error_type, message, attempts, enqueued_at, failed_at) "
+          "SELECT 'd' || (i % 3), 'o', i, 'q', CASE WHEN i % 4 = 0 THEN NULL ELSE i % 700 END, "
+          "'pfr', 1, x'00', 't' || (i % 5), 'm', 1, 0, i * 7 FROM n");
+      tx.commit();
+    }
+    c.exec("ANALYZE");
+    check_page_plans(c);
+    check_filter_plans(c);
+  }
+}
+
+// ---------------------------------------------------------------- moves from a Queue
+
+TEST_CASE("move_from, same file: the job leaves the queue and enters the DLQ in one step") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  durable::manual_clock clock;
+  Queue<email> q{path, "emails", queue_options(&clock)};
+  DeadLetterQueue<email> dlq{path, "emails.dlq", dlq_options(&clock)};
+  const auto enqueued = clock.now();
+  const auto pushed = q.push({7, "x@example.com"}, {.key = "user-7", .priority = 3});
+  auto c1 = q.claim(30s);
+  REQUIRE(c1);
+  clock.advance(1s);
+  q.nack(*c1, 0ms, {"timeout", "no answer in 5 s", ""});
+  clock.advance(1s);
+  auto c2 = q.claim(30s);
+  REQUIRE(c2);
+  clock.advance(1s);
+  q.nack(*c2, 0ms, {"http.503", "service unavailable", ""});
+  clock.advance(1s);
+  auto c3 = q.claim(30s);
+  REQUIRE(c3);
+  CHECK(c3->attempts == 2);
+  clock.advance(1s);
+  const auto id = dlq.move_from(q, *c3, {"http.400", "bad request", "nested: parse error"});
+  CHECK(q.size() == 0);
+  CHECK(dlq.count() == 1);
+  const auto e = dlq.get(id);
+  REQUIRE(e);
+  CHECK(e->original_id == pushed.id);
+  CHECK(e->queue == "emails");
+  CHECK(e->key == durable::job_key{"user-7"});
+  CHECK(e->attempts == 3);
+  CHECK(e->priority == 3);
+  CHECK(e->enqueued_at == enqueued);
+  CHECK(e->failed_at == clock.now());
+  CHECK(e->error_type == "http.400");
+  CHECK(e->context == "nested: parse error");
+  CHECK(e->job.n == 7);
+  CHECK_FALSE(e->origin.empty());
+  REQUIRE(e->history.size() == 3);  // timeout, then 503, then 400
+  CHECK(e->history[0].type == "timeout");
+  CHECK(e->history[0].attempt == 1);
+  CHECK(e->history[1].type == "http.503");
+  CHECK(e->history[1].attempt == 2);
+  CHECK(e->history[2].type == "http.400");
+  CHECK(e->history[2].attempt == 3);
+  CHECK(e->history[2].at == clock.now());
+  // The claim is spent: a second move or an ack is a lost lease.
+  CHECK_THROWS_AS(dlq.move_from(q, *c3, {"x", "y", ""}), durable::lease_lost_error);
+  CHECK_THROWS_AS(q.ack(*c3), durable::lease_lost_error);
+  CHECK(dlq.count() == 1);
+}
+
+TEST_CASE("move_from with a lost lease changes nothing") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  durable::manual_clock clock;
+  Queue<email> q{path, "emails", queue_options(&clock)};
+  DeadLetterQueue<email> dlq{path, "dlq", dlq_options(&clock)};
+  q.push({1, ""});
+  auto first = q.claim(10s);
+  REQUIRE(first);
+  clock.advance(11s);
+  auto second = q.claim(10s);  // the lease expired: rescued by another claimer
+  REQUIRE(second);
+  try {
+    dlq.move_from(q, *first, {"t", "m", ""});
+    FAIL("a lost lease must throw");
+  } catch (const durable::lease_lost_error& e) {
+    CHECK(e.job_id() == first->id);
+    CHECK(e.queue() == "emails");
+  }
+  CHECK(dlq.count({.include_redriven = true}) == 0);
+  CHECK(q.stats().claimed == 1);
+  CHECK_THROWS_AS(dlq.move_from(q, *second, {"", "m", ""}), durable::invalid_argument_error);
+  CHECK(q.stats().claimed == 1);
+  dlq.move_from(q, *second, {"t", "m", ""});
+  CHECK(q.size() == 0);
+  CHECK(dlq.count() == 1);
+}
+
+TEST_CASE("a poison job moves with its raw bytes, get reports it, and the entry stays") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  {
+    Queue<other_job> writer{path, "mixed", queue_options()};
+    writer.push({1.5}, {.key = 9});
+  }
+  Queue<email> q{path, "mixed", queue_options()};
+  DeadLetterQueue<email> dlq{path, "dlq", dlq_options()};
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  REQUIRE(c->poison);
+  CHECK_FALSE(c->job);
+  const auto id = dlq.move_from(q, *c, {"durable::decode_error", c->poison->what(), ""});
+  CHECK(q.size() == 0);
+  CHECK_THROWS_AS(static_cast<void>(dlq.get(id)), durable::decode_error);
+  const auto s = dlq.summary(id);
+  REQUIRE(s);
+  CHECK(s->key == durable::job_key{std::int64_t{9}});
+  DeadLetterQueue<other_job> reader{path, "dlq", dlq_options()};
+  CHECK(reader.get(id)->job.x == 1.5);  // the bytes are intact
+}
+
+TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failure between steps") {
+  temp_dir dir;
+  const auto queue_path = dir.file("queue.db");
+  const auto dlq_path = dir.file("archive.db");
+  durable::manual_clock clock;
+  Queue<email> q{queue_path, "emails", queue_options(&clock)};
+  DeadLetterQueue<email> dlq{dlq_path, "emails.dlq", dlq_options(&clock)};
+  const auto pushed = q.push({5, "a@b"}, {.key = 5});
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  q.nack(*c, 0ms, {"timeout", "first", ""});
+  c = q.claim(10s);
+  REQUIRE(c);
+
+  SUBCASE("a plain move") {
+    const auto id = dlq.move_from(q, *c, {"http.400", "bad", ""});
+    CHECK(q.size() == 0);
+    const auto e = dlq.get(id);
+    REQUIRE(e);
+    CHECK(e->original_id == pushed.id);
+    sql::connection qc{queue_path, {}};
+    CHECK(e->origin == sql::database_id(qc));
+    CHECK(e->attempts == 2);
+    REQUIRE(e->history.size() == 2);
+    CHECK(e->history[0].type == "timeout");
+    CHECK(e->history[1].type == "http.400");
+    CHECK(count_table(dlq_path, "durable_jobs") == 0);
+  }
+
+  SUBCASE("the delete from the queue fails after the insert into the DLQ") {
+    {
+      sql::connection qc{queue_path, {}};
+      qc.exec(
+          "CREATE TRIGGER durable_test_crash BEFORE DELETE ON durable_jobs "
+          "BEGIN SELECT RAISE(ABORT, 'injected failure between the two steps'); END");
+    }
+    try {
+      dlq.move_from(q, *c, {"http.400", "bad", ""});
+      FAIL("the injected failure must surface");
+    } catch (const durable::sqlite_error& e) {
+      CHECK(std::string{e.what()}.find("injected failure") != std::string::npos);
+      CHECK(e.path() == queue_path);
+    }
+    // Step one happened, step two did not: the job is in both, still under its lease.
+    CHECK(dlq.count() == 1);
+    CHECK(q.size() == 1);
+    CHECK(q.stats().claimed == 1);
+    {
+      sql::connection qc{queue_path, {}};
+      qc.exec("DROP TRIGGER durable_test_crash");
+    }
+    durable::dead_letter_id first_id = dlq.recent(1).at(0).id;
+    SUBCASE("the same claimer retries") {
+      CHECK(dlq.move_from(q, *c, {"http.400", "bad", ""}) == first_id);
+    }
+    SUBCASE("the lease ends, another claimer gets the job and dead-letters it") {
+      clock.advance(11s);
+      auto again = q.claim(10s);
+      REQUIRE(again);
+      CHECK(again->id == c->id);
+      CHECK(dlq.move_from(q, *again, {"http.400", "bad again", ""}) == first_id);
+    }
+    CHECK(dlq.count({.include_redriven = true}) == 1);
+    CHECK(q.size() == 0);
+    CHECK(dlq.get(first_id)->message == "bad");  // the first insert is the entry
+  }
+
+  SUBCASE("a lost lease moves nothing") {
+    clock.advance(11s);
+    auto rescued = q.claim(10s);
+    REQUIRE(rescued);
+    CHECK_THROWS_AS(dlq.move_from(q, *c, {"t", "m", ""}), durable::lease_lost_error);
+    CHECK(dlq.count({.include_redriven = true}) == 0);
+    CHECK(q.size() == 1);
+  }
+}
+
+// ---------------------------------------------------------------- redrive
+
+TEST_CASE("retry puts the job back once, restarting attempts and keeping its history") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  durable::manual_clock clock;
+  Queue<email> q{path, "emails", queue_options(&clock)};
+  DeadLetterQueue<email> dlq{path, "dlq", dlq_options(&clock)};
+  const auto enqueued = clock.now();
+  q.push({3, "c@d"}, {.key = "user-3", .priority = 2, .sequential = true});
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  q.nack(*c, 0ms, {"timeout", "slow", ""});
+  c = q.claim(10s);
+  REQUIRE(c);
+  const auto id = dlq.move_from(q, *c, {"http.503", "down", ""});
+  clock.advance(1min);
+
+  const auto job = dlq.retry(id);
+  REQUIRE(job);
+  CHECK(*job != c->id);  // a new job
+  CHECK(dlq.get(id)->redriven_at == clock.now());
+  CHECK(dlq.count() == 0);
+  CHECK(dlq.count({.include_redriven = true}) == 1);
+  CHECK_FALSE(dlq.retry(id));  // the second retry enqueues nothing
+  CHECK(dlq.redrive({}).redriven == 0);
+  CHECK(q.size() == 1);
+
+  auto back = q.claim(10s);
+  REQUIRE(back);
+  CHECK(back->id == *job);
+  CHECK(back->attempts == 0);
+  CHECK(back->key == durable::job_key{"user-3"});
+  CHECK(back->priority == 2);
+  CHECK(back->sequential);
+  CHECK(back->enqueued_at == enqueued);
+  REQUIRE(back->job);
+  CHECK(back->job->n == 3);
+  const auto h = q.history(back->id);
+  REQUIRE(h.size() == 2);
+  CHECK(h[0].type == "timeout");
+  CHECK(h[1].type == "http.503");
+}
+
+TEST_CASE("redrive of a filter, run twice, enqueues each job once") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  durable::manual_clock clock;
+  Queue<email> q{path, "emails", queue_options(&clock)};
+  DeadLetterQueue<email> dlq{path, "dlq", dlq_options(&clock)};
+  std::vector<std::int64_t> timeouts;
+  for (std::int64_t i = 0; i < 2'500; ++i) {  // more than one batch
+    const bool timeout = i % 2 == 0;
+    dlq.add({i, ""}, {timeout ? "timeout" : "http.400", "m", ""}, 1, {.queue = "emails"});
+    if (timeout) timeouts.push_back(i);
+    clock.advance(1ms);
+  }
+  const durable::dead_letter_filter f{.error_types = {"timeout"}};
+  const auto first = dlq.redrive(f);
+  CHECK(first.redriven == 1'250);
+  CHECK(first.jobs.size() == 1'250);
+  const auto second = dlq.redrive(f);
+  CHECK(second.redriven == 0);
+  CHECK(second.jobs.empty());
+  CHECK(q.size() == 1'250);
+  CHECK(dlq.count() == 1'250);      // the http.400 ones remain
+  std::vector<std::int64_t> order;  // oldest failure first
+  while (auto c = q.claim(10s)) {
+    order.push_back(c->job->n);
+    q.ack(*c);
+  }
+  CHECK(order == timeouts);
+}
+
+TEST_CASE("redrive targets: a named queue, no queue to go back to, a Queue in another file") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  durable::manual_clock clock;
+  DeadLetterQueue<email> dlq{path, "dlq", dlq_options(&clock)};
+  const auto with_queue = dlq.add({1, ""}, {"t", "m", ""}, 1, {.queue = "emails"});
+  const auto without = dlq.add({2, ""}, {"t", "m", ""}, 1);
+
+  SUBCASE("an entry without a queue needs a target") {
+    try {
+      static_cast<void>(dlq.retry(without));
+      FAIL("no target must throw");
+    } catch (const durable::invalid_argument_error& e) {
+      CHECK(e.argument() == "target");
+      CHECK(std::string{e.what()}.find("entry " + std::to_string(without)) != std::string::npos);
+    }
+    const auto r = dlq.redrive({});
+    CHECK(r.redriven == 1);
+    CHECK(r.skipped_no_target == 1);
+    CHECK(dlq.count() == 1);
+    CHECK(dlq.retry(without, {.queue = "manual"}));
+    Queue<email> manual{path, "manual", queue_options(&clock)};
+    CHECK(manual.size() == 1);
+  }
+  SUBCASE("a named queue and a delay") {
+    const auto r = dlq.redrive({}, {.queue = "replay", .delay = 5s});
+    CHECK(r.redriven == 2);
+    Queue<email> replay{path, "replay", queue_options(&clock)};
+    CHECK(replay.stats().scheduled == 2);
+    CHECK_FALSE(replay.claim(10s));
+    clock.advance(5s);
+    CHECK(replay.claim(10s));
+    CHECK_THROWS_AS(dlq.redrive({}, {.queue = "bad name"}), durable::invalid_argument_error);
+    CHECK_THROWS_AS(dlq.redrive({}, {.delay = -1ms}), durable::invalid_argument_error);
+  }
+  SUBCASE("a Queue object in another file") {
+    Queue<email> remote{dir.file("remote.db"), "remote", queue_options(&clock)};
+    const auto seq = remote.push_sequence();
+    const auto job = dlq.retry(with_queue, remote);
+    REQUIRE(job);
+    CHECK_FALSE(dlq.retry(with_queue, remote));
+    CHECK(dlq.redrive({}, remote).redriven == 1);
+    CHECK(dlq.redrive({}, remote).redriven == 0);
+    CHECK(remote.size() == 2);
+    CHECK(remote.push_sequence() != seq);  // waiters on the Queue object are woken
+    CHECK(count_table(path, "durable_jobs") == 0);
+  }
+}
+
+TEST_CASE("entries moved from another file go back only through the Queue object") {
+  temp_dir dir;
+  const auto queue_path = dir.file("queue.db");
+  Queue<email> q{queue_path, "emails", queue_options()};
+  DeadLetterQueue<email> dlq{dir.file("archive.db"), "dlq", dlq_options()};
+  q.push({1, ""});
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  const auto id = dlq.move_from(q, *c, {"t", "m", ""});
+  CHECK_THROWS_AS(static_cast<void>(dlq.retry(id)), durable::invalid_argument_error);
+  CHECK(dlq.redrive({}).skipped_no_target == 1);
+  const auto job = dlq.retry(id, q);
+  REQUIRE(job);
+  auto back = q.claim(10s);
+  REQUIRE(back);
+  CHECK(back->id == *job);
+  CHECK(back->attempts == 0);
+}
+
+TEST_CASE("a redrive into a Queue in the same file wakes its waiters") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  Queue<email> q{path, "emails", queue_options()};
+  DeadLetterQueue<email> dlq{path, "dlq", dlq_options()};
+  const auto id = dlq.add({1, ""}, {"t", "m", ""}, 1, {.queue = "emails"});
+  const auto seen = q.push_sequence();
+  CHECK_FALSE(q.claim(10s));  // remembers "empty"
+  std::thread redriver{[&] {
+    std::this_thread::sleep_for(20ms);
+    CHECK(dlq.retry(id, q));
+  }};
+  CHECK(q.wait_for_push(seen, 5s));
+  redriver.join();
+  CHECK(q.claim(10s));
+}
+
+TEST_CASE("one DeadLetterQueue is usable from many threads") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  Queue<email> q{path, "emails", queue_options()};
+  DeadLetterQueue<email> dlq{path, "dlq", dlq_options()};
+  for (std::int64_t i = 0; i < 200; ++i) q.push({i, ""});
+  std::atomic<int> moved{0};
+  std::vector<std::thread> threads;
+  threads.reserve(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      while (auto c = q.claim(30s)) {
+        dlq.move_from(q, *c, {"t", "m", ""});
+        ++moved;
+        static_cast<void>(dlq.recent(5));
+        static_cast<void>(dlq.count());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(moved == 200);
+  CHECK(dlq.count() == 200);
+  CHECK(q.size() == 0);
+}
