@@ -332,7 +332,7 @@ TEST_CASE("a corrupt blob with the right fingerprint is a poison job carrying th
   CHECK(c->poison->found_fingerprint() == c->poison->expected_fingerprint());
 }
 
-TEST_CASE("the soft limit warns once per crossing; the hard limit refuses") {
+TEST_CASE("the soft limit warns once per crossing, the hard limit refuses") {
   temp_dir dir;
   std::vector<std::string> lines;
   auto options = quiet();

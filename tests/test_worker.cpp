@@ -356,7 +356,7 @@ TEST_CASE("threads wake at once for a local push and process every job once") {
   CHECK(w.stats().succeeded == 200);
 }
 
-TEST_CASE("a long handler keeps its lease; stop waits for it or leaves it claimed") {
+TEST_CASE("a long handler keeps its lease, stop waits for it or leaves it claimed") {
   temp_dir dir;
   durable::queue_options qo;
   qo.log = nullptr;

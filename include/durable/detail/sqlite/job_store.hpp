@@ -20,14 +20,21 @@
 
 namespace durable::inline v0::detail::sqlite {
 
-/// Binds a job key (or NULL) at `index`.
-inline void bind_key(statement& s, int index, const std::optional<job_key>& key) {
-  if (!key) {
-    s.bind(index, std::nullopt);
-  } else if (const auto* i = std::get_if<std::int64_t>(&*key)) {
+/// Binds a job key at `index`, without copying: `key` must outlive the step.
+inline void bind_key(statement& s, int index, const job_key& key) {
+  if (const auto* i = std::get_if<std::int64_t>(&key)) {
     s.bind(index, *i);
   } else {
-    s.bind(index, std::get<std::string>(*key));
+    s.bind(index, std::get<std::string>(key));
+  }
+}
+
+/// Binds a job key, or NULL, at `index`, without copying.
+inline void bind_key(statement& s, int index, const std::optional<job_key>& key) {
+  if (key) {
+    bind_key(s, index, *key);
+  } else {
+    s.bind(index, std::nullopt);
   }
 }
 
@@ -63,7 +70,7 @@ inline job_id insert_job(connection& c, const new_job& job) {
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   q->bind(1, job.queue);
   if (job.key != nullptr) {
-    bind_key(*q, 2, *job.key);  // binds without copying: *job.key outlives the step
+    bind_key(*q, 2, *job.key);
   } else {
     q->bind(2, std::nullopt);
   }

@@ -42,8 +42,9 @@ class statement {
   void bind(int index, double value) { check_bind(sqlite3_bind_double(stmt_, index, value)); }
   void bind(int index, std::nullopt_t) { check_bind(sqlite3_bind_null(stmt_, index)); }
   void bind(int index, std::string_view text) {
-    check_bind(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC,
-                                   SQLITE_UTF8));
+    // An empty view may have a null data pointer, which SQLite would bind as NULL.
+    check_bind(sqlite3_bind_text64(stmt_, index, text.data() != nullptr ? text.data() : "",
+                                   text.size(), SQLITE_STATIC, SQLITE_UTF8));
   }
   void bind(int index, const std::string& text) { bind(index, std::string_view{text}); }
   void bind(int index, const char* text) { bind(index, std::string_view{text}); }
