@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: MIT
+# Checks that the first ```cpp block under "## Example" in README.md is exactly
+# examples/quickstart.cpp, so the README's example is the one CI compiles.
+# Usage: cmake -DREADME=<README.md> -DEXAMPLE=<quickstart.cpp> -P readme_example.cmake
+file(READ "${README}" readme)
+file(READ "${EXAMPLE}" example)
+string(FIND "${readme}" "## Example" section)
+if(section EQUAL -1)
+  message(FATAL_ERROR "README.md has no '## Example' section")
+endif()
+string(SUBSTRING "${readme}" ${section} -1 readme)
+set(fence "```cpp\n")
+string(FIND "${readme}" "${fence}" open)
+if(open EQUAL -1)
+  message(FATAL_ERROR "README.md's Example section has no ```cpp block")
+endif()
+string(LENGTH "${fence}" fence_length)
+math(EXPR start "${open} + ${fence_length}")
+string(SUBSTRING "${readme}" ${start} -1 readme)
+string(FIND "${readme}" "```" close)
+string(SUBSTRING "${readme}" 0 ${close} block)
+if(NOT block STREQUAL example)
+  message(FATAL_ERROR "README.md's example differs from ${EXAMPLE}: copy the file into the README")
+endif()
+message(STATUS "README example matches ${EXAMPLE}")
