@@ -9,14 +9,15 @@
 
 #include <chrono>
 #include <cstdint>
-#include <durable/detail/sqlite/schema.hpp>
-#include <durable/queue.hpp>
 #include <filesystem>
 #include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <durable/detail/sqlite/schema.hpp>
+#include <durable/queue.hpp>
 
 using namespace std::chrono_literals;
 
@@ -63,8 +64,8 @@ class raw_queue {
       durable::detail::sqlite::connection c{path, {}};
       durable::detail::sqlite::ensure_schema(c);
     }
-    check(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                          nullptr));
+    check(
+        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr));
     sqlite3_busy_timeout(db_, 5000);
     check(sqlite3_exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", nullptr, nullptr,
                        nullptr));

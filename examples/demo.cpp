@@ -7,7 +7,6 @@
 // finishes them. Everything lives in one SQLite file; kill it at any point and rerun:
 // nothing committed is lost.
 
-#include <durable/durable.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -19,6 +18,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+
+#include <durable/durable.hpp>
 
 using namespace std::chrono_literals;
 
@@ -71,8 +72,8 @@ class payment_service {
   std::atomic<int> charged_{0};
 };
 
-void wait_until_idle(durable::Queue<charge>& queue, durable::Worker<charge, durable::pfr_codec,
-                                                                     payment_errors>& worker) {
+void wait_until_idle(durable::Queue<charge>& queue,
+                     durable::Worker<charge, durable::pfr_codec, payment_errors>& worker) {
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (std::chrono::steady_clock::now() < deadline &&
          (!queue.empty() || worker.stats().in_flight > 0)) {
@@ -100,7 +101,10 @@ int main() {
   durable::worker_options options;
   options.threads = 2;
   options.lease = 5s;
-  options.retry = {.max_attempts = 2, .base_delay = 50ms, .max_delay = 1s, .multiplier = 2,
+  options.retry = {.max_attempts = 2,
+                   .base_delay = 50ms,
+                   .max_delay = 1s,
+                   .multiplier = 2,
                    .jitter = durable::jitter_mode::equal};
   options.breaker = durable::breaker_options{.failure_threshold = 12, .cooldown = 300ms};
   options.breaker->on_change = [](durable::breaker_state from, durable::breaker_state to) {
@@ -154,9 +158,10 @@ int main() {
   durable::recovery_options recovery;
   recovery.policies = durable::redrive_policies::from<payment_errors>();
   const auto r = durable::recover(dlq, queue, window, gates, recovery);
-  fmt::print("  {} entries in the window: {} recovered, {} not redrivable (never), {} already "
-             "queued, {} failed\n",
-             r.total, r.recovered, r.skipped_not_redrivable, r.skipped_already_queued, r.failed);
+  fmt::print(
+      "  {} entries in the window: {} recovered, {} not redrivable (never), {} already "
+      "queued, {} failed\n",
+      r.total, r.recovered, r.skipped_not_redrivable, r.skipped_already_queued, r.failed);
   const auto again = durable::recover(dlq, queue, window, gates, recovery);
   fmt::print("  running the same recovery again recovers {} (each entry moves once)\n",
              again.recovered);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The README's example: push a job, claim it under a lease, ack it; then let a Worker
 // do the same with retries and a dead-letter queue.
-#include <durable/durable.hpp>
 #include <fmt/format.h>
+
+#include <durable/durable.hpp>
 
 struct email {
   std::string to;
@@ -18,8 +19,9 @@ int main() {
   }
   queue.push({"grace@example.com", "Your invoice"});
   durable::DeadLetterQueue<email> dlq{"quickstart.db", "emails.dlq"};
-  durable::Worker<email> worker{queue, dlq, [](const email& e) {
-    fmt::print("worker sending '{}' to {}\n", e.subject, e.to);  // throw to fail: retried or dead-lettered
-  }};
+  auto send = [](const email& e) {  // throw to fail: the worker retries or dead-letters
+    fmt::print("worker sending '{}' to {}\n", e.subject, e.to);
+  };
+  durable::Worker<email> worker{queue, dlq, send};
   worker.process_available();
 }

@@ -11,14 +11,15 @@
 
 #include <chrono>
 #include <cstdio>
-#include <durable/detail/sqlite/connection.hpp>
-#include <durable/queue.hpp>
 #include <fstream>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include <durable/detail/sqlite/connection.hpp>
+#include <durable/queue.hpp>
 
 #include "support.hpp"
 
@@ -134,6 +135,6 @@ TEST_CASE("SIGKILL at random moments loses no committed job and resurrects no ac
   }
   CHECK(missing == 0);
   CHECK(resurrected == 0);
-  MESSAGE("pushed " << pushed.size() << ", acked " << acked.size() << ", stored "
-                    << stored.size() << " after " << rounds << " rounds of SIGKILL");
+  MESSAGE("pushed " << pushed.size() << ", acked " << acked.size() << ", stored " << stored.size()
+                    << " after " << rounds << " rounds of SIGKILL");
 }

@@ -9,14 +9,15 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <durable/detail/names.hpp>
-#include <durable/detail/sqlite/schema.hpp>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <durable/detail/names.hpp>
+#include <durable/detail/sqlite/schema.hpp>
 
 #include "support.hpp"
 
@@ -301,8 +302,13 @@ TEST_CASE("queue names: odd and hostile names are refused with the rule") {
   using durable::detail::validate_name;
   CHECK_NOTHROW(validate_name("queue_name", "emails"));
   CHECK_NOTHROW(validate_name("queue_name", "tenant-1/emails.v2:high"));
-  const std::string bad[] = {"", "a b", "x'; DROP TABLE durable_jobs; --", std::string(129, 'a'),
-                             std::string("nul\0byte", 8), "caf\xc3\xa9", "line\nbreak"};
+  const std::string bad[] = {"",
+                             "a b",
+                             "x'; DROP TABLE durable_jobs; --",
+                             std::string(129, 'a'),
+                             std::string("nul\0byte", 8),
+                             "caf\xc3\xa9",
+                             "line\nbreak"};
   for (const auto& name : bad) {
     try {
       validate_name("queue_name", name);

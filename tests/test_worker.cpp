@@ -7,14 +7,15 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <durable/codecs/bytes_codec.hpp>
-#include <durable/worker.hpp>
 #include <future>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <durable/codecs/bytes_codec.hpp>
+#include <durable/worker.hpp>
 
 #include "support.hpp"
 
@@ -86,7 +87,10 @@ struct fixture {
     o.clock = clock.source();
     o.log = sink();
     o.seed = 42;
-    o.retry = {.max_attempts = 4, .base_delay = 1s, .max_delay = 1min, .multiplier = 2,
+    o.retry = {.max_attempts = 4,
+               .base_delay = 1s,
+               .max_delay = 1min,
+               .multiplier = 2,
                .jitter = durable::jitter_mode::none};
     o.breaker.reset();
     return o;
@@ -120,7 +124,8 @@ TEST_CASE("a transient failure is retried on the backoff schedule, persisted, th
     CHECK(e.attempt == 3);
     ++succeeded;
   };
-  worker w{f.queue, f.dlq, [&](const order&) {
+  worker w{f.queue, f.dlq,
+           [&](const order&) {
              if (++calls < 3) throw timeout_error("upstream timed out");
            },
            options};
@@ -149,8 +154,7 @@ TEST_CASE("a retry survives a restart: the backoff is in the database") {
   fixture f;
   f.queue.push({1, "book"});
   {
-    worker w{f.queue, f.dlq, [](const order&) { throw timeout_error("down"); },
-             f.worker_options()};
+    worker w{f.queue, f.dlq, [](const order&) { throw timeout_error("down"); }, f.worker_options()};
     CHECK(w.process_available() == 1);
   }
   durable::Queue<order> reopened{f.dir.file("jobs.db"), "orders", f.queue_options()};
@@ -170,7 +174,8 @@ TEST_CASE("a permanent failure is dead-lettered at once with its message and nes
     CHECK(c.kind == durable::error_kind::permanent);
     ++dead;
   };
-  worker w{f.queue, f.dlq, [](const order& o) {
+  worker w{f.queue, f.dlq,
+           [](const order& o) {
              try {
                throw std::invalid_argument("sku missing");
              } catch (...) {
@@ -199,7 +204,8 @@ TEST_CASE("a permanent failure is dead-lettered at once with its message and nes
 TEST_CASE("exhausted attempts dead-letter the job with the story of every attempt") {
   fixture f;
   int calls = 0;
-  worker w{f.queue, f.dlq, [&](const order&) {
+  worker w{f.queue, f.dlq,
+           [&](const order&) {
              ++calls;
              if (calls == 1) throw timeout_error("timeout after 30 s");
              if (calls == 2) throw std::runtime_error("HTTP 503");
@@ -278,7 +284,8 @@ TEST_CASE("the circuit breaker opens on transient failures and claims nothing wh
     changes.emplace_back(from, to);
   };
   bool down = true;
-  worker w{f.queue, f.dlq, [&](const order&) {
+  worker w{f.queue, f.dlq,
+           [&](const order&) {
              if (down) throw timeout_error("service down");
            },
            options};
@@ -294,9 +301,8 @@ TEST_CASE("the circuit breaker opens on transient failures and claims nothing wh
   CHECK(w.stats().breaker == durable::breaker_state::closed);
   CHECK(f.queue.empty());
   using s = durable::breaker_state;
-  CHECK(changes == std::vector<std::pair<s, s>>{{s::closed, s::open},
-                                               {s::open, s::half_open},
-                                               {s::half_open, s::closed}});
+  CHECK(changes == std::vector<std::pair<s, s>>{
+                       {s::closed, s::open}, {s::open, s::half_open}, {s::half_open, s::closed}});
   CHECK(f.logged("circuit breaker"));
 }
 
@@ -337,7 +343,8 @@ TEST_CASE("threads wake at once for a local push and process every job once") {
   options.threads = 4;
   options.clock = nullptr;  // real time for threads
   options.max_poll_interval = 60s;
-  worker w{f.queue, f.dlq, [&](const order& o) {
+  worker w{f.queue, f.dlq,
+           [&](const order& o) {
              std::lock_guard lock{m};
              seen.push_back(o.id);
            },
@@ -370,7 +377,8 @@ TEST_CASE("a long handler keeps its lease, stop waits for it or leaves it claime
   std::promise<void> release;
   auto released = release.get_future().share();
   std::atomic<bool> started{false};
-  durable::Worker<order> w{queue, dlq, [&](const order&) {
+  durable::Worker<order> w{queue, dlq,
+                           [&](const order&) {
                              started = true;
                              released.wait();
                            },
@@ -409,7 +417,8 @@ TEST_CASE("batch mode claims parallel runs, a sequential job alone, and finishes
   std::vector<std::int64_t> order_seen;
   auto options = f.worker_options();
   options.batch_size = 10;
-  worker w{f.queue, f.dlq, [&](const order& o) {
+  worker w{f.queue, f.dlq,
+           [&](const order& o) {
              order_seen.push_back(o.id);
              if (o.id == 2) throw bad_order("bad");
            },

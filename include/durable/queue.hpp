@@ -136,15 +136,17 @@ class Queue {
   std::vector<push_result> push_many(R&& jobs, const push_options& options = {}) {
     using element = std::ranges::range_value_t<R>;
     constexpr bool with_options = std::same_as<element, std::pair<Job, push_options>>;
-    static_assert(with_options || std::convertible_to<std::ranges::range_reference_t<R>, const Job&>,
-                  "durable: Queue::push_many: the range's elements must be Job or "
-                  "std::pair<Job, push_options>; see docs/queue.md");
+    static_assert(
+        with_options || std::convertible_to<std::ranges::range_reference_t<R>, const Job&>,
+        "durable: Queue::push_many: the range's elements must be Job or "
+        "std::pair<Job, push_options>; see docs/queue.md");
     if constexpr (!with_options) {
       check(options);
       if (options.key) {
         throw invalid_argument_error(
-            "options", "durable: invalid argument: push_many with one push_options for all jobs "
-                       "cannot give them a key; pass std::pair<Job, push_options> elements");
+            "options",
+            "durable: invalid argument: push_many with one push_options for all jobs "
+            "cannot give them a key; pass std::pair<Job, push_options> elements");
       }
     }
     std::vector<push_result> results;
@@ -206,8 +208,8 @@ class Queue {
     const auto now = detail::to_unix_ms(now_());
     if (known_empty(now)) return batch;
     detail::sqlite::write_transaction tx{conn_};
-    const auto head = detail::sqlite::claimable_head(conn_, name_, now,
-                                                     static_cast<std::int64_t>(max));
+    const auto head =
+        detail::sqlite::claimable_head(conn_, name_, now, static_cast<std::int64_t>(max));
     for (const auto& [id, sequential] : head) {
       if (sequential && !batch.empty()) break;
       const auto params = claim_params(now, lease);
@@ -342,12 +344,12 @@ class Queue {
         return {*existing, false};
       }
     }
-    if (options_.hard_limit &&
-        detail::sqlite::count_all(conn_, name_) + 1 > *options_.hard_limit) {
+    if (options_.hard_limit && detail::sqlite::count_all(conn_, name_) + 1 > *options_.hard_limit) {
       throw queue_full_error(
-          fmt::format("durable: queue full: queue \"{}\" in \"{}\" holds its hard limit of {} jobs; "
-                      "nothing was pushed; consume jobs or raise queue_options::hard_limit",
-                      name_, conn_.path(), *options_.hard_limit),
+          fmt::format(
+              "durable: queue full: queue \"{}\" in \"{}\" holds its hard limit of {} jobs; "
+              "nothing was pushed; consume jobs or raise queue_options::hard_limit",
+              name_, conn_.path(), *options_.hard_limit),
           name_, *options_.hard_limit);
     }
     const std::int64_t run_at =
@@ -421,9 +423,10 @@ class Queue {
                        std::string{found_codec}, found_fingerprint);
     };
     if (found_codec != Codec::name || found_fingerprint != fingerprint_) {
-      poison(fmt::format("it was written by codec \"{}\" with type fingerprint {:#018x}, this "
-                         "Queue reads codec \"{}\" with fingerprint {:#018x}",
-                         found_codec, found_fingerprint, Codec::name, fingerprint_));
+      poison(
+          fmt::format("it was written by codec \"{}\" with type fingerprint {:#018x}, this "
+                      "Queue reads codec \"{}\" with fingerprint {:#018x}",
+                      found_codec, found_fingerprint, Codec::name, fingerprint_));
       return c;
     }
     try {
@@ -467,11 +470,12 @@ class Queue {
     std::lock_guard lock{mutex_};
     for (const auto& claimer : detail::sqlite::claimers(conn_, name_)) {
       if (!detail::is_dead_local_process(claimer)) continue;
-      const auto released = detail::sqlite::release_claimer(conn_, name_, claimer,
-                                                             detail::to_unix_ms(now_()));
-      detail::log(options_.log, log_level::info,
-                  "queue \"{}\" in \"{}\": returned {} job(s) claimed by dead process {} to pending",
-                  name_, conn_.path(), released, claimer);
+      const auto released =
+          detail::sqlite::release_claimer(conn_, name_, claimer, detail::to_unix_ms(now_()));
+      detail::log(
+          options_.log, log_level::info,
+          "queue \"{}\" in \"{}\": returned {} job(s) claimed by dead process {} to pending", name_,
+          conn_.path(), released, claimer);
     }
   }
 

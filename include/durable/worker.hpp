@@ -85,11 +85,11 @@ struct worker_options {
 
 /// Counters of a Worker since it was created.
 struct worker_stats {
-  std::int64_t processed = 0;      ///< jobs finished one way or another
-  std::int64_t succeeded = 0;      ///< handler returned, job acked
-  std::int64_t retried = 0;        ///< nacked for another attempt
-  std::int64_t dead_lettered = 0;  ///< moved to the DLQ
-  std::int64_t in_flight = 0;      ///< handlers running now
+  std::int64_t processed = 0;                     ///< jobs finished one way or another
+  std::int64_t succeeded = 0;                     ///< handler returned, job acked
+  std::int64_t retried = 0;                       ///< nacked for another attempt
+  std::int64_t dead_lettered = 0;                 ///< moved to the DLQ
+  std::int64_t in_flight = 0;                     ///< handlers running now
   breaker_state breaker = breaker_state::closed;  ///< closed when there is no breaker
 };
 
@@ -174,8 +174,7 @@ class Worker {
     std::lock_guard lock{lifecycle_};
     for (auto& t : threads_) t.request_stop();
     std::unique_lock wait{idle_mutex_};
-    const bool finished =
-        idle_.wait_for(wait, deadline, [&] { return running_threads_ == 0; });
+    const bool finished = idle_.wait_for(wait, deadline, [&] { return running_threads_ == 0; });
     wait.unlock();
     keeper_ = {};  // joins the keeper: leases of stuck handlers now lapse
     if (finished) threads_.clear();
@@ -205,7 +204,8 @@ class Worker {
 
   /// The counters now.
   [[nodiscard]] worker_stats stats() const {
-    return {processed_.load(), succeeded_.load(), retried_.load(), dead_lettered_.load(),
+    return {processed_.load(), succeeded_.load(),
+            retried_.load(),   dead_lettered_.load(),
             in_flight_.load(), breaker_ ? breaker_->state() : breaker_state::closed};
   }
 
@@ -368,8 +368,8 @@ class Worker {
           (void)queue_.extend_lease(id, token, options_.lease);
         } catch (const std::exception& e) {
           detail::log(options_.log, log_level::warning,
-                      "extending the lease of job {} of queue \"{}\" failed: {}", id,
-                      queue_.name(), e.what());
+                      "extending the lease of job {} of queue \"{}\" failed: {}", id, queue_.name(),
+                      e.what());
         }
       }
     }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // error_list lists an exception type that is only declared.
-#include <durable/errors.hpp>
-
 #include <string_view>
+
+#include <durable/errors.hpp>
 
 struct declared_only;
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // unlisted_as<D> with a D that does not look like error_traits (no redrive).
-#include <durable/errors.hpp>
-
 #include <string_view>
+
+#include <durable/errors.hpp>
 
 struct my_default {
   static constexpr std::string_view name = "unclassified";

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // error_traits<E>::retry is a retry_policy, not a retry_override.
-#include <durable/errors.hpp>
-
 #include <stdexcept>
 #include <string_view>
+
+#include <durable/errors.hpp>
 
 struct flaky : std::runtime_error {
   using std::runtime_error::runtime_error;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Queue<Job> (default pfr_codec) with a job type Boost.PFR cannot reflect.
-#include <durable/queue.hpp>
 #include <string>
+
+#include <durable/queue.hpp>
 
 class job {
  public:

@@ -21,8 +21,8 @@ inline constexpr std::size_t max_name_length = 128;
 /// keeps them readable in logs and safe in file names and metrics labels.
 inline void validate_name(std::string_view argument, std::string_view name) {
   const auto allowed = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == ':' || c == '/';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':' || c == '/';
   };
   std::string_view problem;
   if (name.empty()) {

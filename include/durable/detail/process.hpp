@@ -19,7 +19,7 @@ namespace durable::inline v0::detail {
 /// Fields of a claimer identity "host|boot|pid|start".
 struct process_identity {
   std::string host;
-  std::string boot;   ///< Linux boot id; empty elsewhere
+  std::string boot;  ///< Linux boot id; empty elsewhere
   std::string pid;
   std::string start;  ///< process start time in clock ticks since boot; empty elsewhere
 };
@@ -55,9 +55,8 @@ inline std::string self_identity() {
     std::array<char, 256> host{};
     gethostname(host.data(), host.size() - 1);
     const std::string pid = std::to_string(cached_pid);
-    cached = std::string{host.data()} + '|' +
-             read_first_line("/proc/sys/kernel/random/boot_id") + '|' + pid + '|' +
-             process_start_time(pid);
+    cached = std::string{host.data()} + '|' + read_first_line("/proc/sys/kernel/random/boot_id") +
+             '|' + pid + '|' + process_start_time(pid);
   }
   return cached;
 }

@@ -39,7 +39,8 @@ class connection {
     const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
       // db_ may be non-null on failure and then carries the message; close after reading it.
-      std::unique_ptr<sqlite3, int (*)(sqlite3*)> guard{std::exchange(db_, nullptr), sqlite3_close_v2};
+      std::unique_ptr<sqlite3, int (*)(sqlite3*)> guard{std::exchange(db_, nullptr),
+                                                        sqlite3_close_v2};
       throw_error(guard.get(), rc, "opening the database", path_);
     }
     sqlite3_extended_result_codes(db_, 1);
@@ -50,7 +51,7 @@ class connection {
       sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
       switch_to_wal(options.busy_timeout);
       exec(options.durability == durability_mode::full ? "PRAGMA synchronous=FULL"
-                                                   : "PRAGMA synchronous=NORMAL");
+                                                       : "PRAGMA synchronous=NORMAL");
     } catch (...) {
       cache_.clear();
       sqlite3_close_v2(db_);

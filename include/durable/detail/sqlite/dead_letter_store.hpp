@@ -130,9 +130,8 @@ inline std::optional<dead_letter_id> insert_dead_letter(connection& c, const new
   static const std::optional<job_key> no_key;
   bind_key(*q, 5, row.key != nullptr ? *row.key : no_key);
   q->bind_all_from(6, row.priority, row.sequential, row.codec,
-                   static_cast<std::int64_t>(row.fingerprint), row.payload,
-                   row.error_type, row.message,
-                   row.context, row.history, row.attempts, row.enqueued_at_ms,
+                   static_cast<std::int64_t>(row.fingerprint), row.payload, row.error_type,
+                   row.message, row.context, row.history, row.attempts, row.enqueued_at_ms,
                    row.failed_at_ms);
   std::optional<dead_letter_id> id;
   if (q->step()) id = q->int64(0);
@@ -173,8 +172,7 @@ inline std::optional<dead_letter_id> copy_claimed_to_dead_letters(
       "?8, json_insert(coalesce(history, '[]'), '$[#]', json_object('attempt', attempts + 1, "
       "'type', ?6, 'message', ?7, 'at', ?9)), attempts + 1, enqueued_at, ?9 "
       "FROM durable_jobs WHERE id = ?3 AND lease_token = ?4 AND queue = ?5",
-      dlq, origin, id, token, queue, f.type, f.message,
-      f.context, f.failed_at_ms);
+      dlq, origin, id, token, queue, f.type, f.message, f.context, f.failed_at_ms);
   if (changed != 1) return std::nullopt;
   return c.last_insert_rowid();
 }

@@ -74,9 +74,8 @@ inline job_id insert_job(connection& c, const new_job& job) {
   } else {
     q->bind(2, std::nullopt);
   }
-  q->bind_all_from(3, job.priority, job.run_at_ms, job.enqueued_at_ms, job.sequential,
-                   job.attempts, job.codec, static_cast<std::int64_t>(job.fingerprint),
-                   job.payload, job.history);
+  q->bind_all_from(3, job.priority, job.run_at_ms, job.enqueued_at_ms, job.sequential, job.attempts,
+                   job.codec, static_cast<std::int64_t>(job.fingerprint), job.payload, job.history);
   q->run();
   return c.last_insert_rowid();
 }
@@ -94,11 +93,11 @@ inline job_id insert_job(connection& c, const new_job& job) {
 /// Columns every claim returns, in this order; `read` callbacks receive the statement.
 /// 0 id, 1 key, 2 attempts, 3 priority, 4 sequential, 5 enqueued_at, 6 codec,
 /// 7 fingerprint, 8 payload.
-#define DURABLE_DETAIL_CLAIM_SET                                                              \
-  "SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "                                      \
-  "attempts = attempts + (lease_token IS NOT NULL), "                                          \
-  "history = CASE WHEN lease_token IS NULL THEN history ELSE json_insert("                     \
-  "coalesce(history, '[]'), '$[#]', json_object('attempt', attempts + 1, 'type', "             \
+#define DURABLE_DETAIL_CLAIM_SET                                                                  \
+  "SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "                                          \
+  "attempts = attempts + (lease_token IS NOT NULL), "                                             \
+  "history = CASE WHEN lease_token IS NULL THEN history ELSE json_insert("                        \
+  "coalesce(history, '[]'), '$[#]', json_object('attempt', attempts + 1, 'type', "                \
   "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', ?4)) " \
   "END "
 #define DURABLE_DETAIL_CLAIM_RETURNING \
@@ -118,11 +117,10 @@ struct claim_params {
 /// A job whose lease had expired counts the lost attempt and records it in its history.
 template <class Read>
 bool claim_next(connection& c, const claim_params& p, Read&& read) {
-  auto q = c.query(
-      "UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
-      "WHERE id = (SELECT id FROM durable_jobs WHERE queue = ?5 AND run_at <= ?4 "
-      "ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING,
-      p.token, p.lease_until_ms, p.claimer, p.now_ms, p.queue);
+  auto q = c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
+                   "WHERE id = (SELECT id FROM durable_jobs WHERE queue = ?5 AND run_at <= ?4 "
+                   "ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING,
+                   p.token, p.lease_until_ms, p.claimer, p.now_ms, p.queue);
   if (!q->step()) return false;
   read(*q);
   return true;
@@ -144,7 +142,7 @@ bool claim_by_id(connection& c, const claim_params& p, job_id id, Read&& read) {
 
 /// Up to `max` claimable jobs at the head of the queue as (id, sequential), in claim order.
 inline std::vector<std::pair<job_id, bool>> claimable_head(connection& c, std::string_view queue,
-                                                          std::int64_t now_ms, std::int64_t max) {
+                                                           std::int64_t now_ms, std::int64_t max) {
   auto q = c.query(
       "SELECT id, sequential FROM durable_jobs WHERE queue = ?1 AND run_at <= ?2 "
       "ORDER BY priority DESC, run_at, id LIMIT ?3",
@@ -163,11 +161,12 @@ inline bool delete_claimed(connection& c, job_id id, std::int64_t token) {
 /// to its history; false when the lease was lost.
 inline bool release_claimed(connection& c, job_id id, std::int64_t token, std::int64_t run_at_ms,
                             std::int64_t now_ms, std::string_view type, std::string_view message) {
-  return c.run("UPDATE durable_jobs SET lease_token = NULL, claimed_by = NULL, run_at = ?3, "
-               "attempts = attempts + 1, history = json_insert(coalesce(history, '[]'), '$[#]', "
-               "json_object('attempt', attempts + 1, 'type', ?5, 'message', ?6, 'at', ?4)) "
-               "WHERE id = ?1 AND lease_token = ?2",
-               id, token, run_at_ms, now_ms, type, message) == 1;
+  return c.run(
+             "UPDATE durable_jobs SET lease_token = NULL, claimed_by = NULL, run_at = ?3, "
+             "attempts = attempts + 1, history = json_insert(coalesce(history, '[]'), '$[#]', "
+             "json_object('attempt', attempts + 1, 'type', ?5, 'message', ?6, 'at', ?4)) "
+             "WHERE id = ?1 AND lease_token = ?2",
+             id, token, run_at_ms, now_ms, type, message) == 1;
 }
 
 /// Moves a claimed job's lease end to `lease_until_ms`; false when the lease was lost.
@@ -186,17 +185,17 @@ inline std::vector<attempt_record> job_history(connection& c, job_id id) {
       id);
   std::vector<attempt_record> out;
   while (q->step()) {
-    out.push_back({q->int64(0), std::string{q->text(1)}, std::string{q->text(2)},
-                   from_unix_ms(q->int64(3))});
+    out.push_back(
+        {q->int64(0), std::string{q->text(1)}, std::string{q->text(2)}, from_unix_ms(q->int64(3))});
   }
   return out;
 }
 
 /// Counts of a queue's jobs at `now_ms`.
 struct job_counts {
-  std::int64_t pending = 0;    ///< claimable now (including expired claims)
-  std::int64_t scheduled = 0;  ///< not claimed, run_at in the future
-  std::int64_t claimed = 0;    ///< under a live lease
+  std::int64_t pending = 0;                         ///< claimable now (including expired claims)
+  std::int64_t scheduled = 0;                       ///< not claimed, run_at in the future
+  std::int64_t claimed = 0;                         ///< under a live lease
   std::optional<std::int64_t> oldest_claimable_ms;  ///< smallest run_at among pending
 };
 
@@ -244,8 +243,8 @@ inline std::vector<std::string> claimers(connection& c, std::string_view queue) 
 
 /// Returns every job of `queue` claimed by `claimer` to pending at its original place
 /// (run_at = enqueued_at), counting the lost attempt; returns how many.
-inline std::int64_t release_claimer(connection& c, std::string_view queue,
-                                    std::string_view claimer, std::int64_t now_ms) {
+inline std::int64_t release_claimer(connection& c, std::string_view queue, std::string_view claimer,
+                                    std::int64_t now_ms) {
   return c.run(
       "UPDATE durable_jobs SET lease_token = NULL, claimed_by = NULL, run_at = enqueued_at, "
       "attempts = attempts + 1, history = json_insert(coalesce(history, '[]'), '$[#]', "

@@ -89,8 +89,7 @@ inline constexpr migration migrations[] = {schema_v1};
 /// The schema version stored in the file; 0 when durable has not written to it yet.
 [[nodiscard]] inline std::int64_t stored_schema_version(connection& c) {
   {
-    auto q = c.query(
-        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'durable_meta'");
+    auto q = c.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'durable_meta'");
     if (!q->step()) return 0;
   }
   auto q = c.query("SELECT value FROM durable_meta WHERE key = 'schema_version'");

@@ -51,8 +51,8 @@ class statement {
   void bind(int index, std::span<const std::byte> blob) {
     // A zero-length blob must still be a BLOB, not NULL: pass a non-null pointer.
     static constexpr std::byte empty{};
-    check_bind(sqlite3_bind_blob64(stmt_, index, blob.empty() ? &empty : blob.data(),
-                                   blob.size(), SQLITE_STATIC));
+    check_bind(sqlite3_bind_blob64(stmt_, index, blob.empty() ? &empty : blob.data(), blob.size(),
+                                   SQLITE_STATIC));
   }
   template <class T>
   void bind(int index, const std::optional<T>& value) {
@@ -107,7 +107,8 @@ class statement {
     const auto* p = sqlite3_column_text(stmt_, column);
     const auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column));
     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): SQLite text is UTF-8 bytes
-    return p == nullptr ? std::string_view{} : std::string_view{reinterpret_cast<const char*>(p), n};
+    return p == nullptr ? std::string_view{}
+                        : std::string_view{reinterpret_cast<const char*>(p), n};
   }
   /// Valid until the next step, reset or column access of another type.
   [[nodiscard]] std::span<const std::byte> blob(int column) const noexcept {
