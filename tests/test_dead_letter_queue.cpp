@@ -22,11 +22,14 @@
 #include <durable/detail/sqlite/dead_letter_store.hpp>
 #include <durable/detail/sqlite/schema.hpp>
 
+#include "quiet_options.hpp"
 #include "support.hpp"
 
 using namespace std::chrono_literals;
 using durable::DeadLetterQueue;
 using durable::Queue;
+using durable_test::quiet_dlq;
+using durable_test::quiet_queue;
 using durable_test::temp_dir;
 namespace sql = durable::detail::sqlite;
 
@@ -40,20 +43,6 @@ struct email {
 struct other_job {
   double x = 0;
 };
-
-durable::dead_letter_options dlq_options(const durable::manual_clock* clock = nullptr) {
-  durable::dead_letter_options o;
-  o.log = nullptr;
-  if (clock != nullptr) o.clock = clock->source();
-  return o;
-}
-
-durable::queue_options queue_options(const durable::manual_clock* clock = nullptr) {
-  durable::queue_options o;
-  o.log = nullptr;
-  if (clock != nullptr) o.clock = clock->source();
-  return o;
-}
 
 std::int64_t ms(durable::time_point t) { return durable::detail::to_unix_ms(t); }
 
@@ -104,7 +93,7 @@ TEST_CASE("a DLQ name with odd characters is refused before the file is touched"
                                               std::string(129, 'd'), std::string("nul\0", 4)};
   for (const auto& bad : bad_names) {
     try {
-      DeadLetterQueue<email> dlq{dir.file("d.db"), bad, dlq_options()};
+      DeadLetterQueue<email> dlq{dir.file("d.db"), bad, quiet_dlq()};
       FAIL("must refuse " << bad);
     } catch (const durable::invalid_argument_error& e) {
       CHECK(e.argument() == "dlq_name");
@@ -112,13 +101,13 @@ TEST_CASE("a DLQ name with odd characters is refused before the file is touched"
     }
   }
   CHECK_FALSE(std::filesystem::exists(dir.file("d.db")));
-  CHECK_NOTHROW(DeadLetterQueue<email>{dir.file("d.db"), "tenant-1/emails.dlq", dlq_options()});
+  CHECK_NOTHROW(DeadLetterQueue<email>{dir.file("d.db"), "tenant-1/emails.dlq", quiet_dlq()});
 }
 
 TEST_CASE("add stores the job with its error, key, times and history, and get returns it all") {
   temp_dir dir;
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "emails.dlq", dlq_options(&clock)};
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "emails.dlq", quiet_dlq(&clock)};
   CHECK(dlq.name() == "emails.dlq");
   CHECK(dlq.path() == dir.file("d.db"));
   const auto enqueued = clock.now() - 1h;
@@ -177,13 +166,13 @@ TEST_CASE("add stores the job with its error, key, times and history, and get re
 
 TEST_CASE("an unknown id is an empty result, not an error") {
   temp_dir dir;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options()};
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq()};
   CHECK_FALSE(dlq.get(12345));
   CHECK_FALSE(dlq.summary(12345));
   CHECK(dlq.history(12345).empty());
   CHECK_FALSE(dlq.retry(12345));
   // An entry of another DLQ in the same file is not this DLQ's.
-  DeadLetterQueue<email> other{dir.file("d.db"), "other", dlq_options()};
+  DeadLetterQueue<email> other{dir.file("d.db"), "other", quiet_dlq()};
   const auto id = other.add({1, ""}, {"t", "m", ""}, 1);
   CHECK_FALSE(dlq.get(id));
   CHECK_FALSE(dlq.retry(id));
@@ -192,7 +181,7 @@ TEST_CASE("an unknown id is an empty result, not an error") {
 
 TEST_CASE("add refuses bad input and stores nothing") {
   temp_dir dir;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options()};
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq()};
   const auto argument_of = [&](auto&& call) -> std::string {
     try {
       call();
@@ -213,9 +202,9 @@ TEST_CASE(
     "a blob written by another job type is a decode_error naming the row, and the entry stays") {
   temp_dir dir;
   const auto path = dir.file("d.db");
-  DeadLetterQueue<other_job> writer{path, "dlq", dlq_options()};
+  DeadLetterQueue<other_job> writer{path, "dlq", quiet_dlq()};
   const auto id = writer.add({2.5}, {"t", "m", ""}, 1, {.queue = "q"});
-  DeadLetterQueue<email> dlq{path, "dlq", dlq_options()};
+  DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq()};
   try {
     static_cast<void>(dlq.get(id));
     FAIL("decoding another type must throw");
@@ -265,7 +254,7 @@ TEST_CASE(
 TEST_CASE("recent lists the newest entries first and leaves out redriven ones") {
   temp_dir dir;
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options(&clock)};
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq(&clock)};
   std::vector<durable::dead_letter_id> ids;
   for (int i = 0; i < 5; ++i) {
     ids.push_back(dlq.add({i, ""}, {"t" + std::to_string(i), "m", ""}, 1, {.queue = "q"}));
@@ -284,7 +273,7 @@ TEST_CASE("recent lists the newest entries first and leaves out redriven ones") 
 TEST_CASE("a window includes both bounds, and from > to is an error") {
   temp_dir dir;
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options(&clock)};
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq(&clock)};
   const auto t0 = clock.now();
   std::vector<durable::dead_letter_id> ids;
   for (int i = 0; i < 5; ++i) {  // at t0, t0+10ms, ..., t0+40ms
@@ -323,7 +312,7 @@ TEST_CASE("a window includes both bounds, and from > to is an error") {
 TEST_CASE("ordering and keyset pagination hold across equal failed_at values") {
   temp_dir dir;
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options(&clock)};
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq(&clock)};
   std::vector<durable::dead_letter_id> expected;  // (failed_at, id) ascending
   for (int group = 0; group < 4; ++group) {
     for (int i = 0; i < 7; ++i) {
@@ -402,7 +391,7 @@ TEST_CASE("window queries over 100,000 entries agree with a brute-force scan") {
   temp_dir dir;
   const auto path = dir.file("d.db");
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{path, "big", dlq_options(&clock)};
+  DeadLetterQueue<email> dlq{path, "big", quiet_dlq(&clock)};
   const std::vector<std::string> types = {"timeout", "http.503", "http.400",
                                           "decode",  "db.busy",  "unknown"};
   const std::int64_t t0 = ms(clock.now());
@@ -512,7 +501,7 @@ TEST_CASE("window queries over 100,000 entries agree with a brute-force scan") {
 TEST_CASE("filters by source queue, redriven state and mixed key types") {
   temp_dir dir;
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options(&clock)};
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq(&clock)};
   const auto a = dlq.add({1, ""}, {"t", "m", ""}, 1, {.queue = "a", .key = 1});
   const auto b = dlq.add({2, ""}, {"t", "m", ""}, 1, {.queue = "b", .key = "1"});
   const auto c = dlq.add({3, ""}, {"u", "m", ""}, 1, {.queue = "a"});
@@ -541,8 +530,8 @@ TEST_CASE("filters by source queue, redriven state and mixed key types") {
 TEST_CASE("delete_older_than keeps entries exactly age old and refuses a negative age") {
   temp_dir dir;
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", dlq_options(&clock)};
-  DeadLetterQueue<email> other{dir.file("d.db"), "other", dlq_options(&clock)};
+  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq(&clock)};
+  DeadLetterQueue<email> other{dir.file("d.db"), "other", quiet_dlq(&clock)};
   dlq.add({1, ""}, {"t", "m", ""}, 1);
   other.add({1, ""}, {"t", "m", ""}, 1);
   clock.advance(1s);
@@ -672,8 +661,8 @@ TEST_CASE("move_from, same file: the job leaves the queue and enters the DLQ in 
   temp_dir dir;
   const auto path = dir.file("q.db");
   durable::manual_clock clock;
-  Queue<email> q{path, "emails", queue_options(&clock)};
-  DeadLetterQueue<email> dlq{path, "emails.dlq", dlq_options(&clock)};
+  Queue<email> q{path, "emails", quiet_queue(&clock)};
+  DeadLetterQueue<email> dlq{path, "emails.dlq", quiet_dlq(&clock)};
   const auto enqueued = clock.now();
   const auto pushed = q.push({7, "x@example.com"}, {.key = "user-7", .priority = 3});
   auto c1 = q.claim(30s);
@@ -724,8 +713,8 @@ TEST_CASE("move_from with a lost lease changes nothing") {
   temp_dir dir;
   const auto path = dir.file("q.db");
   durable::manual_clock clock;
-  Queue<email> q{path, "emails", queue_options(&clock)};
-  DeadLetterQueue<email> dlq{path, "dlq", dlq_options(&clock)};
+  Queue<email> q{path, "emails", quiet_queue(&clock)};
+  DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq(&clock)};
   q.push({1, ""});
   auto first = q.claim(10s);
   REQUIRE(first);
@@ -752,11 +741,11 @@ TEST_CASE("a poison job moves with its raw bytes, get reports it, and the entry 
   temp_dir dir;
   const auto path = dir.file("q.db");
   {
-    Queue<other_job> writer{path, "mixed", queue_options()};
+    Queue<other_job> writer{path, "mixed", quiet_queue()};
     writer.push({1.5}, {.key = 9});
   }
-  Queue<email> q{path, "mixed", queue_options()};
-  DeadLetterQueue<email> dlq{path, "dlq", dlq_options()};
+  Queue<email> q{path, "mixed", quiet_queue()};
+  DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq()};
   auto c = q.claim(10s);
   REQUIRE(c);
   REQUIRE(c->poison);
@@ -767,7 +756,7 @@ TEST_CASE("a poison job moves with its raw bytes, get reports it, and the entry 
   const auto s = dlq.summary(id);
   REQUIRE(s);
   CHECK(s->key == durable::job_key{std::int64_t{9}});
-  DeadLetterQueue<other_job> reader{path, "dlq", dlq_options()};
+  DeadLetterQueue<other_job> reader{path, "dlq", quiet_dlq()};
   CHECK(reader.get(id)->job.x == 1.5);  // the bytes are intact
 }
 
@@ -776,8 +765,8 @@ TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failu
   const auto queue_path = dir.file("queue.db");
   const auto dlq_path = dir.file("archive.db");
   durable::manual_clock clock;
-  Queue<email> q{queue_path, "emails", queue_options(&clock)};
-  DeadLetterQueue<email> dlq{dlq_path, "emails.dlq", dlq_options(&clock)};
+  Queue<email> q{queue_path, "emails", quiet_queue(&clock)};
+  DeadLetterQueue<email> dlq{dlq_path, "emails.dlq", quiet_dlq(&clock)};
   const auto pushed = q.push({5, "a@b"}, {.key = 5});
   auto c = q.claim(10s);
   REQUIRE(c);
@@ -854,8 +843,8 @@ TEST_CASE("retry puts the job back once, restarting attempts and keeping its his
   temp_dir dir;
   const auto path = dir.file("q.db");
   durable::manual_clock clock;
-  Queue<email> q{path, "emails", queue_options(&clock)};
-  DeadLetterQueue<email> dlq{path, "dlq", dlq_options(&clock)};
+  Queue<email> q{path, "emails", quiet_queue(&clock)};
+  DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq(&clock)};
   const auto enqueued = clock.now();
   q.push({3, "c@d"}, {.key = "user-3", .priority = 2, .sequential = true});
   auto c = q.claim(10s);
@@ -896,8 +885,8 @@ TEST_CASE("redrive of a filter, run twice, enqueues each job once") {
   temp_dir dir;
   const auto path = dir.file("q.db");
   durable::manual_clock clock;
-  Queue<email> q{path, "emails", queue_options(&clock)};
-  DeadLetterQueue<email> dlq{path, "dlq", dlq_options(&clock)};
+  Queue<email> q{path, "emails", quiet_queue(&clock)};
+  DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq(&clock)};
   std::vector<std::int64_t> timeouts;
   for (std::int64_t i = 0; i < 2'500; ++i) {  // more than one batch
     const bool timeout = i % 2 == 0;
@@ -926,7 +915,7 @@ TEST_CASE("redrive targets: a named queue, no queue to go back to, a Queue in an
   temp_dir dir;
   const auto path = dir.file("q.db");
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{path, "dlq", dlq_options(&clock)};
+  DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq(&clock)};
   const auto with_queue = dlq.add({1, ""}, {"t", "m", ""}, 1, {.queue = "emails"});
   const auto without = dlq.add({2, ""}, {"t", "m", ""}, 1);
 
@@ -943,13 +932,13 @@ TEST_CASE("redrive targets: a named queue, no queue to go back to, a Queue in an
     CHECK(r.skipped_no_target == 1);
     CHECK(dlq.count() == 1);
     CHECK(dlq.retry(without, {.queue = "manual"}));
-    Queue<email> manual{path, "manual", queue_options(&clock)};
+    Queue<email> manual{path, "manual", quiet_queue(&clock)};
     CHECK(manual.size() == 1);
   }
   SUBCASE("a named queue and a delay") {
     const auto r = dlq.redrive({}, {.queue = "replay", .delay = 5s});
     CHECK(r.redriven == 2);
-    Queue<email> replay{path, "replay", queue_options(&clock)};
+    Queue<email> replay{path, "replay", quiet_queue(&clock)};
     CHECK(replay.stats().scheduled == 2);
     CHECK_FALSE(replay.claim(10s));
     clock.advance(5s);
@@ -958,7 +947,7 @@ TEST_CASE("redrive targets: a named queue, no queue to go back to, a Queue in an
     CHECK_THROWS_AS(dlq.redrive({}, {.delay = -1ms}), durable::invalid_argument_error);
   }
   SUBCASE("a Queue object in another file") {
-    Queue<email> remote{dir.file("remote.db"), "remote", queue_options(&clock)};
+    Queue<email> remote{dir.file("remote.db"), "remote", quiet_queue(&clock)};
     const auto seq = remote.push_sequence();
     const auto job = dlq.retry(with_queue, remote);
     REQUIRE(job);
@@ -974,8 +963,8 @@ TEST_CASE("redrive targets: a named queue, no queue to go back to, a Queue in an
 TEST_CASE("entries moved from another file go back only through the Queue object") {
   temp_dir dir;
   const auto queue_path = dir.file("queue.db");
-  Queue<email> q{queue_path, "emails", queue_options()};
-  DeadLetterQueue<email> dlq{dir.file("archive.db"), "dlq", dlq_options()};
+  Queue<email> q{queue_path, "emails", quiet_queue()};
+  DeadLetterQueue<email> dlq{dir.file("archive.db"), "dlq", quiet_dlq()};
   q.push({1, ""});
   auto c = q.claim(10s);
   REQUIRE(c);
@@ -993,8 +982,8 @@ TEST_CASE("entries moved from another file go back only through the Queue object
 TEST_CASE("a redrive into a Queue in the same file wakes its waiters") {
   temp_dir dir;
   const auto path = dir.file("q.db");
-  Queue<email> q{path, "emails", queue_options()};
-  DeadLetterQueue<email> dlq{path, "dlq", dlq_options()};
+  Queue<email> q{path, "emails", quiet_queue()};
+  DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq()};
   const auto id = dlq.add({1, ""}, {"t", "m", ""}, 1, {.queue = "emails"});
   const auto seen = q.push_sequence();
   CHECK_FALSE(q.claim(10s));  // remembers "empty"
@@ -1010,8 +999,8 @@ TEST_CASE("a redrive into a Queue in the same file wakes its waiters") {
 TEST_CASE("one DeadLetterQueue is usable from many threads") {
   temp_dir dir;
   const auto path = dir.file("q.db");
-  Queue<email> q{path, "emails", queue_options()};
-  DeadLetterQueue<email> dlq{path, "dlq", dlq_options()};
+  Queue<email> q{path, "emails", quiet_queue()};
+  DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq()};
   for (std::int64_t i = 0; i < 200; ++i) q.push({i, ""});
   std::atomic<int> moved{0};
   std::vector<std::thread> threads;

@@ -20,10 +20,12 @@
 #include <durable/detail/sqlite/schema.hpp>
 #include <durable/queue.hpp>
 
+#include "quiet_options.hpp"
 #include "support.hpp"
 
 using namespace std::chrono_literals;
 using durable::Queue;
+using durable_test::quiet_queue;
 using durable_test::temp_dir;
 
 namespace {
@@ -36,13 +38,6 @@ struct email {
 struct other_job {
   double x = 0;
 };
-
-durable::queue_options quiet(const durable::manual_clock* clock = nullptr) {
-  durable::queue_options o;
-  o.log = nullptr;
-  if (clock != nullptr) o.clock = clock->source();
-  return o;
-}
 
 std::vector<std::int64_t> drain(Queue<email>& q) {
   std::vector<std::int64_t> out;
@@ -57,7 +52,7 @@ std::vector<std::int64_t> drain(Queue<email>& q) {
 
 TEST_CASE("jobs come out FIFO within a priority, higher priority first") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "emails", quiet()};
+  Queue<email> q{dir.file("q.db"), "emails", quiet_queue()};
   q.push({1, "a"});
   q.push({2, "b"}, {.priority = 5});
   q.push({3, "c"});
@@ -70,7 +65,7 @@ TEST_CASE("jobs come out FIFO within a priority, higher priority first") {
 TEST_CASE("a claimed job carries its id, key, attempts, times and the decoded job") {
   temp_dir dir;
   durable::manual_clock clock;
-  Queue<email> q{dir.file("q.db"), "emails", quiet(&clock)};
+  Queue<email> q{dir.file("q.db"), "emails", quiet_queue(&clock)};
   const auto pushed = q.push({7, "x@example.com"}, {.key = "user-7"});
   CHECK(pushed.created);
   clock.advance(1s);
@@ -91,7 +86,7 @@ TEST_CASE("a claimed job carries its id, key, attempts, times and the decoded jo
 TEST_CASE("scheduled jobs wait for their time") {
   temp_dir dir;
   durable::manual_clock clock;
-  Queue<email> q{dir.file("q.db"), "emails", quiet(&clock)};
+  Queue<email> q{dir.file("q.db"), "emails", quiet_queue(&clock)};
   q.push({1, ""}, {.delay = 5s});
   q.push({2, ""}, {.run_at = clock.now() + 2s});
   q.push({3, ""});
@@ -107,7 +102,7 @@ TEST_CASE("scheduled jobs wait for their time") {
 
 TEST_CASE("a unique key deduplicates pending and claimed jobs, not finished ones") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "emails", quiet()};
+  Queue<email> q{dir.file("q.db"), "emails", quiet_queue()};
   const auto first = q.push({1, ""}, {.key = 42, .unique = true});
   const auto again = q.push({2, ""}, {.key = 42, .unique = true});
   CHECK(first.created);
@@ -121,13 +116,13 @@ TEST_CASE("a unique key deduplicates pending and claimed jobs, not finished ones
   CHECK(q.push({4, ""}, {.key = 42, .unique = true}).id == first.id);  // claimed still counts
   q.ack(*c);
   CHECK(q.push({5, ""}, {.key = 42, .unique = true}).created);
-  Queue<email> other{dir.file("q.db"), "other", quiet()};
+  Queue<email> other{dir.file("q.db"), "other", quiet_queue()};
   CHECK(other.push({6, ""}, {.key = 42, .unique = true}).created);  // per queue
 }
 
 TEST_CASE("claim_batch returns the parallel head and stops at sequential barriers") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "emails", quiet()};
+  Queue<email> q{dir.file("q.db"), "emails", quiet_queue()};
   for (std::int64_t i = 1; i <= 3; ++i) q.push({i, ""});
   q.push({4, ""}, {.sequential = true});
   q.push({5, ""});
@@ -156,7 +151,7 @@ TEST_CASE("claim_batch returns the parallel head and stops at sequential barrier
 TEST_CASE("an expired lease makes the job claimable again and counts the attempt") {
   temp_dir dir;
   durable::manual_clock clock;
-  auto options = quiet(&clock);
+  auto options = quiet_queue(&clock);
   options.max_attempts = 2;
   Queue<email> q{dir.file("q.db"), "emails", options};
   q.push({1, ""});
@@ -202,7 +197,7 @@ TEST_CASE("an expired lease makes the job claimable again and counts the attempt
 TEST_CASE("extend_lease keeps a long job held") {
   temp_dir dir;
   durable::manual_clock clock;
-  Queue<email> q{dir.file("q.db"), "emails", quiet(&clock)};
+  Queue<email> q{dir.file("q.db"), "emails", quiet_queue(&clock)};
   q.push({1, ""});
   auto c = q.claim(10s);
   REQUIRE(c);
@@ -217,7 +212,7 @@ TEST_CASE("extend_lease keeps a long job held") {
 TEST_CASE("nack returns the job with a delay, one more attempt and the error in its history") {
   temp_dir dir;
   durable::manual_clock clock;
-  Queue<email> q{dir.file("q.db"), "emails", quiet(&clock)};
+  Queue<email> q{dir.file("q.db"), "emails", quiet_queue(&clock)};
   q.push({1, ""});
   auto c = q.claim(10s);
   REQUIRE(c);
@@ -245,11 +240,11 @@ TEST_CASE("jobs persist across close and reopen, claims included") {
   durable::manual_clock clock;
   durable::claimed_job<email> held;
   {
-    Queue<email> q{path, "emails", quiet(&clock)};
+    Queue<email> q{path, "emails", quiet_queue(&clock)};
     for (std::int64_t i = 1; i <= 3; ++i) q.push({i, "p"});
     held = *q.claim(10s);
   }
-  Queue<email> q{path, "emails", quiet(&clock)};
+  Queue<email> q{path, "emails", quiet_queue(&clock)};
   const auto s = q.stats();
   CHECK(s.pending == 2);
   CHECK(s.claimed == 1);
@@ -261,24 +256,24 @@ TEST_CASE("jobs claimed by a dead process come back at once with release_dead_cl
   temp_dir dir;
   const auto path = dir.file("q.db");
   {
-    Queue<email> q{path, "emails", quiet()};
+    Queue<email> q{path, "emails", quiet_queue()};
     q.push({1, ""});
     q.push({2, ""});
   }
   const pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    Queue<email> q{path, "emails", quiet()};
+    Queue<email> q{path, "emails", quiet_queue()};
     _exit(q.claim(1h) ? 0 : 1);  // dies holding a one-hour lease
   }
   int status = 0;
   REQUIRE(waitpid(child, &status, 0) == child);
   REQUIRE(WEXITSTATUS(status) == 0);
   {
-    Queue<email> q{path, "emails", quiet()};
+    Queue<email> q{path, "emails", quiet_queue()};
     CHECK(q.stats().claimed == 1);
   }
-  auto options = quiet();
+  auto options = quiet_queue();
   options.release_dead_claims = true;
   Queue<email> q{path, "emails", options};
   CHECK(q.stats().claimed == 0);
@@ -297,10 +292,10 @@ TEST_CASE("a row written by another job type is a poison job that stays until fi
   temp_dir dir;
   const auto path = dir.file("q.db");
   {
-    Queue<other_job> writer{path, "mixed", quiet()};
+    Queue<other_job> writer{path, "mixed", quiet_queue()};
     writer.push({3.5});
   }
-  Queue<email> q{path, "mixed", quiet()};
+  Queue<email> q{path, "mixed", quiet_queue()};
   auto c = q.claim(10s);
   REQUIRE(c);
   CHECK_FALSE(c->job);
@@ -318,7 +313,7 @@ TEST_CASE("a row written by another job type is a poison job that stays until fi
 TEST_CASE("a corrupt blob with the right fingerprint is a poison job carrying the decode error") {
   temp_dir dir;
   const auto path = dir.file("q.db");
-  Queue<email> q{path, "emails", quiet()};
+  Queue<email> q{path, "emails", quiet_queue()};
   const auto id = q.push({1, "hello"}).id;
   {
     durable::detail::sqlite::connection raw{path, {}};
@@ -335,7 +330,7 @@ TEST_CASE("a corrupt blob with the right fingerprint is a poison job carrying th
 TEST_CASE("the soft limit warns once per crossing, the hard limit refuses") {
   temp_dir dir;
   std::vector<std::string> lines;
-  auto options = quiet();
+  auto options = quiet_queue();
   options.log = [&](durable::log_level level, std::string_view m) {
     CHECK(level == durable::log_level::warning);
     lines.emplace_back(m);
@@ -360,7 +355,7 @@ TEST_CASE("the soft limit warns once per crossing, the hard limit refuses") {
   for (std::int64_t i = 0; i < 7; ++i) q.push({i, ""});  // crossing 80 % again warns again
   CHECK(lines.size() == 3);
 
-  auto hard = quiet();
+  auto hard = quiet_queue();
   hard.hard_limit = 3;
   Queue<email> h{dir.file("h.db"), "emails", hard};
   h.push_many(std::vector<email>{{1, ""}, {2, ""}});
@@ -378,7 +373,7 @@ TEST_CASE("the soft limit warns once per crossing, the hard limit refuses") {
 
 TEST_CASE("push_many stores all or nothing") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "emails", quiet()};
+  Queue<email> q{dir.file("q.db"), "emails", quiet_queue()};
   std::vector<email> jobs;
   for (std::int64_t i = 0; i < 1000; ++i) jobs.push_back({i, "bulk"});
   const auto ids = q.push_many(jobs);
@@ -398,13 +393,13 @@ TEST_CASE("bad input is refused with the argument named") {
   const auto path = dir.file("q.db");
   for (const std::string name : {"", "has space", "quote'", "x\"; DROP TABLE durable_jobs;--"}) {
     try {
-      Queue<email> q{path, name, quiet()};
+      Queue<email> q{path, name, quiet_queue()};
       FAIL("must refuse the queue name");
     } catch (const durable::invalid_argument_error& e) {
       CHECK(e.argument() == "queue_name");
     }
   }
-  Queue<email> q{path, "emails", quiet()};
+  Queue<email> q{path, "emails", quiet_queue()};
   q.push({1, ""});
   for (const auto lease : {0ms, -5ms}) {
     try {
@@ -422,7 +417,7 @@ TEST_CASE("bad input is refused with the argument named") {
 
 TEST_CASE("a 16 MiB job round-trips") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "big", quiet()};
+  Queue<email> q{dir.file("q.db"), "big", quiet_queue()};
   std::string big(16u << 20, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 % 251);
   q.push({1, big});
@@ -435,7 +430,7 @@ TEST_CASE("a 16 MiB job round-trips") {
 TEST_CASE("stats count pending, scheduled and claimed jobs and the oldest wait") {
   temp_dir dir;
   durable::manual_clock clock;
-  Queue<email> q{dir.file("q.db"), "emails", quiet(&clock)};
+  Queue<email> q{dir.file("q.db"), "emails", quiet_queue(&clock)};
   q.push({1, ""});
   q.push({2, ""});
   q.push({3, ""}, {.delay = 1min});
@@ -452,7 +447,7 @@ TEST_CASE("stats count pending, scheduled and claimed jobs and the oldest wait")
 
 TEST_CASE("wait_for_push wakes on a push through the same object") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "emails", quiet()};
+  Queue<email> q{dir.file("q.db"), "emails", quiet_queue()};
   const auto seen = q.push_sequence();
   CHECK_FALSE(q.wait_for_push(seen, 1ms));
   std::thread producer{[&] { q.push({1, ""}); }};
@@ -463,7 +458,7 @@ TEST_CASE("wait_for_push wakes on a push through the same object") {
 TEST_CASE("two processes pushing and claiming 10,000 jobs each deliver every job once") {
   temp_dir dir;
   const auto path = dir.file("q.db");
-  { Queue<email> q{path, "shared", quiet()}; }
+  { Queue<email> q{path, "shared", quiet_queue()}; }
   constexpr std::int64_t per_process = 10000;
   std::vector<pid_t> children;
   for (std::int64_t p = 0; p < 2; ++p) {
@@ -472,7 +467,7 @@ TEST_CASE("two processes pushing and claiming 10,000 jobs each deliver every job
     if (child == 0) {
       int code = 0;
       try {
-        Queue<email> q{path, "shared", quiet()};
+        Queue<email> q{path, "shared", quiet_queue()};
         std::ofstream out{dir.file("got-" + std::to_string(p)), std::ios::binary};
         const auto take = [&] {
           auto c = q.claim(5min);
@@ -509,13 +504,13 @@ TEST_CASE("two processes pushing and claiming 10,000 jobs each deliver every job
   std::sort(got.begin(), got.end());
   CHECK(got.size() == 2 * per_process);
   CHECK(std::adjacent_find(got.begin(), got.end()) == got.end());
-  Queue<email> q{path, "shared", quiet()};
+  Queue<email> q{path, "shared", quiet_queue()};
   CHECK(q.empty());
 }
 
 TEST_CASE("8 threads claiming and acking never get the same job twice") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "emails", quiet()};
+  Queue<email> q{dir.file("q.db"), "emails", quiet_queue()};
   constexpr std::int64_t jobs = 4000;
   std::vector<email> batch;
   for (std::int64_t i = 0; i < jobs; ++i) batch.push_back({i, ""});

@@ -13,12 +13,15 @@
 
 #include <durable/recovery.hpp>
 
+#include "quiet_options.hpp"
 #include "support.hpp"
 
 using namespace std::chrono_literals;
 using durable::DeadLetterQueue;
 using durable::Queue;
 using durable::redrive_policy;
+using durable_test::quiet_dlq;
+using durable_test::quiet_queue;
 using durable_test::temp_dir;
 
 namespace {
@@ -62,20 +65,6 @@ struct never_unlisted {
 };
 
 using payment_errors = durable::error_list<payment_timeout, card_declined, durable::default_errors>;
-
-durable::dead_letter_options dlq_options(const durable::manual_clock* clock = nullptr) {
-  durable::dead_letter_options o;
-  o.log = nullptr;
-  if (clock != nullptr) o.clock = clock->source();
-  return o;
-}
-
-durable::queue_options queue_options(const durable::manual_clock* clock = nullptr) {
-  durable::queue_options o;
-  o.log = nullptr;
-  if (clock != nullptr) o.clock = clock->source();
-  return o;
-}
 
 /// Only "timeout" is safe; everything else is never redriven.
 durable::recovery_options timeouts_only() {
@@ -132,8 +121,8 @@ TEST_CASE(
     "recovery takes safe error types by default, optional ones when asked, never ones never") {
   temp_dir dir;
   const auto path = dir.file("q.db");
-  Queue<order> q{path, "orders", queue_options()};
-  DeadLetterQueue<order> dlq{path, "orders.dlq", dlq_options()};
+  Queue<order> q{path, "orders", quiet_queue()};
+  DeadLetterQueue<order> dlq{path, "orders.dlq", quiet_dlq()};
   const std::vector<std::string> types = {"payments.timeout", "payments.declined",
                                           "std::logic_error", "unknown", "some.other.type"};
   for (std::size_t i = 0; i < types.size(); ++i) {
@@ -180,8 +169,8 @@ TEST_CASE(
 TEST_CASE("an unhealthy check moves nothing, and the result says so") {
   temp_dir dir;
   const auto path = dir.file("q.db");
-  Queue<order> q{path, "orders", queue_options()};
-  DeadLetterQueue<order> dlq{path, "dlq", dlq_options()};
+  Queue<order> q{path, "orders", quiet_queue()};
+  DeadLetterQueue<order> dlq{path, "dlq", quiet_dlq()};
   for (std::int64_t i = 0; i < 3; ++i) dlq.add({i}, {"timeout", "m", ""}, 1, {.queue = "orders"});
   int checks = 0;
   durable::recovery_gates gates;
@@ -215,8 +204,8 @@ TEST_CASE("already queued: a job with the key in the queue, or a duplicate withi
   temp_dir dir;
   const auto path = dir.file("q.db");
   durable::manual_clock clock;
-  Queue<order> q{path, "orders", queue_options(&clock)};
-  DeadLetterQueue<order> dlq{path, "dlq", dlq_options(&clock)};
+  Queue<order> q{path, "orders", quiet_queue(&clock)};
+  DeadLetterQueue<order> dlq{path, "dlq", quiet_dlq(&clock)};
   q.push({100}, {.key = 1});        // pending
   q.push({300}, {.key = "three"});  // will be claimed
   auto held = q.claim(10s);
@@ -253,8 +242,8 @@ TEST_CASE("custom gates: already queued, exists, and a gate that throws") {
   temp_dir dir;
   const auto path = dir.file("q.db");
   durable::manual_clock clock;
-  Queue<order> q{path, "orders", queue_options(&clock)};
-  DeadLetterQueue<order> dlq{path, "dlq", dlq_options(&clock)};
+  Queue<order> q{path, "orders", quiet_queue(&clock)};
+  DeadLetterQueue<order> dlq{path, "dlq", quiet_dlq(&clock)};
   for (std::int64_t k = 1; k <= 6; ++k) {
     dlq.add({k}, {"timeout", "m", ""}, 1, {.queue = "orders", .key = k});
     clock.advance(1ms);
@@ -285,8 +274,8 @@ TEST_CASE("custom gates: already queued, exists, and a gate that throws") {
 TEST_CASE("running the same recovery twice recovers each entry once") {
   temp_dir dir;
   const auto path = dir.file("q.db");
-  Queue<order> q{path, "orders", queue_options()};
-  DeadLetterQueue<order> dlq{path, "dlq", dlq_options()};
+  Queue<order> q{path, "orders", quiet_queue()};
+  DeadLetterQueue<order> dlq{path, "dlq", quiet_dlq()};
   for (std::int64_t i = 0; i < 1'200; ++i) {  // several pages
     dlq.add({i}, {"timeout", "m", ""}, 1, {.queue = "orders", .key = i});
   }
@@ -313,9 +302,9 @@ TEST_CASE(
   temp_dir dir;
   const auto path = dir.file("q.db");
   durable::manual_clock clock;
-  Queue<order> a{path, "a", queue_options(&clock)};
-  Queue<order> b{path, "b", queue_options(&clock)};
-  DeadLetterQueue<order> dlq{path, "dlq", dlq_options(&clock)};
+  Queue<order> a{path, "a", quiet_queue(&clock)};
+  Queue<order> b{path, "b", quiet_queue(&clock)};
+  DeadLetterQueue<order> dlq{path, "dlq", quiet_dlq(&clock)};
   const auto t0 = clock.now();
   for (std::int64_t i = 0; i < 10; ++i) {  // one a second, alternating source queues
     dlq.add({i}, {"timeout", "m", ""}, 1, {.queue = i % 2 == 0 ? "a" : "b"});
@@ -333,7 +322,7 @@ TEST_CASE(
     CHECK(drain(a) == std::vector<std::int64_t>{1, 3, 5, 7, 9});
   }
   SUBCASE("an entry of another job type fails and stays") {
-    DeadLetterQueue<other_job> foreign{path, "dlq", dlq_options(&clock)};
+    DeadLetterQueue<other_job> foreign{path, "dlq", quiet_dlq(&clock)};
     foreign.add({"x"}, {"timeout", "m", ""}, 1, {.queue = "a"});
     const auto r = durable::recover(dlq, a, {}, {}, timeouts_only());
     CHECK(r.recovered == 5);
@@ -359,8 +348,8 @@ TEST_CASE(
 
 TEST_CASE("recovery into a queue in another file") {
   temp_dir dir;
-  Queue<order> q{dir.file("queue.db"), "orders", queue_options()};
-  DeadLetterQueue<order> dlq{dir.file("archive.db"), "dlq", dlq_options()};
+  Queue<order> q{dir.file("queue.db"), "orders", quiet_queue()};
+  DeadLetterQueue<order> dlq{dir.file("archive.db"), "dlq", quiet_dlq()};
   for (std::int64_t i = 0; i < 3; ++i) {
     q.push({i}, {.key = i});
     auto c = q.claim(10s);

@@ -17,6 +17,7 @@
 #include <durable/codecs/bytes_codec.hpp>
 #include <durable/worker.hpp>
 
+#include "quiet_options.hpp"
 #include "support.hpp"
 
 using namespace std::chrono_literals;
@@ -70,18 +71,8 @@ struct fixture {
       lines.emplace_back(m);
     };
   }
-  durable::queue_options queue_options() {
-    durable::queue_options o;
-    o.clock = clock.source();
-    o.log = nullptr;
-    return o;
-  }
-  durable::dead_letter_options dlq_options() {
-    durable::dead_letter_options o;
-    o.clock = clock.source();
-    o.log = nullptr;
-    return o;
-  }
+  durable::queue_options queue_options() { return durable_test::quiet_queue(&clock); }
+  durable::dead_letter_options dlq_options() { return durable_test::quiet_dlq(&clock); }
   durable::worker_options worker_options() {
     durable::worker_options o;
     o.clock = clock.source();
@@ -365,12 +356,9 @@ TEST_CASE("threads wake at once for a local push and process every job once") {
 
 TEST_CASE("a long handler keeps its lease, stop waits for it or leaves it claimed") {
   temp_dir dir;
-  durable::queue_options qo;
-  qo.log = nullptr;
+  const auto qo = durable_test::quiet_queue();
   durable::Queue<order> queue{dir.file("jobs.db"), "orders", qo};
-  durable::dead_letter_options dlo;
-  dlo.log = nullptr;
-  durable::DeadLetterQueue<order> dlq{dir.file("jobs.db"), "dlq", dlo};
+  durable::DeadLetterQueue<order> dlq{dir.file("jobs.db"), "dlq", durable_test::quiet_dlq()};
   durable::worker_options options;
   options.log = nullptr;
   options.lease = 300ms;

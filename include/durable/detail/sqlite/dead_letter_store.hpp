@@ -254,17 +254,11 @@ bool read_dead_letter(connection& c, std::string_view dlq, dead_letter_id id, Re
 /// The history of entry `id`: every failed attempt, oldest first.
 [[nodiscard]] inline std::vector<attempt_record> dead_letter_history(connection& c,
                                                                      dead_letter_id id) {
-  auto q = c.query(
+  return read_history(c.query(
       "SELECT json_extract(h.value, '$.attempt'), json_extract(h.value, '$.type'), "
       "json_extract(h.value, '$.message'), json_extract(h.value, '$.at') "
       "FROM durable_dead_letters AS d, json_each(d.history) AS h WHERE d.id = ?1 ORDER BY h.key",
-      id);
-  std::vector<attempt_record> out;
-  while (q->step()) {
-    out.push_back(
-        {q->int64(0), std::string{q->text(1)}, std::string{q->text(2)}, from_unix_ms(q->int64(3))});
-  }
-  return out;
+      id));
 }
 
 // ---- Ordered pages (keyset pagination)

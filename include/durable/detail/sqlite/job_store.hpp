@@ -176,19 +176,24 @@ inline bool extend_claimed(connection& c, job_id id, std::int64_t token,
                lease_until_ms) == 1;
 }
 
-/// The history of job `id`: its earlier attempts' errors, oldest first.
-inline std::vector<attempt_record> job_history(connection& c, job_id id) {
-  auto q = c.query(
-      "SELECT json_extract(h.value, '$.attempt'), json_extract(h.value, '$.type'), "
-      "json_extract(h.value, '$.message'), json_extract(h.value, '$.at') "
-      "FROM durable_jobs AS j, json_each(j.history) AS h WHERE j.id = ?1 ORDER BY h.key",
-      id);
+/// Reads a history query's rows (attempt, type, message, at), as both tables store a job's
+/// history: a JSON array of {attempt, type, message, at}.
+inline std::vector<attempt_record> read_history(statement_use q) {
   std::vector<attempt_record> out;
   while (q->step()) {
     out.push_back(
         {q->int64(0), std::string{q->text(1)}, std::string{q->text(2)}, from_unix_ms(q->int64(3))});
   }
   return out;
+}
+
+/// The history of job `id`: its earlier attempts' errors, oldest first.
+inline std::vector<attempt_record> job_history(connection& c, job_id id) {
+  return read_history(
+      c.query("SELECT json_extract(h.value, '$.attempt'), json_extract(h.value, '$.type'), "
+              "json_extract(h.value, '$.message'), json_extract(h.value, '$.at') "
+              "FROM durable_jobs AS j, json_each(j.history) AS h WHERE j.id = ?1 ORDER BY h.key",
+              id));
 }
 
 /// Counts of a queue's jobs at `now_ms`.
