@@ -52,9 +52,21 @@ struct durable::error_traits<bad_order> {
   static constexpr durable::redrive_policy redrive = durable::redrive_policy::never;
 };
 
+struct flaky_network : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+template <>
+struct durable::error_traits<flaky_network> {
+  static constexpr std::string_view name = "test.flaky_network";
+  static constexpr durable::error_kind kind = durable::error_kind::transient;
+  static constexpr durable::redrive_policy redrive = durable::redrive_policy::safe;
+  static constexpr durable::retry_override retry{.max_attempts = 6, .base_delay = 10ms};
+};
+
 namespace {
 
-using test_errors = durable::error_list<timeout_error, bad_order, durable::default_errors>;
+using test_errors =
+    durable::error_list<timeout_error, bad_order, flaky_network, durable::default_errors>;
 
 /// A queue, a DLQ in the same file, a manual clock and captured log lines.
 struct fixture {
@@ -419,4 +431,29 @@ TEST_CASE("batch mode claims parallel runs, a sequential job alone, and finishes
   CHECK(f.queue.empty());
   CHECK(f.dlq.count() == 1);
   CHECK(w.stats().succeeded == 4);
+}
+
+TEST_CASE("an error's own retry override gives it more attempts than the worker default") {
+  fixture f;
+  int calls = 0;
+  std::vector<std::chrono::milliseconds> delays;
+  auto options = f.worker_options();  // default: 4 attempts, 1 s base
+  options.on_retry = [&](const durable::job_event&, const durable::classification&,
+                         std::chrono::milliseconds d) { delays.push_back(d); };
+  worker w{f.queue, f.dlq,
+           [&](const order&) {
+             ++calls;
+             throw flaky_network("connection reset");
+           },
+           options};
+  f.queue.push({1, ""});
+  for (int i = 0; i < 10 && !f.queue.empty(); ++i) {
+    w.process_available();
+    f.clock.advance(1s);
+  }
+  CHECK(calls == 6);
+  CHECK(delays.front() == 10ms);
+  REQUIRE(f.dlq.recent(1).size() == 1);
+  CHECK(f.dlq.recent(1)[0].attempts == 6);
+  CHECK(f.dlq.recent(1)[0].error_type == "test.flaky_network");
 }

@@ -125,6 +125,7 @@ class Queue {
       }
       after_push(1);
     }
+    if (buffer.capacity() > std::size_t{1} << 20) buffer = {};  // keep no huge job per thread
     pushed_.notify_all();
     return result;
   }

@@ -259,8 +259,10 @@ class Worker {
     const job_event event{c.id, c.key, c.attempts + 1};
     try {
       if (c.poison) {
+        if (breaker_) breaker_->release();  // says nothing about the downstream's health
         dead_letter(c, event, Errors::classify(std::make_exception_ptr(*c.poison)));
-      } else if (c.exhausted || c.attempts >= options_.retry.max_attempts) {
+      } else if (out_of_attempts(c)) {
+        if (breaker_) breaker_->release();
         dead_letter(c, event, exhausted(c));
       } else {
         run_handler(c, event);
@@ -300,9 +302,9 @@ class Worker {
       failed = Errors::classify(std::current_exception());
     }
     if (!failed) {
+      if (breaker_) breaker_->record_success();
       queue_.ack(c);
       ++succeeded_;
-      if (breaker_) breaker_->record_success();
       call_hook(options_.on_success, event);
       return;
     }
@@ -334,6 +336,17 @@ class Worker {
                 c.id, queue_.name(), dlq_.name(), event.attempt, why.name, to_string(why.kind),
                 cut(why.message));
     call_hook(options_.on_dead_letter, event, why);
+  }
+
+  // True when a job must not run again: the queue flagged it, or it has used the default
+  // attempts and its last attempt ended without a verdict (lease expiry, dead claimer). A
+  // job nacked past the default ran under an error's own retry override: it runs.
+  bool out_of_attempts(const claimed_job<Job>& c) {
+    if (c.exhausted) return true;
+    if (c.attempts < options_.retry.max_attempts) return false;
+    const auto history = queue_.history(c.id);
+    return history.empty() || history.back().type == detail::sqlite::lease_expired_type ||
+           history.back().type == detail::sqlite::claimer_died_type;
   }
 
   classification exhausted(const claimed_job<Job>& c) const {

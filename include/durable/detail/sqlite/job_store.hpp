@@ -90,6 +90,11 @@ inline job_id insert_job(connection& c, const new_job& job) {
   return q->int64(0);
 }
 
+/// History types recorded for attempts that ended without a verdict (the SQL below
+/// writes them as literals).
+inline constexpr std::string_view lease_expired_type = "lease_expired";
+inline constexpr std::string_view claimer_died_type = "claimer_died";
+
 /// Columns every claim returns, in this order; `read` callbacks receive the statement.
 /// 0 id, 1 key, 2 attempts, 3 priority, 4 sequential, 5 enqueued_at, 6 codec,
 /// 7 fingerprint, 8 payload.
