@@ -89,7 +89,11 @@ class raw_queue {
         "ORDER BY priority DESC, run_at, id LIMIT ?3");
     claim_id_ = prepare(
         "UPDATE durable_jobs SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "
-        "attempts = attempts + (lease_token IS NOT NULL) WHERE id = ?5 "
+        "attempts = attempts + (lease_token IS NOT NULL), "
+        "history = CASE WHEN lease_token IS NULL THEN history ELSE json_insert("
+        "coalesce(history, '[]'), '$[#]', json_object('attempt', attempts + 1, 'type', "
+        "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', "
+        "?4)) END WHERE id = ?5 "
         "RETURNING id, key, attempts, priority, sequential, enqueued_at, codec, fingerprint, "
         "payload");
     ack_ = prepare("DELETE FROM durable_jobs WHERE id = ?1 AND lease_token = ?2");

@@ -211,9 +211,10 @@ class Queue {
     detail::sqlite::write_transaction tx{conn_};
     const auto head =
         detail::sqlite::claimable_head(conn_, name_, now, static_cast<std::int64_t>(max));
+    auto params = claim_params(now, lease);
     for (const auto& [id, sequential] : head) {
       if (sequential && !batch.empty()) break;
-      const auto params = claim_params(now, lease);
+      params.token = next_token();
       detail::sqlite::claim_by_id(conn_, params, id, [&](const detail::sqlite::statement& row) {
         batch.push_back(read_claimed(row, params));
       });
@@ -395,10 +396,15 @@ class Queue {
     soft_level_ = level;
   }
 
-  detail::sqlite::claim_params claim_params(std::int64_t now, std::chrono::milliseconds lease) {
+  // A fresh, non-zero fencing token (caller holds mutex_).
+  std::int64_t next_token() {
     std::int64_t token = 0;
     while (token == 0) token = static_cast<std::int64_t>(tokens_());
-    return {name_, now, now + lease.count(), token, detail::self_identity()};
+    return token;
+  }
+
+  detail::sqlite::claim_params claim_params(std::int64_t now, std::chrono::milliseconds lease) {
+    return {name_, now, now + lease.count(), next_token(), detail::self_identity()};
   }
 
   claimed_job<Job> read_claimed(const detail::sqlite::statement& row,
