@@ -4,13 +4,13 @@
 # then a non-interactive `apt-get install`, through sudo only when not already root.
 #
 #   scripts/install-deps.sh demo   # what scripts/demo.sh needs: compiler, CMake, libraries
-#   scripts/install-deps.sh test   # plus clang, sanitizer runtimes, clang-format, doctest,
+#   scripts/install-deps.sh test   # plus clang, sanitizer runtimes, clang-format and -tidy, doctest,
 #                                  # Google Benchmark: what scripts/test.sh needs
 set -euo pipefail
 
 demo_packages=(cmake ninja-build g++ libsqlite3-dev libboost1.81-dev libfmt-dev)
 # libclang-rt-14-dev holds the sanitizer runtimes; clang only recommends it.
-test_packages=("${demo_packages[@]}" clang libclang-rt-14-dev clang-format doctest-dev
+test_packages=("${demo_packages[@]}" clang libclang-rt-14-dev clang-format clang-tidy doctest-dev
                libbenchmark-dev)
 
 case "${1:-}" in

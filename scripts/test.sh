@@ -12,6 +12,8 @@
 #   clang-asan  clang++, AddressSanitizer + UndefinedBehaviorSanitizer, all tests
 #   clang-tsan  clang++, ThreadSanitizer, all tests
 #   format      clang-format --dry-run --Werror over include/ tests/ examples/ bench/
+#   tidy        clang-tidy (.clang-tidy, warnings as errors) over every public header, through
+#               tests/tidy_headers.cpp, which includes them all and instantiates the templates
 #
 # Installs the Debian packages it needs first (scripts/install-deps.sh test). Runs every
 # requested step even after one fails, prints a summary, exits 1 if any step failed.
@@ -27,7 +29,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
-all_steps=(gcc clang-asan clang-tsan format)
+all_steps=(gcc clang-asan clang-tsan format tidy)
 
 usage() {
   echo "usage: $0 [step...]    steps: ${all_steps[*]} (default: all)"
@@ -37,7 +39,7 @@ steps=()
 for arg in "$@"; do
   case "$arg" in
     -h | --help) usage; exit 0 ;;
-    gcc | clang-asan | clang-tsan | format) steps+=("$arg") ;;
+    gcc | clang-asan | clang-tsan | format | tidy) steps+=("$arg") ;;
     *) usage >&2; exit 2 ;;
   esac
 done
@@ -139,12 +141,23 @@ run_format() {
   "$clang_format" --dry-run --Werror "${files[@]}"
 }
 
+run_tidy() {
+  local clang_tidy
+  clang_tidy=$(command -v clang-tidy-14 || command -v clang-tidy) || {
+    echo "test.sh: clang-tidy not found" >&2
+    return 1
+  }
+  "$clang_tidy" --version | head -n2 | tail -n1
+  "$clang_tidy" --quiet --config-file=.clang-tidy tests/tidy_headers.cpp -- -std=c++20 -Iinclude
+}
+
 run_step() {
   case "$1" in
     gcc) run_workflow gcc ;;
     clang-asan) run_sanitizer_workflow clang-asan address,undefined ;;
     clang-tsan) run_sanitizer_workflow clang-tsan thread ;;
     format) run_format ;;
+    tidy) run_tidy ;;
   esac
 }
 

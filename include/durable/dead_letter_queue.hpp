@@ -495,10 +495,12 @@ class DeadLetterQueue {
     }
     prepared_filter f;
     // Inclusive bounds at millisecond precision, the precision failed_at is stored with.
-    if (filter.from)
+    if (filter.from) {
       f.from_ms = std::chrono::ceil<milliseconds>(filter.from->time_since_epoch()).count();
-    if (filter.to)
+    }
+    if (filter.to) {
       f.to_ms = std::chrono::floor<milliseconds>(filter.to->time_since_epoch()).count();
+    }
     f.types = filter.error_types;
     std::sort(f.types.begin(), f.types.end());
     f.types.erase(std::unique(f.types.begin(), f.types.end()), f.types.end());

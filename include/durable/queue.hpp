@@ -390,7 +390,7 @@ class Queue {
     const int level = size >= limit ? 2 : (size * 5 >= limit * 4 ? 1 : 0);
     if (level > soft_level_) {
       detail::log(options_.log, log_level::warning,
-                  "queue \"{}\" in \"{}\" holds {} jobs, {} of its soft limit of {}", name_,
+                  R"(queue "{}" in "{}" holds {} jobs, {} of its soft limit of {})", name_,
                   conn_.path(), size, level == 2 ? "over 100 %" : "over 80 %", limit);
     }
     soft_level_ = level;
@@ -457,7 +457,7 @@ class Queue {
   // another connection commits, this object writes, or that time comes, claims return
   // empty without taking the write lock. Keeps idle pollers from contending.
   struct empty_snapshot {
-    std::int64_t data_version;
+    std::int64_t data_version = 0;
     std::optional<std::int64_t> next_run_at;
   };
   bool known_empty(std::int64_t now) {
@@ -479,10 +479,9 @@ class Queue {
       if (!detail::is_dead_local_process(claimer)) continue;
       const auto released =
           detail::sqlite::release_claimer(conn_, name_, claimer, detail::to_unix_ms(now_()));
-      detail::log(
-          options_.log, log_level::info,
-          "queue \"{}\" in \"{}\": returned {} job(s) claimed by dead process {} to pending", name_,
-          conn_.path(), released, claimer);
+      detail::log(options_.log, log_level::info,
+                  R"(queue "{}" in "{}": returned {} job(s) claimed by dead process {} to pending)",
+                  name_, conn_.path(), released, claimer);
     }
   }
 

@@ -84,8 +84,8 @@ struct error_list_policies {
 template <class Default, class... Es>
 struct error_list_policies<basic_error_list<Default, Es...>> {
   // Instantiates the list, which runs its own checks and reports misuse first.
-  static_assert(sizeof(basic_error_list<Default, Es...>) >
-                0);  // NOLINT(bugprone-sizeof-expression)
+  // NOLINTNEXTLINE(bugprone-sizeof-expression): sizeof forces the instantiation
+  static_assert(sizeof(basic_error_list<Default, Es...>) > 0);
   using types = flatten_t<Es...>;
   using default_traits = Default;
 };

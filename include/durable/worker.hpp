@@ -332,7 +332,7 @@ class Worker {
     dlq_.move_from(queue_, c, {why.name, why.message, why.context_text()});
     ++dead_lettered_;
     detail::log(options_.log, log_level::warning,
-                "job {} of queue \"{}\" dead-lettered to \"{}\" after attempt {} with {} ({}): {}",
+                R"(job {} of queue "{}" dead-lettered to "{}" after attempt {} with {} ({}): {})",
                 c.id, queue_.name(), dlq_.name(), event.attempt, why.name, to_string(why.kind),
                 cut(why.message));
     call_hook(options_.on_dead_letter, event, why);

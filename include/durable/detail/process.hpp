@@ -63,18 +63,13 @@ inline std::string self_identity() {
 
 /// Parses "host|boot|pid|start"; false if `s` is not of that shape.
 inline bool parse_identity(std::string_view s, process_identity& out) {
-  std::string parts[4];
-  std::size_t i = 0;
-  for (const char c : s) {
-    if (c == '|') {
-      if (++i == 4) return false;
-    } else {
-      parts[i] += c;
-    }
-  }
-  if (i != 3) return false;
-  out = {parts[0], parts[1], parts[2], parts[3]};
-  return true;
+  const auto next = [&s](std::string& field) {
+    const auto bar = s.find('|');
+    field = s.substr(0, bar);
+    s.remove_prefix(bar == std::string_view::npos ? s.size() : bar + 1);
+    return bar != std::string_view::npos;
+  };
+  return next(out.host) && next(out.boot) && next(out.pid) && !next(out.start);
 }
 
 /// True when `claimer` names a process of this host that no longer runs (it exited, or

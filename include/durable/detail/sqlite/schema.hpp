@@ -6,6 +6,7 @@
 ///
 /// Every time column holds INTEGER milliseconds since the Unix epoch, UTC.
 
+#include <array>
 #include <cstdint>
 #include <random>
 #include <span>
@@ -84,7 +85,7 @@ CREATE INDEX durable_dead_letters_key ON durable_dead_letters
 )sql"};
 
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr migration migrations[] = {schema_v1};
+inline constexpr std::array migrations{schema_v1};
 
 /// The schema version stored in the file; 0 when durable has not written to it yet.
 [[nodiscard]] inline std::int64_t stored_schema_version(connection& c) {
@@ -97,7 +98,7 @@ inline constexpr migration migrations[] = {schema_v1};
     throw schema_error(fmt::format("durable: schema: \"{}\" has a durable_meta table without an "
                                    "integer schema_version; the file is damaged or not durable's",
                                    c.path()),
-                       -1, migrations[std::size(migrations) - 1].version, c.path());
+                       -1, migrations.back().version, c.path());
   }
   return q->int64(0);
 }
@@ -148,7 +149,7 @@ inline void ensure_schema(connection& c) { migrate(c, migrations); }
   if (!q->step()) {
     throw schema_error(
         fmt::format("durable: schema: \"{}\" has no database_id; the file is damaged", c.path()),
-        -1, migrations[std::size(migrations) - 1].version, c.path());
+        -1, migrations.back().version, c.path());
   }
   return std::string{q->text(0)};
 }

@@ -40,7 +40,7 @@ class statement {
   void bind(int index, int value) { check_bind(sqlite3_bind_int64(stmt_, index, value)); }
   void bind(int index, bool value) { check_bind(sqlite3_bind_int(stmt_, index, value ? 1 : 0)); }
   void bind(int index, double value) { check_bind(sqlite3_bind_double(stmt_, index, value)); }
-  void bind(int index, std::nullopt_t) { check_bind(sqlite3_bind_null(stmt_, index)); }
+  void bind(int index, std::nullopt_t /*null*/) { check_bind(sqlite3_bind_null(stmt_, index)); }
   void bind(int index, std::string_view text) {
     // An empty view may have a null data pointer, which SQLite would bind as NULL.
     check_bind(sqlite3_bind_text64(stmt_, index, text.data() != nullptr ? text.data() : "",
@@ -106,9 +106,9 @@ class statement {
   [[nodiscard]] std::string_view text(int column) const noexcept {
     const auto* p = sqlite3_column_text(stmt_, column);
     const auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column));
+    if (p == nullptr) return {};
     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): SQLite text is UTF-8 bytes
-    return p == nullptr ? std::string_view{}
-                        : std::string_view{reinterpret_cast<const char*>(p), n};
+    return std::string_view{reinterpret_cast<const char*>(p), n};
   }
   /// Valid until the next step, reset or column access of another type.
   [[nodiscard]] std::span<const std::byte> blob(int column) const noexcept {
