@@ -106,6 +106,17 @@ TEST_CASE("a missing directory is named in the error") {
   CHECK_FALSE(std::filesystem::exists(dir.file("no")));
 }
 
+TEST_CASE("a directory given as the database path is named in the error") {
+  temp_dir dir;
+  try {
+    sql::connection c{dir.path().string(), {}};
+    FAIL("opening a directory must throw");
+  } catch (const durable::sqlite_error& e) {
+    CHECK(e.code() == SQLITE_CANTOPEN);
+    CHECK(std::string{e.what()}.find("is a directory") != std::string::npos);
+  }
+}
+
 TEST_CASE("a read-only file is refused with a clear error") {
   // root ignores file permissions, so the open runs in a child that drops to 'nobody'.
   temp_dir dir;

@@ -35,6 +35,9 @@ class connection {
     if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
       throw_open(SQLITE_CANTOPEN, "its directory \"" + parent.string() + "\" does not exist");
     }
+    if (std::filesystem::is_directory(path_, ec)) {
+      throw_open(SQLITE_CANTOPEN, "it is a directory; give the path of a database file");
+    }
     constexpr int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
