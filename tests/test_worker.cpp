@@ -396,6 +396,14 @@ TEST_CASE("a long handler keeps its lease, stop waits for it or leaves it claime
   while (w.stats().in_flight != 0) std::this_thread::sleep_for(1ms);
   CHECK(queue.empty());  // it finished within its lease and was acked
   CHECK(w.stats().succeeded == 1);
+  w.start();  // a worker can start again after a stop that timed out
+  queue.push({2, "again"});
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (w.stats().succeeded < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  CHECK(w.stats().succeeded == 2);
+  CHECK(w.stop());
 }
 
 TEST_CASE("bad worker options are refused") {

@@ -152,10 +152,12 @@ class Worker {
   }
 
   /// Runs DLQ retention and logs the DLQ summary, then starts the handler threads and
-  /// the lease keeper. Throws durable errors from the DLQ maintenance (nothing started).
+  /// the lease keeper; does nothing while running. Throws durable errors from the DLQ
+  /// maintenance (nothing started).
   void start() {
     std::lock_guard lock{lifecycle_};
-    if (!threads_.empty()) return;
+    if (!threads_.empty() && !threads_.front().get_stop_token().stop_requested()) return;
+    threads_.clear();  // after a stop() that timed out: waits for those handlers to end
     maintain();
     {
       std::lock_guard count{idle_mutex_};
