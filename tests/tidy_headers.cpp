@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // clang-tidy's view of the public headers: one translation unit that includes them all
 // and instantiates the class templates, checked by `scripts/test.sh tidy`.
-#include <durable/durable.hpp>
 #include <string>
+
+#include <durable/durable.hpp>
 
 namespace {
 struct tidy_job {
