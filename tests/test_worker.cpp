@@ -373,7 +373,7 @@ TEST_CASE("a long handler keeps its lease, stop waits for it or leaves it claime
   durable::DeadLetterQueue<order> dlq{dir.file("jobs.db"), "dlq", durable_test::quiet_dlq()};
   durable::worker_options options;
   options.log = nullptr;
-  options.lease = 300ms;
+  options.lease = 1s;
   std::promise<void> release;
   auto released = release.get_future().share();
   std::atomic<bool> started{false};
@@ -386,7 +386,7 @@ TEST_CASE("a long handler keeps its lease, stop waits for it or leaves it claime
   queue.push({1, "slow"});
   w.start();
   while (!started) std::this_thread::sleep_for(1ms);
-  std::this_thread::sleep_for(900ms);  // three leases long: the keeper extends it
+  std::this_thread::sleep_for(2500ms);  // two and a half leases: the keeper extends it
   durable::Queue<order> rival{dir.file("jobs.db"), "orders", qo};
   CHECK_FALSE(rival.claim(10s));
   CHECK(w.stats().in_flight == 1);
