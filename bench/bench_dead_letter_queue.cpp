@@ -30,9 +30,15 @@
 #include <durable/dead_letter_queue.hpp>
 #include <durable/detail/sqlite/schema.hpp>
 
+#include "bench_support.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
+
+using durable_bench::check;
+using durable_bench::open_raw;
+using durable_bench::scratch;
 
 struct job {
   std::int64_t n = 0;
@@ -44,52 +50,11 @@ constexpr std::int64_t t0_ms = 1'767'225'600'000;
 constexpr std::int64_t spacing_ms = 10;
 constexpr std::int64_t window_entries = 1'000;
 
-/// A directory removed (with its contents) on destruction.
-class scratch {
- public:
-  scratch() {
-    std::random_device rd;
-    dir_ = std::filesystem::temp_directory_path() /
-           ("durable-bench-dlq-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(dir_);
-  }
-  scratch(const scratch&) = delete;
-  scratch& operator=(const scratch&) = delete;
-  ~scratch() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  [[nodiscard]] std::string file(const std::string& name) const { return (dir_ / name).string(); }
-
- private:
-  std::filesystem::path dir_;
-};
-
-void check(sqlite3* db, int rc) {
-  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-    throw std::runtime_error(sqlite3_errmsg(db));
-  }
-}
-
-/// A raw connection opened and configured as durable opens its own.
-sqlite3* open_raw(const std::string& path) {
-  sqlite3* db = nullptr;
-  check(db,
-        sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr));
-  sqlite3_busy_timeout(db, 5000);
-  check(db, sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", nullptr, nullptr,
-                         nullptr));
-  return db;
-}
-
 /// Creates durable's schema in `path` (through durable, for both sides) and fills it with
 /// `n` entries of DLQ "bench" in one transaction; ends with a checkpoint so the file
 /// stands alone.
 void populate(const std::string& path, std::int64_t n) {
-  {
-    durable::detail::sqlite::connection c{path, {}};
-    durable::detail::sqlite::ensure_schema(c);
-  }
+  durable_bench::create_schema(path);
   sqlite3* db = open_raw(path);
   check(db, sqlite3_exec(db, "PRAGMA cache_size = -524288", nullptr, nullptr, nullptr));
   check(db, sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr));

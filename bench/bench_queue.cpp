@@ -19,34 +19,17 @@
 #include <durable/detail/sqlite/schema.hpp>
 #include <durable/queue.hpp>
 
+#include "bench_support.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
 
+using durable_bench::scratch;
+
 struct job {
   std::int64_t n = 0;
   std::string body;
-};
-
-/// A fresh directory per benchmark run, removed afterwards.
-class scratch {
- public:
-  scratch() {
-    std::random_device rd;
-    dir_ = std::filesystem::temp_directory_path() /
-           ("durable-bench-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(dir_);
-  }
-  scratch(const scratch&) = delete;
-  scratch& operator=(const scratch&) = delete;
-  ~scratch() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  [[nodiscard]] std::string db() const { return (dir_ / "bench.db").string(); }
-
- private:
-  std::filesystem::path dir_;
 };
 
 durable::queue_options options() {
@@ -60,15 +43,8 @@ durable::queue_options options() {
 class raw_queue {
  public:
   explicit raw_queue(const std::string& path) {
-    {  // durable's tables, created the same way
-      durable::detail::sqlite::connection c{path, {}};
-      durable::detail::sqlite::ensure_schema(c);
-    }
-    check(
-        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr));
-    sqlite3_busy_timeout(db_, 5000);
-    check(sqlite3_exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", nullptr, nullptr,
-                       nullptr));
+    durable_bench::create_schema(path);  // durable's tables, created the same way
+    db_ = durable_bench::open_raw(path);
     insert_ = prepare(
         "INSERT INTO durable_jobs (queue, key, priority, run_at, enqueued_at, sequential, "
         "attempts, codec, fingerprint, payload, history) "
