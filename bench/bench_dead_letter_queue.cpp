@@ -253,11 +253,7 @@ class raw_dlq {
   }
 
  private:
-  sqlite3_stmt* prepare(const char* sql) {
-    sqlite3_stmt* s = nullptr;
-    check(db_, sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr));
-    return s;
-  }
+  sqlite3_stmt* prepare(const char* sql) { return durable_bench::prepare(db_, sql); }
   void step(sqlite3_stmt* s) {
     const int rc = sqlite3_step(s);
     sqlite3_reset(s);

@@ -161,14 +161,7 @@ class raw_queue {
     sqlite3_bind_int64(ack_, 2, token);
     step_done(ack_);
   }
-  void check(int rc) const {
-    if (rc != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db_));
-  }
-  sqlite3_stmt* prepare(const char* sql) {
-    sqlite3_stmt* s = nullptr;
-    check(sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr));
-    return s;
-  }
+  sqlite3_stmt* prepare(const char* sql) { return durable_bench::prepare(db_, sql); }
   void step_done(sqlite3_stmt* s) {
     const int rc = sqlite3_step(s);
     sqlite3_reset(s);

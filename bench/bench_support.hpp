@@ -63,4 +63,11 @@ inline sqlite3* open_raw(const std::string& path) {
   return db;
 }
 
+/// A persistent prepared statement on `db`; throws with SQLite's message on error.
+inline sqlite3_stmt* prepare(sqlite3* db, const char* sql) {
+  sqlite3_stmt* s = nullptr;
+  check(db, sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr));
+  return s;
+}
+
 }  // namespace durable_bench
