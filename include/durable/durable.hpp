@@ -11,6 +11,7 @@
 #include "durable/codecs/pfr_codec.hpp"
 #include "durable/dead_letter.hpp"
 #include "durable/dead_letter_queue.hpp"
+#include "durable/error_traits.hpp"
 #include "durable/errors.hpp"
 #include "durable/exceptions.hpp"
 #include "durable/job.hpp"

@@ -2,19 +2,16 @@
 #pragma once
 
 /// \file
-/// Compile-time error classification: `error_traits<E>` says what an exception type
-/// means for a job (stored name, transient or permanent, whether it may be redriven,
-/// its own retry parameters); `error_list<E...>` turns a caught exception into a
-/// `classification`. Standard headers only: include this to specialize `error_traits`.
-/// Details: docs/errors.md.
+/// Compile-time error classification: `error_list<E...>` turns a caught exception into a
+/// `classification` by what the `error_traits<E>` of the first listed type it matches say
+/// (error_traits.hpp, the header to include where you specialize them). Also the traits
+/// durable ships for standard exception types and its own, and `default_errors`.
+/// Standard headers only. Details: docs/errors.md.
 
-#include <chrono>
 #include <concepts>
 #include <cstddef>
-#include <cstdint>
 #include <exception>
 #include <new>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -23,140 +20,10 @@
 #include <utility>
 #include <vector>
 
+#include <durable/error_traits.hpp>
 #include <durable/exceptions.hpp>
 
 namespace durable::inline v0 {
-
-/// Whether retrying a job that failed with this error can succeed.
-enum class error_kind {
-  transient,  ///< may succeed later (timeout, lock, unavailable service): retried with backoff
-  permanent,  ///< will fail the same way again (bad input, bug): dead-lettered at once
-};
-
-/// What recovery may do with a dead-lettered job that failed with this error.
-enum class redrive_policy {
-  safe,      ///< redriven by any recovery that selects it, including bulk "redrive all"
-  optional,  ///< redriven only when the recovery request names it (by error name or kind)
-  never,     ///< never redriven: the job would fail the same way; inspect or delete it
-};
-
-/// How retry delays are randomized around the exponential backoff `d` (docs/errors.md).
-enum class jitter_mode {
-  none,   ///< exactly `d`
-  full,   ///< uniform in [0, d]
-  equal,  ///< uniform in [d/2, d]
-};
-
-/// The lowercase name of `kind` ("transient", "permanent").
-[[nodiscard]] constexpr std::string_view to_string(error_kind kind) noexcept {
-  return kind == error_kind::permanent ? "permanent" : "transient";
-}
-
-/// The lowercase name of `policy` ("safe", "optional", "never").
-[[nodiscard]] constexpr std::string_view to_string(redrive_policy policy) noexcept {
-  switch (policy) {
-    case redrive_policy::safe: return "safe";
-    case redrive_policy::optional: return "optional";
-    case redrive_policy::never: return "never";
-  }
-  return "unknown";
-}
-
-/// The lowercase name of `mode` ("none", "full", "equal").
-[[nodiscard]] constexpr std::string_view to_string(jitter_mode mode) noexcept {
-  switch (mode) {
-    case jitter_mode::none: return "none";
-    case jitter_mode::full: return "full";
-    case jitter_mode::equal: return "equal";
-  }
-  return "unknown";
-}
-
-/// Retry parameters: the worker's defaults, possibly overridden per error type
-/// (`retry_override`). The delay before attempt n+1 is
-/// `min(max_delay, base_delay * multiplier^(n-1))`, then jittered. See retry.hpp.
-struct retry_policy {
-  /// Total attempts a job gets, the first one included (>= 1).
-  std::int64_t max_attempts = 5;
-  /// Delay after the first failed attempt, before jitter (>= 0).
-  std::chrono::milliseconds base_delay{1'000};
-  /// Upper bound of any delay (>= base_delay).
-  std::chrono::milliseconds max_delay{300'000};
-  /// Growth factor per attempt (>= 1).
-  double multiplier = 2.0;
-  /// How delays are randomized.
-  jitter_mode jitter = jitter_mode::full;
-
-  friend bool operator==(const retry_policy&, const retry_policy&) = default;
-};
-
-/// Per-error retry parameters, from `error_traits<E>::retry`: each field that is set
-/// replaces the worker's default; unset fields keep it. Write it with designated
-/// initializers: `retry_override{.max_attempts = 10, .base_delay = std::chrono::seconds{5}}`.
-struct retry_override {
-  std::optional<std::int64_t> max_attempts{};             ///< replaces `retry_policy::max_attempts`
-  std::optional<std::chrono::milliseconds> base_delay{};  ///< replaces `retry_policy::base_delay`
-  std::optional<std::chrono::milliseconds> max_delay{};   ///< replaces `retry_policy::max_delay`
-  std::optional<double> multiplier{};                     ///< replaces `retry_policy::multiplier`
-  std::optional<jitter_mode> jitter{};                    ///< replaces `retry_policy::jitter`
-
-  friend bool operator==(const retry_override&, const retry_override&) = default;
-};
-
-/// Classification of exception type `E`. Left undefined: specialize it next to `E`
-/// (in the header that defines `E`, so every file sees the same answer):
-///
-///     template <> struct durable::error_traits<payment_timeout> {
-///       static constexpr std::string_view name = "payments.timeout";  // stable, stored
-///       static constexpr durable::error_kind kind = durable::error_kind::transient;
-///       static constexpr durable::redrive_policy redrive = durable::redrive_policy::safe;
-///       static constexpr durable::retry_override retry{.max_attempts = 10};  // optional
-///     };
-template <class E>
-struct error_traits;
-
-namespace detail {
-
-template <class T>
-concept complete_type = requires {
-  sizeof(T);
-};
-
-template <class T>
-concept has_error_name = requires {
-  { T::name } -> std::convertible_to<std::string_view>;
-};
-
-template <class T>
-concept has_error_kind = requires {
-  { T::kind } -> std::convertible_to<error_kind>;
-};
-
-template <class T>
-concept has_redrive_policy = requires {
-  { T::redrive } -> std::convertible_to<redrive_policy>;
-};
-
-template <class T>
-concept has_retry_member = requires {
-  T::retry;
-};
-
-template <class T>
-concept valid_retry_member =
-    !has_retry_member<T> || std::same_as<std::remove_cvref_t<decltype(T::retry)>, retry_override>;
-
-/// `T` provides what an `error_traits` specialization must: name, kind, redrive and,
-/// optionally, retry.
-template <class T>
-concept error_traits_shape =
-    has_error_name<T> && has_error_kind<T> && has_redrive_policy<T> && valid_retry_member<T>;
-
-}  // namespace detail
-
-/// `E` has a complete `error_traits<E>` specialization, so it can be listed in an `error_list`.
-template <class E>
-concept classified_error = detail::error_traits_shape<error_traits<E>>;
 
 /// What a caught exception means for the job that threw it: produced by
 /// `error_list<E...>::classify`, consumed by the worker (retry or dead-letter) and

@@ -2,19 +2,39 @@
 #pragma once
 
 /// \file
-/// Retry decisions and backoff: whether a failed job gets another attempt, and how long
-/// it waits first (exponential, capped, jittered). `retry_policy` and `retry_override`
-/// are declared in errors.hpp, so that `error_traits` can carry them. Standard headers only.
+/// Retry decisions and backoff: the worker's `retry_policy`, whether a failed job gets
+/// another attempt, and how long it waits first (exponential, capped, jittered).
+/// `retry_override` and `jitter_mode` are declared in error_traits.hpp, so that
+/// `error_traits` can carry them. Standard headers only.
 
 #include <chrono>
 #include <cstdint>
 #include <random>
 #include <string>
 
+#include <durable/error_traits.hpp>
 #include <durable/errors.hpp>
 #include <durable/exceptions.hpp>
 
 namespace durable::inline v0 {
+
+/// Retry parameters: the worker's defaults, possibly overridden per error type
+/// (`retry_override`). The delay before attempt n+1 is
+/// `min(max_delay, base_delay * multiplier^(n-1))`, then jittered (`next_delay`).
+struct retry_policy {
+  /// Total attempts a job gets, the first one included (>= 1).
+  std::int64_t max_attempts = 5;
+  /// Delay after the first failed attempt, before jitter (>= 0).
+  std::chrono::milliseconds base_delay{1'000};
+  /// Upper bound of any delay (>= base_delay).
+  std::chrono::milliseconds max_delay{300'000};
+  /// Growth factor per attempt (>= 1).
+  double multiplier = 2.0;
+  /// How delays are randomized.
+  jitter_mode jitter = jitter_mode::full;
+
+  friend bool operator==(const retry_policy&, const retry_policy&) = default;
+};
 
 /// The worker's default policy with each field `per_error` sets replacing the default.
 [[nodiscard]] constexpr retry_policy effective_policy(retry_policy worker_default,

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include <durable/errors.hpp>
+#include <durable/retry.hpp>
 
 struct flaky : std::runtime_error {
   using std::runtime_error::runtime_error;
