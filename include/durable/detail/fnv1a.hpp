@@ -12,7 +12,7 @@
 namespace durable::inline v0::detail {
 
 /// Incremental FNV-1a 64 over a stream of characters (each fed as one octet).
-/// Also a "sink" for `detail::describe`: `put(text)` and `put_number(n)`.
+/// Also a "sink" for `detail::pfr_describe`: `put(text)` and `put_number(n)`.
 class fnv1a_64_hasher {
  public:
   static constexpr std::uint64_t offset_basis = 0xcbf29ce484222325ULL;

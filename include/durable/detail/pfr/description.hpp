@@ -9,6 +9,10 @@
 /// `{<count>:<T>,<T>...}` aggregates, and `@<version>` after a record or enum whose
 /// job_version is not 0.
 
+#include <boost/pfr/core.hpp>
+#include <boost/pfr/tuple_size.hpp>
+
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -18,7 +22,7 @@
 
 #include "durable/codec.hpp"
 #include "durable/detail/fnv1a.hpp"
-#include "durable/detail/pfr_types.hpp"
+#include "durable/detail/pfr/kind.hpp"
 
 namespace durable::inline v0::detail {
 
