@@ -92,6 +92,7 @@ int main() {
 
   durable::queue_options queue_options;
   queue_options.log = nullptr;
+  queue_options.max_attempts = 2;  // stored with each job
   durable::dead_letter_options dlq_options;
   dlq_options.log = nullptr;
   durable::Queue<charge> queue{db, "payments", queue_options};
@@ -101,11 +102,8 @@ int main() {
   durable::worker_options options;
   options.threads = 2;
   options.lease = 5s;
-  options.retry = {.max_attempts = 2,
-                   .base_delay = 50ms,
-                   .max_delay = 1s,
-                   .multiplier = 2,
-                   .jitter = durable::jitter_mode::equal};
+  options.retry = {
+      .base_delay = 50ms, .max_delay = 1s, .multiplier = 2, .jitter = durable::jitter_mode::equal};
   options.breaker = durable::breaker_options{.failure_threshold = 12, .cooldown = 300ms};
   options.breaker->on_change = [](durable::breaker_state from, durable::breaker_state to) {
     fmt::print("  circuit breaker: {} -> {}\n", to_string(from), to_string(to));
@@ -170,11 +168,11 @@ int main() {
 
   s = worker.stats();
   fmt::print("\n4. Done: {} of 60 orders charged; {} left in the DLQ for a human: ",
-             service.charged(), dlq.count());
+             service.charged(), dlq.size());
   for (const auto& e : dlq.recent(10)) {
     fmt::print("{} ({}) ", e.key ? std::get<std::string>(*e.key) : "?", e.error_type);
   }
   fmt::print("\n   worker: {} processed, {} succeeded, {} retried, {} dead-lettered.\n",
              s.processed, s.succeeded, s.retried, s.dead_lettered);
-  return service.charged() + static_cast<int>(dlq.count()) == 60 ? 0 : 1;
+  return service.charged() + static_cast<int>(dlq.size()) == 60 ? 0 : 1;
 }

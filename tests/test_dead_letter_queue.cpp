@@ -19,7 +19,9 @@
 #include <vector>
 
 #include <durable/dead_letter_queue.hpp>
-#include <durable/detail/sqlite/dead_letter_store.hpp>
+#include <durable/detail/sqlite/dead_letter_move.hpp>
+#include <durable/detail/sqlite/dead_letter_query.hpp>
+#include <durable/detail/sqlite/redrive.hpp>
 #include <durable/detail/sqlite/schema.hpp>
 
 #include "quiet_options.hpp"
@@ -141,7 +143,7 @@ TEST_CASE("add stores the job with its error, key, times and history, and get re
   CHECK(e->job.to == "x@example.com");
   REQUIRE(e->history.size() == 1);
   CHECK(e->history[0].attempt == 3);
-  CHECK(e->history[0].type == "smtp.rejected");
+  CHECK(e->history[0].error_type == "smtp.rejected");
   CHECK(e->history[0].message == "550 no such user");
   CHECK(e->history[0].at == clock.now());
   CHECK(dlq.history(id).size() == 1);
@@ -150,7 +152,7 @@ TEST_CASE("add stores the job with its error, key, times and history, and get re
   REQUIRE(s);
   CHECK(s->error_type == "smtp.rejected");
   CHECK(s->key == durable::job_key{"user-7"});
-  CHECK(dlq.count() == 1);
+  CHECK(dlq.size() == 1);
 
   SUBCASE("defaults: no key, no queue, enqueued now, integer keys stay integers") {
     const auto plain = dlq.add({1, ""}, {"t", "m", ""}, 0);
@@ -170,12 +172,12 @@ TEST_CASE("an unknown id is an empty result, not an error") {
   CHECK_FALSE(dlq.get(12345));
   CHECK_FALSE(dlq.summary(12345));
   CHECK(dlq.history(12345).empty());
-  CHECK_FALSE(dlq.retry(12345));
+  CHECK(dlq.redrive(12345).outcome == durable::redrive_outcome::gone);
   // An entry of another DLQ in the same file is not this DLQ's.
   DeadLetterQueue<email> other{dir.file("d.db"), "other", quiet_dlq()};
   const auto id = other.add({1, ""}, {"t", "m", ""}, 1);
   CHECK_FALSE(dlq.get(id));
-  CHECK_FALSE(dlq.retry(id));
+  CHECK(dlq.redrive(id).outcome == durable::redrive_outcome::gone);
   CHECK(other.get(id));
 }
 
@@ -220,16 +222,16 @@ TEST_CASE(
     CHECK(what.find(path) != std::string::npos);
     CHECK(what.find("kept") != std::string::npos);
   }
-  CHECK(dlq.count() == 1);
+  CHECK(dlq.size() == 1);
   CHECK(dlq.summary(id));
   CHECK(dlq.recent().size() == 1);
   CHECK(writer.get(id)->job.x == 2.5);
   // Redrive refuses it too, and leaves it.
-  CHECK_THROWS_AS(static_cast<void>(dlq.retry(id)), durable::decode_error);
+  CHECK_THROWS_AS(static_cast<void>(dlq.redrive(id)), durable::decode_error);
   const auto r = dlq.redrive({});
   CHECK(r.redriven == 0);
   CHECK(r.skipped_incompatible == 1);
-  CHECK(dlq.count() == 1);
+  CHECK(dlq.size() == 1);
   CHECK(count_table(path, "durable_jobs") == 0);
 
   SUBCASE("garbled bytes with the right fingerprint are a decode_error too") {
@@ -264,7 +266,7 @@ TEST_CASE("recent lists the newest entries first and leaves out redriven ones") 
   CHECK(ids_of(r) == std::vector<durable::dead_letter_id>{ids[4], ids[3], ids[2]});
   CHECK(r[0].error_type == "t4");
   CHECK(r[0].failed_at == clock.now() - 1s);
-  REQUIRE(dlq.retry(ids[4]));
+  REQUIRE(dlq.redrive(ids[4]).outcome == durable::redrive_outcome::redriven);
   CHECK(ids_of(dlq.recent(2)) == std::vector<durable::dead_letter_id>{ids[3], ids[2]});
   CHECK(dlq.recent(100).size() == 4);
   CHECK_THROWS_AS(static_cast<void>(dlq.recent(0)), durable::invalid_argument_error);
@@ -290,9 +292,12 @@ TEST_CASE("a window includes both bounds, and from > to is an error") {
   CHECK(dlq.count({.from = t0 + 10ms, .to = t0 + 30ms}) == 3);
   CHECK(dlq.count({.from = t0 + 10ms}) == 4);
   CHECK(dlq.count({.to = t0 + 10ms}) == 2);
-  // Sub-millisecond bounds: inclusive at the stored millisecond precision.
+  // Sub-millisecond bounds: inclusive at the stored millisecond precision, so a bound
+  // inside a millisecond includes the entries that failed in that millisecond.
   CHECK(window(t0 + 10ms - 1us, t0 + 10ms + 1us) == std::vector<durable::dead_letter_id>{ids[1]});
-  CHECK(window(t0 + 10ms + 1us, t0 + 10ms + 2us).empty());
+  CHECK(window(t0 + 10ms + 1us, t0 + 10ms + 2us) == std::vector<durable::dead_letter_id>{ids[1]});
+  CHECK(window(t0 + 10ms + 1us, t0 + 20ms - 1us) == std::vector<durable::dead_letter_id>{ids[1]});
+  CHECK(window(t0 + 11ms, t0 + 20ms - 1us).empty());
 
   try {
     static_cast<void>(dlq.query({.from = t0 + 1ms, .to = t0}));
@@ -306,7 +311,7 @@ TEST_CASE("a window includes both bounds, and from > to is an error") {
   CHECK_THROWS_AS(dlq.purge(backwards), durable::invalid_argument_error);
   CHECK_THROWS_AS(dlq.redrive(backwards), durable::invalid_argument_error);
   CHECK_THROWS_AS(static_cast<void>(dlq.query({}, {.limit = 0})), durable::invalid_argument_error);
-  CHECK(dlq.count() == 5);
+  CHECK(dlq.size() == 5);
 }
 
 TEST_CASE("ordering and keyset pagination hold across equal failed_at values") {
@@ -417,20 +422,18 @@ TEST_CASE("window queries over 100,000 entries agree with a brute-force scan") {
       }
       r.queue = rng() % 4 == 0 ? "b" : "a";
       r.redriven = rng() % 10 == 0;
-      sql::new_dead_letter d;
+      durable::storage::new_dead_letter d;
       d.dlq = "big";
       d.queue = r.queue;
-      d.key = &r.key;
+      d.key = r.key ? &*r.key : nullptr;
       d.codec = "pfr";
       d.fingerprint = durable::pfr_codec::fingerprint<email>();
       d.payload = payload;
-      d.error_type = r.type;
-      d.message = "failed";
+      d.failure = {r.type, "failed", "", durable::redrive_policy::safe, r.failed_at};
       d.attempts = 1;
       d.enqueued_at_ms = t0;
-      d.failed_at_ms = r.failed_at;
       r.id = sql::insert_dead_letter(c, d).value();
-      if (r.redriven) sql::mark_redriven(c, r.id, t0 + 30'000);
+      if (r.redriven) sql::mark_redriven(c, "big", r.id, t0 + 30'000);
       rows.push_back(std::move(r));
     }
     tx.commit();
@@ -474,8 +477,8 @@ TEST_CASE("window queries over 100,000 entries agree with a brute-force scan") {
     }
   }
   CHECK(brute_force(rows, filters.back(), durable::sort_order::oldest_first).size() == 100'000);
-  CHECK(dlq.count() == static_cast<std::int64_t>(std::count_if(
-                           rows.begin(), rows.end(), [](const row& r) { return !r.redriven; })));
+  CHECK(dlq.size() == static_cast<std::int64_t>(std::count_if(
+                          rows.begin(), rows.end(), [](const row& r) { return !r.redriven; })));
 
   // purge removes exactly the matching entries.
   const durable::dead_letter_filter purged{
@@ -512,7 +515,7 @@ TEST_CASE("filters by source queue, redriven state and mixed key types") {
         std::vector<durable::dead_letter_id>{a});
   CHECK(dlq.count({.error_types = {"u", "t", "t"}}) == 3);  // duplicates are harmless
   CHECK(ids_of(dlq.query({.error_types = {"u", "t", "t"}}).entries).size() == 3);
-  REQUIRE(dlq.retry(a));
+  REQUIRE(dlq.redrive(a).outcome == durable::redrive_outcome::redriven);
   CHECK(dlq.count({.queue = "a"}) == 1);
   CHECK(dlq.count({.queue = "a", .include_redriven = true}) == 2);
   const auto redriven = dlq.query({.queue = "a", .include_redriven = true}).entries;
@@ -539,8 +542,8 @@ TEST_CASE("delete_older_than keeps entries exactly age old and refuses a negativ
   clock.advance(1s);
   CHECK(dlq.delete_older_than(2s) == 0);  // failed_at == now - 2s stays
   CHECK(dlq.delete_older_than(1999ms) == 1);
-  CHECK(dlq.count() == 1);
-  CHECK(other.count() == 1);  // another DLQ in the file is untouched
+  CHECK(dlq.size() == 1);
+  CHECK(other.size() == 1);  // another DLQ in the file is untouched
   CHECK(dlq.delete_older_than(0ms) == 1);
   CHECK_THROWS_AS(dlq.delete_older_than(-1ms), durable::invalid_argument_error);
 }
@@ -681,7 +684,7 @@ TEST_CASE("move_from, same file: the job leaves the queue and enters the DLQ in 
   clock.advance(1s);
   const auto id = dlq.move_from(q, *c3, {"http.400", "bad request", "nested: parse error"});
   CHECK(q.size() == 0);
-  CHECK(dlq.count() == 1);
+  CHECK(dlq.size() == 1);
   const auto e = dlq.get(id);
   REQUIRE(e);
   CHECK(e->original_id == pushed.id);
@@ -696,17 +699,17 @@ TEST_CASE("move_from, same file: the job leaves the queue and enters the DLQ in 
   CHECK(e->job.n == 7);
   CHECK_FALSE(e->origin.empty());
   REQUIRE(e->history.size() == 3);  // timeout, then 503, then 400
-  CHECK(e->history[0].type == "timeout");
+  CHECK(e->history[0].error_type == "timeout");
   CHECK(e->history[0].attempt == 1);
-  CHECK(e->history[1].type == "http.503");
+  CHECK(e->history[1].error_type == "http.503");
   CHECK(e->history[1].attempt == 2);
-  CHECK(e->history[2].type == "http.400");
+  CHECK(e->history[2].error_type == "http.400");
   CHECK(e->history[2].attempt == 3);
   CHECK(e->history[2].at == clock.now());
   // The claim is spent: a second move or an ack is a lost lease.
   CHECK_THROWS_AS(dlq.move_from(q, *c3, {"x", "y", ""}), durable::lease_lost_error);
   CHECK_THROWS_AS(q.ack(*c3), durable::lease_lost_error);
-  CHECK(dlq.count() == 1);
+  CHECK(dlq.size() == 1);
 }
 
 TEST_CASE("move_from with a lost lease changes nothing") {
@@ -734,7 +737,7 @@ TEST_CASE("move_from with a lost lease changes nothing") {
   CHECK(q.stats().claimed == 1);
   dlq.move_from(q, *second, {"t", "m", ""});
   CHECK(q.size() == 0);
-  CHECK(dlq.count() == 1);
+  CHECK(dlq.size() == 1);
 }
 
 TEST_CASE("a poison job moves with its raw bytes, get reports it, and the entry stays") {
@@ -784,8 +787,8 @@ TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failu
     CHECK(e->origin == sql::database_id(qc));
     CHECK(e->attempts == 2);
     REQUIRE(e->history.size() == 2);
-    CHECK(e->history[0].type == "timeout");
-    CHECK(e->history[1].type == "http.400");
+    CHECK(e->history[0].error_type == "timeout");
+    CHECK(e->history[1].error_type == "http.400");
     CHECK(count_table(dlq_path, "durable_jobs") == 0);
   }
 
@@ -804,7 +807,7 @@ TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failu
       CHECK(e.path() == queue_path);
     }
     // Step one happened, step two did not: the job is in both, still under its lease.
-    CHECK(dlq.count() == 1);
+    CHECK(dlq.size() == 1);
     CHECK(q.size() == 1);
     CHECK(q.stats().claimed == 1);
     {
@@ -855,19 +858,20 @@ TEST_CASE("retry puts the job back once, restarting attempts and keeping its his
   const auto id = dlq.move_from(q, *c, {"http.503", "down", ""});
   clock.advance(1min);
 
-  const auto job = dlq.retry(id);
-  REQUIRE(job);
-  CHECK(*job != c->id);  // a new job
+  const auto job = dlq.redrive(id).job;
+  REQUIRE(job != 0);
+  CHECK(job != c->id);  // a new job
   CHECK(dlq.get(id)->redriven_at == clock.now());
-  CHECK(dlq.count() == 0);
+  CHECK(dlq.size() == 0);
   CHECK(dlq.count({.include_redriven = true}) == 1);
-  CHECK_FALSE(dlq.retry(id));  // the second retry enqueues nothing
+  CHECK(dlq.redrive(id).outcome ==
+        durable::redrive_outcome::gone);  // the second redrive enqueues nothing
   CHECK(dlq.redrive({}).redriven == 0);
   CHECK(q.size() == 1);
 
   auto back = q.claim(10s);
   REQUIRE(back);
-  CHECK(back->id == *job);
+  CHECK(back->id == job);
   CHECK(back->attempts == 0);
   CHECK(back->key == durable::job_key{"user-3"});
   CHECK(back->priority == 2);
@@ -877,8 +881,8 @@ TEST_CASE("retry puts the job back once, restarting attempts and keeping its his
   CHECK(back->job->n == 3);
   const auto h = q.history(back->id);
   REQUIRE(h.size() == 2);
-  CHECK(h[0].type == "timeout");
-  CHECK(h[1].type == "http.503");
+  CHECK(h[0].error_type == "timeout");
+  CHECK(h[1].error_type == "http.503");
 }
 
 TEST_CASE("redrive of a filter, run twice, enqueues each job once") {
@@ -902,7 +906,7 @@ TEST_CASE("redrive of a filter, run twice, enqueues each job once") {
   CHECK(second.redriven == 0);
   CHECK(second.jobs.empty());
   CHECK(q.size() == 1'250);
-  CHECK(dlq.count() == 1'250);      // the http.400 ones remain
+  CHECK(dlq.size() == 1'250);       // the http.400 ones remain
   std::vector<std::int64_t> order;  // oldest failure first
   while (auto c = q.claim(10s)) {
     order.push_back(c->job->n);
@@ -911,7 +915,7 @@ TEST_CASE("redrive of a filter, run twice, enqueues each job once") {
   CHECK(order == timeouts);
 }
 
-TEST_CASE("redrive targets: a named queue, no queue to go back to, a Queue in another file") {
+TEST_CASE("redrive targets: another queue, no queue to go back to, a Queue in another file") {
   temp_dir dir;
   const auto path = dir.file("q.db");
   durable::manual_clock clock;
@@ -921,7 +925,7 @@ TEST_CASE("redrive targets: a named queue, no queue to go back to, a Queue in an
 
   SUBCASE("an entry without a queue needs a target") {
     try {
-      static_cast<void>(dlq.retry(without));
+      static_cast<void>(dlq.redrive(without));
       FAIL("no target must throw");
     } catch (const durable::invalid_argument_error& e) {
       CHECK(e.argument() == "target");
@@ -930,28 +934,27 @@ TEST_CASE("redrive targets: a named queue, no queue to go back to, a Queue in an
     const auto r = dlq.redrive({});
     CHECK(r.redriven == 1);
     CHECK(r.skipped_no_target == 1);
-    CHECK(dlq.count() == 1);
-    CHECK(dlq.retry(without, {.queue = "manual"}));
+    CHECK(dlq.size() == 1);
     Queue<email> manual{path, "manual", quiet_queue(&clock)};
+    CHECK(dlq.redrive(without, manual).outcome == durable::redrive_outcome::redriven);
     CHECK(manual.size() == 1);
   }
-  SUBCASE("a named queue and a delay") {
-    const auto r = dlq.redrive({}, {.queue = "replay", .delay = 5s});
-    CHECK(r.redriven == 2);
+  SUBCASE("another queue of the file and a delay") {
     Queue<email> replay{path, "replay", quiet_queue(&clock)};
+    const auto r = dlq.redrive({}, replay, {.delay = 5s});
+    CHECK(r.redriven == 2);
     CHECK(replay.stats().scheduled == 2);
     CHECK_FALSE(replay.claim(10s));
     clock.advance(5s);
     CHECK(replay.claim(10s));
-    CHECK_THROWS_AS(dlq.redrive({}, {.queue = "bad name"}), durable::invalid_argument_error);
     CHECK_THROWS_AS(dlq.redrive({}, {.delay = -1ms}), durable::invalid_argument_error);
   }
   SUBCASE("a Queue object in another file") {
     Queue<email> remote{dir.file("remote.db"), "remote", quiet_queue(&clock)};
     const auto seq = remote.push_sequence();
-    const auto job = dlq.retry(with_queue, remote);
-    REQUIRE(job);
-    CHECK_FALSE(dlq.retry(with_queue, remote));
+    const auto job = dlq.redrive(with_queue, remote).job;
+    REQUIRE(job != 0);
+    CHECK(dlq.redrive(with_queue, remote).outcome == durable::redrive_outcome::gone);
     CHECK(dlq.redrive({}, remote).redriven == 1);
     CHECK(dlq.redrive({}, remote).redriven == 0);
     CHECK(remote.size() == 2);
@@ -969,13 +972,13 @@ TEST_CASE("entries moved from another file go back only through the Queue object
   auto c = q.claim(10s);
   REQUIRE(c);
   const auto id = dlq.move_from(q, *c, {"t", "m", ""});
-  CHECK_THROWS_AS(static_cast<void>(dlq.retry(id)), durable::invalid_argument_error);
+  CHECK_THROWS_AS(static_cast<void>(dlq.redrive(id)), durable::invalid_argument_error);
   CHECK(dlq.redrive({}).skipped_no_target == 1);
-  const auto job = dlq.retry(id, q);
-  REQUIRE(job);
+  const auto job = dlq.redrive(id, q).job;
+  REQUIRE(job != 0);
   auto back = q.claim(10s);
   REQUIRE(back);
-  CHECK(back->id == *job);
+  CHECK(back->id == job);
   CHECK(back->attempts == 0);
 }
 
@@ -989,7 +992,7 @@ TEST_CASE("a redrive into a Queue in the same file wakes its waiters") {
   CHECK_FALSE(q.claim(10s));  // remembers "empty"
   std::thread redriver{[&] {
     std::this_thread::sleep_for(20ms);
-    CHECK(dlq.retry(id, q));
+    CHECK(dlq.redrive(id, q).outcome == durable::redrive_outcome::redriven);
   }};
   CHECK(q.wait_for_push(seen, 5s));
   redriver.join();
@@ -1011,12 +1014,12 @@ TEST_CASE("one DeadLetterQueue is usable from many threads") {
         dlq.move_from(q, *c, {"t", "m", ""});
         ++moved;
         static_cast<void>(dlq.recent(5));
-        static_cast<void>(dlq.count());
+        static_cast<void>(dlq.size());
       }
     });
   }
   for (auto& t : threads) t.join();
   CHECK(moved == 200);
-  CHECK(dlq.count() == 200);
+  CHECK(dlq.size() == 200);
   CHECK(q.size() == 0);
 }

@@ -189,7 +189,7 @@ TEST_CASE("an expired lease makes the job claimable again and counts the attempt
     const auto h = q.history(third->id);
     REQUIRE(h.size() == 2);
     CHECK(h[0].attempt == 1);
-    CHECK(h[0].type == "lease_expired");
+    CHECK(h[0].error_type == "lease_expired");
     CHECK(h[1].attempt == 2);
   }
 }
@@ -226,10 +226,10 @@ TEST_CASE("nack returns the job with a delay, one more attempt and the error in 
   q.nack(*again, 0ms, {"http_503", "service \"unavailable\"\n", ""});
   const auto h = q.history(c->id);
   REQUIRE(h.size() == 2);
-  CHECK(h[0].type == "timeout");
+  CHECK(h[0].error_type == "timeout");
   CHECK(h[0].message == "upstream took 30 s");
   CHECK(h[0].at == clock.now() - 5s);
-  CHECK(h[1].type == "http_503");
+  CHECK(h[1].error_type == "http_503");
   CHECK(h[1].message == "service \"unavailable\"\n");
   CHECK_THROWS_AS(q.nack(*again, 0ms, {"x", "y", ""}), durable::lease_lost_error);
 }
@@ -281,7 +281,7 @@ TEST_CASE("jobs claimed by a dead process come back at once with release_dead_cl
   REQUIRE(c);
   CHECK(c->job->n == 1);
   CHECK(c->attempts == 1);
-  CHECK(q.history(c->id).at(0).type == "claimer_died");
+  CHECK(q.history(c->id).at(0).error_type == "claimer_died");
   auto mine = q.claim(10s);  // a live claimer (this process) is left alone on reopen
   REQUIRE(mine);
   Queue<email> reopened{path, "emails", options};

@@ -70,7 +70,7 @@ using payment_errors = durable::error_list<payment_timeout, card_declined, durab
 durable::recovery_options timeouts_only() {
   durable::recovery_options o;
   o.policies = durable::redrive_policies{redrive_policy::never};
-  o.policies.set("timeout", redrive_policy::safe);
+  o.policies->set("timeout", redrive_policy::safe);
   return o;
 }
 
@@ -147,7 +147,7 @@ TEST_CASE(
     CHECK(r.skipped_not_redrivable == 1);  // payments.declined: never
     check_accounting(r);
     CHECK(drain(q) == std::vector<std::int64_t>{0, 2, 3, 4});
-    CHECK(dlq.count() == 1);
+    CHECK(dlq.size() == 1);
     CHECK(dlq.recent(1).at(0).error_type == "payments.declined");
   }
   SUBCASE("an optional type named by the filter, a never type named in vain") {
@@ -158,11 +158,13 @@ TEST_CASE(
     CHECK(r.skipped_not_redrivable == 1);
     CHECK(drain(q) == std::vector<std::int64_t>{2});
   }
-  SUBCASE("the default policies are durable::default_errors") {
+  SUBCASE("by default each entry's stored redrive policy decides") {
     const auto r = durable::recover(dlq, q);
-    CHECK(r.recovered == 0);  // none of these names is safe in default_errors
-    dlq.add({9}, {"std::runtime_error", "m", ""}, 1, {.queue = "orders"});
+    CHECK(r.recovered == 0);  // added without a policy: optional
+    dlq.add({9}, {"std::runtime_error", "m", "", redrive_policy::safe}, 1, {.queue = "orders"});
+    dlq.add({10}, {"std::runtime_error", "m", "", redrive_policy::never}, 1, {.queue = "orders"});
     CHECK(durable::recover(dlq, q).recovered == 1);
+    CHECK(drain(q) == std::vector<std::int64_t>{9});
   }
 }
 
@@ -186,7 +188,7 @@ TEST_CASE("an unhealthy check moves nothing, and the result says so") {
   CHECK(r.recovered == 0);
   check_accounting(r);
   CHECK(q.size() == 0);
-  CHECK(dlq.count() == 3);
+  CHECK(dlq.size() == 3);
 
   gates.healthy = []() -> bool { throw std::runtime_error("health endpoint unreachable"); };
   r = durable::recover(dlq, q, {}, gates, timeouts_only());
@@ -235,7 +237,7 @@ TEST_CASE("already queued: a job with the key in the queue, or a duplicate withi
   CHECK(r.jobs.size() == 2);
   q.ack(*held);
   CHECK(drain(q) == std::vector<std::int64_t>{101, 2, 5});
-  CHECK(dlq.count() == 3);  // the skipped entries stay for a later run
+  CHECK(dlq.size() == 3);  // the skipped entries stay for a later run
 }
 
 TEST_CASE("custom gates: already queued, exists, and a gate that throws") {
@@ -268,7 +270,7 @@ TEST_CASE("custom gates: already queued, exists, and a gate that throws") {
   CHECK(asked.size() == 6);
   CHECK(r.recovered_keys == std::vector<durable::job_key>{std::int64_t{1}, std::int64_t{6}});
   CHECK(drain(q) == std::vector<std::int64_t>{1, 6});
-  CHECK(dlq.count() == 4);
+  CHECK(dlq.size() == 4);
 }
 
 TEST_CASE("running the same recovery twice recovers each entry once") {

@@ -15,8 +15,7 @@ namespace {
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
-constexpr durable::retry_policy exact{.max_attempts = 10,
-                                      .base_delay = 100ms,
+constexpr durable::retry_policy exact{.base_delay = 100ms,
                                       .max_delay = 10'000ms,
                                       .multiplier = 2.0,
                                       .jitter = durable::jitter_mode::none};
@@ -136,12 +135,12 @@ TEST_CASE("equal seeds give equal delays") {
 }
 
 TEST_CASE("should_retry: transient errors while attempts remain") {
-  const durable::retry_policy p{.max_attempts = 3};
-  CHECK(durable::should_retry(durable::error_kind::transient, 1, p));
-  CHECK(durable::should_retry(durable::error_kind::transient, 2, p));
-  CHECK_FALSE(durable::should_retry(durable::error_kind::transient, 3, p));
-  CHECK_FALSE(durable::should_retry(durable::error_kind::transient, 4, p));
-  CHECK_FALSE(durable::should_retry(durable::error_kind::permanent, 1, p));
+  constexpr std::int64_t max_attempts = 3;
+  CHECK(durable::should_retry(durable::error_kind::transient, 1, max_attempts));
+  CHECK(durable::should_retry(durable::error_kind::transient, 2, max_attempts));
+  CHECK_FALSE(durable::should_retry(durable::error_kind::transient, 3, max_attempts));
+  CHECK_FALSE(durable::should_retry(durable::error_kind::transient, 4, max_attempts));
+  CHECK_FALSE(durable::should_retry(durable::error_kind::permanent, 1, max_attempts));
 }
 
 }  // namespace
@@ -162,8 +161,8 @@ struct durable::error_traits<slow_service> {
 namespace {
 
 TEST_CASE("per-error retry parameters override the worker's defaults, field by field") {
-  constexpr durable::retry_policy worker_default{.max_attempts = 3,
-                                                 .base_delay = 250ms,
+  constexpr std::int64_t job_max_attempts = 3;
+  constexpr durable::retry_policy worker_default{.base_delay = 250ms,
                                                  .max_delay = 5'000ms,
                                                  .multiplier = 3.0,
                                                  .jitter = durable::jitter_mode::full};
@@ -171,17 +170,19 @@ TEST_CASE("per-error retry parameters override the worker's defaults, field by f
 
   const auto slow = errors::classify(std::make_exception_ptr(slow_service("timeout")));
   const auto p = durable::effective_policy(worker_default, slow);
-  CHECK(p.max_attempts == 8);                      // from the traits
-  CHECK(p.base_delay == 250ms);                    // worker default
-  CHECK(p.max_delay == std::chrono::minutes{1});   // from the traits
-  CHECK(p.multiplier == 3.0);                      // worker default
-  CHECK(p.jitter == durable::jitter_mode::equal);  // from the traits
-  CHECK(durable::should_retry(slow.kind, 5, p));
+  CHECK(durable::effective_max_attempts(job_max_attempts, slow) == 8);  // from the traits
+  CHECK(p.base_delay == 250ms);                                         // worker default
+  CHECK(p.max_delay == std::chrono::minutes{1});                        // from the traits
+  CHECK(p.multiplier == 3.0);                                           // worker default
+  CHECK(p.jitter == durable::jitter_mode::equal);                       // from the traits
+  CHECK(
+      durable::should_retry(slow.kind, 5, durable::effective_max_attempts(job_max_attempts, slow)));
 
   const auto plain = errors::classify(std::make_exception_ptr(std::runtime_error("x")));
   CHECK(durable::effective_policy(worker_default, plain) == worker_default);
-  CHECK_FALSE(
-      durable::should_retry(plain.kind, 5, durable::effective_policy(worker_default, plain)));
+  CHECK(durable::effective_max_attempts(job_max_attempts, plain) == job_max_attempts);
+  CHECK_FALSE(durable::should_retry(plain.kind, 5,
+                                    durable::effective_max_attempts(job_max_attempts, plain)));
 
   constexpr auto merged =
       durable::effective_policy(worker_default, durable::retry_override{.multiplier = 1.5});
@@ -200,7 +201,6 @@ TEST_CASE("validate rejects policies that make no sense") {
       CHECK(std::string_view(e.what()).starts_with("durable: invalid argument: retry_policy: "));
     }
   };
-  rejects({.max_attempts = 0});
   rejects({.base_delay = -1ms});
   rejects({.base_delay = 10s, .max_delay = 1s});
   rejects({.multiplier = 0.5});

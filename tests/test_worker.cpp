@@ -83,18 +83,19 @@ struct fixture {
       lines.emplace_back(m);
     };
   }
-  durable::queue_options queue_options() { return durable_test::quiet_queue(&clock); }
+  durable::queue_options queue_options() {
+    auto o = durable_test::quiet_queue(&clock);
+    o.max_attempts = 4;
+    return o;
+  }
   durable::dead_letter_options dlq_options() { return durable_test::quiet_dlq(&clock); }
   durable::worker_options worker_options() {
     durable::worker_options o;
     o.clock = clock.source();
     o.log = sink();
     o.seed = 42;
-    o.retry = {.max_attempts = 4,
-               .base_delay = 1s,
-               .max_delay = 1min,
-               .multiplier = 2,
-               .jitter = durable::jitter_mode::none};
+    o.retry = {
+        .base_delay = 1s, .max_delay = 1min, .multiplier = 2, .jitter = durable::jitter_mode::none};
     o.breaker.reset();
     return o;
   }
@@ -145,7 +146,7 @@ TEST_CASE("a transient failure is retried on the backoff schedule, persisted, th
   CHECK(calls == 3);
   CHECK(succeeded == 1);
   CHECK(f.queue.empty());
-  CHECK(f.dlq.count() == 0);
+  CHECK(f.dlq.size() == 0);
   const auto s = w.stats();
   CHECK(s.processed == 3);
   CHECK(s.retried == 2);
@@ -227,8 +228,8 @@ TEST_CASE("exhausted attempts dead-letter the job with the story of every attemp
   CHECK(recent[0].attempts == 4);
   const auto history = f.dlq.history(recent[0].id);
   REQUIRE(history.size() == 4);
-  CHECK(history[0].type == "test.timeout");
-  CHECK(history[1].type == "std::runtime_error");
+  CHECK(history[0].error_type == "test.timeout");
+  CHECK(history[1].error_type == "std::runtime_error");
   CHECK(history[1].message == "HTTP 503");
   CHECK(history[3].message == "timeout again");
 }
@@ -250,9 +251,7 @@ TEST_CASE("a handler throwing a non-std exception is classified by the default a
 TEST_CASE("a poison job and a job whose leases ran out are dead-lettered without running") {
   fixture f;
   int calls = 0;
-  auto options = f.worker_options();
-  options.retry.max_attempts = 2;
-  worker w{f.queue, f.dlq, [&](const order&) { ++calls; }, options};
+  worker w{f.queue, f.dlq, [&](const order&) { ++calls; }, f.worker_options()};
   {
     durable::Queue<std::string, durable::bytes_codec> other{f.dir.file("jobs.db"), "orders",
                                                             f.queue_options()};
@@ -264,7 +263,7 @@ TEST_CASE("a poison job and a job whose leases ran out are dead-lettered without
   REQUIRE(recent.size() == 1);
   CHECK(recent[0].error_type == "durable::decode_error");
 
-  f.queue.push({2, "slow"});
+  f.queue.push({2, "slow"}, {.max_attempts = 2});
   for (int i = 0; i < 2; ++i) {  // two claims whose leases expire (crashed workers)
     REQUIRE(f.queue.claim(1s));
     f.clock.advance(2s);
@@ -315,12 +314,11 @@ TEST_CASE("start deletes DLQ entries past the retention and logs a summary of th
   f.clock.advance(std::chrono::hours{24 * 40});
   f.dlq.add({2, "new"}, {"test.bad_order", std::string(200, 'm'), ""}, 1, {.key = 99});
   auto options = f.worker_options();
-  options.dlq_retention = std::chrono::hours{24 * 30};
   worker w{f.queue, f.dlq, [](const order&) {}, options};
   w.start();
   CHECK(w.stop());
-  CHECK(f.dlq.count() == 1);
-  CHECK(f.logged("deleted 1 entry older than the retention"));
+  CHECK(f.dlq.size() == 1);
+  CHECK(f.logged("removed 1 entry older than the retention"));
   CHECK(f.logged("holds 1 entry"));
   CHECK(f.logged("key=99 test.bad_order: " + std::string(77, 'm') + "..."));
   CHECK_FALSE(f.logged("ancient failure"));
@@ -413,7 +411,7 @@ TEST_CASE("bad worker options are refused") {
   CHECK_THROWS_AS((worker{f.queue, f.dlq, [](const order&) {}, options}),
                   durable::invalid_argument_error);
   options = f.worker_options();
-  options.retry.max_attempts = 0;
+  options.retry.multiplier = 0.5;
   CHECK_THROWS_AS((worker{f.queue, f.dlq, [](const order&) {}, options}),
                   durable::invalid_argument_error);
   CHECK_THROWS_AS((worker{f.queue, f.dlq, nullptr, f.worker_options()}),
@@ -437,7 +435,7 @@ TEST_CASE("batch mode claims parallel runs, a sequential job alone, and finishes
   CHECK(w.process_available() == 5);
   CHECK(order_seen == std::vector<std::int64_t>{1, 2, 3, 4, 5});
   CHECK(f.queue.empty());
-  CHECK(f.dlq.count() == 1);
+  CHECK(f.dlq.size() == 1);
   CHECK(w.stats().succeeded == 4);
 }
 

@@ -5,6 +5,7 @@
 /// The injectable clock. durable stores time as INTEGER milliseconds since the Unix
 /// epoch (UTC); the API speaks `std::chrono::system_clock::time_point`.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -44,15 +45,38 @@ class manual_clock {
   std::atomic<std::int64_t> now_ms_;
 };
 
+/// The latest time durable stores: the last whole millisecond `time_point` can hold
+/// (2262-04-11T23:47:16.854Z with libstdc++). A run-at, lease end or delay that would
+/// go past it is saturated to it, never wrapped around.
+inline constexpr time_point max_time =
+    std::chrono::floor<std::chrono::milliseconds>(time_point::max());
+/// The earliest time durable stores, the counterpart of `max_time`.
+inline constexpr time_point min_time =
+    std::chrono::ceil<std::chrono::milliseconds>(time_point::min());
+
 namespace detail {
+inline constexpr std::int64_t max_time_ms =
+    std::chrono::duration_cast<std::chrono::milliseconds>(max_time.time_since_epoch()).count();
+inline constexpr std::int64_t min_time_ms =
+    std::chrono::duration_cast<std::chrono::milliseconds>(min_time.time_since_epoch()).count();
+
 /// `t` as INTEGER milliseconds since the Unix epoch, as stored in every table.
 [[nodiscard]] inline std::int64_t to_unix_ms(time_point t) noexcept {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
-/// The inverse of `to_unix_ms`.
+/// The inverse of `to_unix_ms`, saturated to [min_time, max_time].
 [[nodiscard]] inline time_point from_unix_ms(std::int64_t ms) noexcept {
+  ms = std::clamp(ms, min_time_ms, max_time_ms);
   return time_point{
       std::chrono::duration_cast<time_point::duration>(std::chrono::milliseconds{ms})};
+}
+/// `ms + d` in milliseconds, saturated to [min_time, max_time] instead of overflowing.
+[[nodiscard]] inline std::int64_t add_ms(std::int64_t ms, std::chrono::milliseconds d) noexcept {
+  std::int64_t sum = 0;
+  if (__builtin_add_overflow(ms, d.count(), &sum)) {
+    return d.count() > 0 ? max_time_ms : min_time_ms;
+  }
+  return std::clamp(sum, min_time_ms, max_time_ms);
 }
 /// `c()` if set, else the system clock.
 [[nodiscard]] inline time_point now(const clock_function& c) {

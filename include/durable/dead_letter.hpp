@@ -9,10 +9,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "durable/clock.hpp"
+#include "durable/error_traits.hpp"
 #include "durable/job.hpp"
+#include "durable/log.hpp"
+#include "durable/open_options.hpp"
 
 namespace durable::inline v0 {
 
@@ -42,6 +46,8 @@ struct dead_letter_summary {
   /// When the entry was redriven; empty until then. A redriven entry stays as a record
   /// until retention removes it, and is never redriven again.
   std::optional<time_point> redriven_at{};
+  /// What a redrive may do with it, stored from its error's error_traits<E>::redrive.
+  redrive_policy redrive = redrive_policy::optional;
 };
 
 /// A full dead-letter entry with its decoded job (DeadLetterQueue::get).
@@ -119,6 +125,20 @@ struct dead_letter_page {
   std::optional<dead_letter_cursor> next{};
 };
 
+/// Options of a DeadLetterQueue. `{}` keeps entries 30 days, logs to stderr and reads
+/// the system clock.
+struct dead_letter_options {
+  /// Durability and lock waiting of the database file (when opened by path).
+  open_options open{};
+  /// Entries that failed longer ago than this are deleted by apply_retention(), which
+  /// a Worker calls on start; empty: kept until purged.
+  std::optional<std::chrono::milliseconds> retention = std::chrono::hours{24 * 30};
+  /// Where "now" comes from (failed_at, redriven_at, retention); the system clock when empty.
+  clock_function clock{};
+  /// Where notices go; empty discards them.
+  log_sink log = stderr_sink();
+};
+
 /// Options of DeadLetterQueue::add, for a job dead-lettered by hand.
 struct add_options {
   /// The queue the job belongs to; a redrive without a target puts it back there. May be
@@ -126,20 +146,57 @@ struct add_options {
   std::string queue{};
   /// The job's key, if it has one.
   std::optional<job_key> key{};
+  /// Whether a redrive skips the job while its key is queued (push_options::unique).
+  bool unique = false;
   /// When the job was first pushed; empty: now.
   std::optional<time_point> enqueued_at{};
   /// The job's priority, used when it is redriven.
   int priority = 0;
   /// Whether the job is sequential, used when it is redriven.
   bool sequential = false;
+  /// Attempts the job gets when redriven (>= 1).
+  std::int64_t max_attempts = 5;
 };
 
-/// Where retry/redrive puts jobs when no Queue object is given.
+/// How a redrive puts jobs back.
 struct redrive_options {
-  /// A queue in the DLQ's own database file; empty: each entry's source queue.
-  std::optional<std::string> queue{};
   /// The redriven jobs become claimable this long from now.
   std::chrono::milliseconds delay{0};
+  /// Also redrive entries whose redrive policy is `never` (by default they stay).
+  bool force = false;
+};
+
+/// What a redrive did with one entry.
+enum class redrive_outcome {
+  redriven,        ///< put back as a new job and marked redriven
+  gone,            ///< no such entry, or it was redriven already
+  incompatible,    ///< its codec or job-type fingerprint is not the DLQ's; it stays
+  no_target,       ///< it has no queue to go back to; it stays
+  not_redrivable,  ///< its redrive policy is `never` and the redrive was not forced
+  already_queued,  ///< its key is unique and already queued; it stays
+  queue_full,      ///< the target queue is at its hard limit; it stays
+};
+
+/// The lowercase name of `outcome` ("redriven", "queue_full", ...).
+[[nodiscard]] constexpr std::string_view to_string(redrive_outcome outcome) noexcept {
+  switch (outcome) {
+    case redrive_outcome::redriven: return "redriven";
+    case redrive_outcome::gone: return "gone";
+    case redrive_outcome::incompatible: return "incompatible";
+    case redrive_outcome::no_target: return "no_target";
+    case redrive_outcome::not_redrivable: return "not_redrivable";
+    case redrive_outcome::already_queued: return "already_queued";
+    case redrive_outcome::queue_full: return "queue_full";
+  }
+  return "unknown";
+}
+
+/// One entry of a redrive.
+struct redriven_entry {
+  dead_letter_id id = 0;
+  redrive_outcome outcome = redrive_outcome::gone;
+  /// The new job's id (redriven), or the queued job's (already_queued); 0 otherwise.
+  job_id job = 0;
 };
 
 /// What a redrive did. Every selected entry is counted once.
@@ -148,11 +205,19 @@ struct redrive_result {
   std::int64_t redriven = 0;
   /// Entries whose stored codec or job-type fingerprint is not this DLQ's: left as they are.
   std::int64_t skipped_incompatible = 0;
-  /// Entries with no queue to go back to: added by hand without a queue, or moved from
-  /// another database file, and no target given. Left as they are.
+  /// Entries with no queue to go back to (added by hand without a queue, or moved from
+  /// another database, and no target given). Left as they are.
   std::int64_t skipped_no_target = 0;
+  /// Entries whose redrive policy is `never` (the redrive was not forced). Left.
+  std::int64_t skipped_not_redrivable = 0;
+  /// Entries with a unique key that is already queued. Left.
+  std::int64_t skipped_already_queued = 0;
+  /// Entries that did not fit under the target queue's hard limit. Left.
+  std::int64_t skipped_queue_full = 0;
   /// The new jobs' ids, in the order they were pushed (oldest failure first).
   std::vector<job_id> jobs{};
+  /// Every selected entry with its outcome, in redrive order.
+  std::vector<redriven_entry> entries{};
 };
 
 }  // namespace durable::inline v0

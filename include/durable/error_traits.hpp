@@ -68,7 +68,7 @@ enum class jitter_mode {
 /// with designated initializers:
 /// `retry_override{.max_attempts = 10, .base_delay = std::chrono::seconds{5}}`.
 struct retry_override {
-  std::optional<std::int64_t> max_attempts{};             ///< replaces `retry_policy::max_attempts`
+  std::optional<std::int64_t> max_attempts{};             ///< replaces the job's max_attempts
   std::optional<std::chrono::milliseconds> base_delay{};  ///< replaces `retry_policy::base_delay`
   std::optional<std::chrono::milliseconds> max_delay{};   ///< replaces `retry_policy::max_delay`
   std::optional<double> multiplier{};                     ///< replaces `retry_policy::multiplier`

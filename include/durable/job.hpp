@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "durable/clock.hpp"
+#include "durable/error_traits.hpp"
 #include "durable/exceptions.hpp"
 
 namespace durable::inline v0 {
@@ -40,6 +42,9 @@ struct push_options {
   /// A sequential job is never claimed in a batch with other jobs: `claim_batch` stops
   /// before it, and returns it alone when it is at the head.
   bool sequential = false;
+  /// Attempts this job gets (>= 1); empty: the queue's queue_options::max_attempts.
+  /// Stored with the job, so it keeps the limit it was pushed with.
+  std::optional<std::int64_t> max_attempts{};
 };
 
 /// What a push did.
@@ -53,19 +58,29 @@ struct push_result {
 /// One failed attempt, as recorded with the job by `nack` and kept in the DLQ.
 struct failure {
   /// Stable error type name (error_traits<E>::name), e.g. "timeout".
-  std::string type{};
+  std::string error_type{};
   /// Human-readable message, usually the exception's what().
   std::string message{};
   /// Free text: nested exceptions, stack, whatever the caller has.
   std::string context{};
+  /// What a redrive may do with the job once dead-lettered with this failure; stored with
+  /// the entry (error_traits<E>::redrive).
+  redrive_policy redrive = redrive_policy::optional;
 };
+
+/// The error type durable records in a job's history for an attempt whose lease ended
+/// before it was acked or nacked.
+inline constexpr std::string_view lease_expired_error = "lease_expired";
+/// The error type durable records for an attempt whose claiming process died
+/// (queue_options::release_dead_claims).
+inline constexpr std::string_view claimer_died_error = "claimer_died";
 
 /// One earlier failed attempt of a job, from its history.
 struct attempt_record {
   /// 1 for the first attempt.
   std::int64_t attempt = 0;
   /// Stable error type name.
-  std::string type{};
+  std::string error_type{};
   /// The error message.
   std::string message{};
   /// When the attempt failed.
@@ -85,6 +100,8 @@ struct claimed_job {
   std::optional<job_key> key{};
   /// Earlier attempts that failed or whose lease expired (0 on the first claim).
   std::int64_t attempts = 0;
+  /// Attempts the job gets, as stored when it was pushed.
+  std::int64_t max_attempts = 0;
   /// The job's priority.
   int priority = 0;
   /// Whether the job was pushed as sequential.
@@ -93,8 +110,8 @@ struct claimed_job {
   time_point enqueued_at{};
   /// When this claim's lease ends unless extended.
   time_point lease_until{};
-  /// True when the queue's max_attempts is set and `attempts` has reached it (for
-  /// example through lease expiries alone): the job should be dead-lettered, not run.
+  /// True when `attempts` has reached `max_attempts` (for example through lease expiries
+  /// alone): the job should be dead-lettered, not run.
   bool exhausted = false;
   /// The decoded job; empty for a poison job.
   std::optional<Job> job{};

@@ -118,8 +118,9 @@ struct recovery_gates {
 
 /// How recovery chooses error types and puts jobs back.
 struct recovery_options {
-  /// Redrive policy per error type name. Default: durable::default_errors.
-  redrive_policies policies = redrive_policies::from<default_errors>();
+  /// Redrive policy per error type name; empty: the policy stored with each entry when it
+  /// was dead-lettered (its error_traits<E>::redrive).
+  std::optional<redrive_policies> policies{};
   /// Also recover error types whose policy is `optional`. Without it, an optional type is
   /// recovered only when the filter names it in `error_types`. `never` types never are.
   bool include_optional = false;
@@ -153,42 +154,6 @@ struct recovery_result {
 };
 
 namespace detail {
-/// Recovery's access to DeadLetterQueue internals (the target queue's jobs by key,
-/// redrive by id with per-entry outcomes).
-struct recovery_access {
-  template <class Job, class Codec>
-  static bool queued(Queue<Job, Codec>& queue, const job_key& key) {
-    return DeadLetterQueue<Job, Codec>::queued_in(queue, key);
-  }
-
-  template <class Job, class Codec>
-  static const log_sink& log(const DeadLetterQueue<Job, Codec>& dlq) {
-    return dlq.options_.log;
-  }
-
-  /// Redrives `ids` into `queue`; calls `done(id, job id)` for each redriven entry,
-  /// `gone(id)` for one redriven or removed meanwhile, `failed(id)` for one that does
-  /// not decode as Job.
-  template <class Job, class Codec, class Done, class Gone, class Failed>
-  static void redrive(DeadLetterQueue<Job, Codec>& dlq, Queue<Job, Codec>& queue,
-                      std::span<const dead_letter_id> ids, std::chrono::milliseconds delay,
-                      Done&& done, Gone&& gone, Failed&& failed) {
-    using dlq_type = DeadLetterQueue<Job, Codec>;
-    using outcome = typename dlq_type::outcome;
-    const typename dlq_type::redrive_target target{&queue, nullptr, delay.count()};
-    dlq.redrive_ids(ids, target, [&](dead_letter_id id, const typename dlq_type::one_result& r) {
-      switch (r.what) {
-        case outcome::redriven: done(id, r.job); break;
-        case outcome::gone: gone(id); break;
-        case outcome::incompatible:
-        case outcome::no_target: failed(id); break;
-      }
-    });
-  }
-};
-}  // namespace detail
-
-namespace detail {
 /// One run of recover(): the gates, the counters and the batch being redriven.
 template <class Job, class Codec>
 class recovery_run {
@@ -200,7 +165,7 @@ class recovery_run {
         queue_(queue),
         gates_(gates),
         options_(options),
-        log_(recovery_access::log(dlq)),
+        log_(dlq.options().log),
         named_(filter.error_types.begin(), filter.error_types.end()) {}
 
   recovery_result run(const dead_letter_filter& filter) {
@@ -239,8 +204,9 @@ class recovery_run {
     return false;
   }
 
-  [[nodiscard]] bool redrivable(std::string_view type) const {
-    switch (options_.policies.of(type)) {
+  [[nodiscard]] bool redrivable(const dead_letter_summary& entry) const {
+    const std::string_view type = entry.error_type;
+    switch (options_.policies ? options_.policies->of(type) : entry.redrive) {
       case redrive_policy::safe: return true;
       case redrive_policy::optional: return options_.include_optional || named_.contains(type);
       case redrive_policy::never: return false;
@@ -252,8 +218,8 @@ class recovery_run {
   bool passes_key_gates(const dead_letter_summary& entry) {
     const job_key& key = *entry.key;
     try {
-      if (seen_.contains(key) || (gates_.already_queued ? gates_.already_queued(key)
-                                                        : recovery_access::queued(queue_, key))) {
+      if (seen_.contains(key) ||
+          (gates_.already_queued ? gates_.already_queued(key) : queue_.contains(key))) {
         ++result_.skipped_already_queued;
         return false;
       }
@@ -278,7 +244,7 @@ class recovery_run {
   // Counts `entry` and, when the policy and gates let it, queues it for this page's batch.
   void admit(dead_letter_summary& entry) {
     ++result_.total;
-    if (!redrivable(entry.error_type)) {
+    if (!redrivable(entry)) {
       ++result_.skipped_not_redrivable;
       return;
     }
@@ -287,22 +253,32 @@ class recovery_run {
     keys_.emplace(entry.id, std::move(entry.key));
   }
 
+  // Redrives this page's admitted entries; recovery's own policy check already ran, so
+  // the redrive is forced past the stored policy.
   void redrive_admitted() {
-    recovery_access::redrive(
-        dlq_, queue_, admitted_, options_.delay,
-        [&](dead_letter_id id, job_id job) {
+    const auto done =
+        dlq_.redrive(admitted_, queue_, redrive_options{.delay = options_.delay, .force = true});
+    for (const auto& e : done.entries) {
+      switch (e.outcome) {
+        case redrive_outcome::redriven:
           ++result_.recovered;
-          result_.jobs.push_back(job);
-          if (auto& key = keys_[id]) result_.recovered_keys.push_back(std::move(*key));
-        },
-        [&](dead_letter_id /*id*/) { ++result_.skipped_already_queued; },
-        [&](dead_letter_id id) {
+          result_.jobs.push_back(e.job);
+          if (auto& key = keys_[e.id]) result_.recovered_keys.push_back(std::move(*key));
+          break;
+        case redrive_outcome::gone:
+        case redrive_outcome::already_queued: ++result_.skipped_already_queued; break;
+        case redrive_outcome::queue_full:
+        case redrive_outcome::incompatible:
+        case redrive_outcome::no_target:
+        case redrive_outcome::not_redrivable:
           ++result_.failed;
           detail::log(log_, log_level::warning,
-                      "recovery from dead-letter queue \"{}\": entry {} does not decode as the "
-                      "queue's job type; left in place",
-                      dlq_.name(), id);
-        });
+                      "recovery from dead-letter queue \"{}\": entry {} was not redriven ({}); "
+                      "left in place",
+                      dlq_.name(), e.id, to_string(e.outcome));
+          break;
+      }
+    }
     admitted_.clear();
     keys_.clear();
   }

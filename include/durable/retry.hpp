@@ -18,12 +18,11 @@
 
 namespace durable::inline v0 {
 
-/// Retry parameters: the worker's defaults, possibly overridden per error type
+/// Backoff parameters: the worker's defaults, possibly overridden per error type
 /// (`retry_override`). The delay before attempt n+1 is
-/// `min(max_delay, base_delay * multiplier^(n-1))`, then jittered (`next_delay`).
+/// `min(max_delay, base_delay * multiplier^(n-1))`, then jittered (`next_delay`). How many
+/// attempts a job gets is stored with the job (push_options::max_attempts).
 struct retry_policy {
-  /// Total attempts a job gets, the first one included (>= 1).
-  std::int64_t max_attempts = 5;
   /// Delay after the first failed attempt, before jitter (>= 0).
   std::chrono::milliseconds base_delay{1'000};
   /// Upper bound of any delay (>= base_delay).
@@ -36,10 +35,10 @@ struct retry_policy {
   friend bool operator==(const retry_policy&, const retry_policy&) = default;
 };
 
-/// The worker's default policy with each field `per_error` sets replacing the default.
+/// The worker's default policy with each backoff field `per_error` sets replacing the
+/// default.
 [[nodiscard]] constexpr retry_policy effective_policy(retry_policy worker_default,
                                                       const retry_override& per_error) noexcept {
-  if (per_error.max_attempts) worker_default.max_attempts = *per_error.max_attempts;
   if (per_error.base_delay) worker_default.base_delay = *per_error.base_delay;
   if (per_error.max_delay) worker_default.max_delay = *per_error.max_delay;
   if (per_error.multiplier) worker_default.multiplier = *per_error.multiplier;
@@ -54,24 +53,28 @@ struct retry_policy {
   return effective_policy(worker_default, error.retry);
 }
 
+/// The attempts a job that failed with `error` gets: the error's own
+/// `retry_override::max_attempts` if it sets one, else the job's stored `job_max_attempts`.
+[[nodiscard]] inline std::int64_t effective_max_attempts(std::int64_t job_max_attempts,
+                                                         const classification& error) noexcept {
+  return error.retry.max_attempts.value_or(job_max_attempts);
+}
+
 /// Whether a job that failed with an error of `kind` after `attempts` attempts (the
 /// failed one included) gets another: only transient errors, while
-/// `attempts < policy.max_attempts`.
+/// `attempts < max_attempts`.
 [[nodiscard]] constexpr bool should_retry(error_kind kind, std::int64_t attempts,
-                                          const retry_policy& policy) noexcept {
-  return kind == error_kind::transient && attempts < policy.max_attempts;
+                                          std::int64_t max_attempts) noexcept {
+  return kind == error_kind::transient && attempts < max_attempts;
 }
 
 /// Throws `durable::invalid_argument_error` (argument "retry_policy") unless
-/// max_attempts >= 1, 0 <= base_delay <= max_delay and multiplier >= 1.
+/// 0 <= base_delay <= max_delay and multiplier >= 1.
 inline void validate(const retry_policy& policy) {
   const auto fail = [](const std::string& what) {
     throw invalid_argument_error("retry_policy",
                                  "durable: invalid argument: retry_policy: " + what);
   };
-  if (policy.max_attempts < 1) {
-    fail("max_attempts must be >= 1, got " + std::to_string(policy.max_attempts));
-  }
   if (policy.base_delay.count() < 0) {
     fail("base_delay must be >= 0 ms, got " + std::to_string(policy.base_delay.count()));
   }

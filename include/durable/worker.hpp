@@ -55,12 +55,11 @@ struct worker_options {
   /// 1: claim one job at a time. More: claim_batch up to this many (a sequential job
   /// comes alone) and run them one after another on the claiming thread.
   std::size_t batch_size = 1;
-  /// Retry parameters for errors whose traits do not override them.
+  /// Backoff for errors whose traits do not override it. How many attempts a job gets is
+  /// stored with the job (push_options::max_attempts, queue_options::max_attempts).
   retry_policy retry{};
   /// The circuit breaker; empty: none. Its `on_change` hook is called after logging.
   std::optional<breaker_options> breaker = breaker_options{};
-  /// On start, DLQ entries older than this are deleted.
-  std::chrono::milliseconds dlq_retention = std::chrono::hours{24 * 30};
   /// Log a DLQ summary on start and after every this many processed jobs; 0: only on start.
   std::int64_t dlq_summary_every = 1000;
   /// Idle polling starts at this interval and doubles up to `max_poll_interval`; a push
@@ -191,15 +190,15 @@ class Worker {
     return done;
   }
 
-  /// Deletes DLQ entries older than the retention and logs how many; logs the DLQ
+  /// Applies the DLQ's retention (dead_letter_options::retention) and logs the DLQ
   /// summary when it is not empty. start() calls it.
   void maintain() {
-    const auto removed = dlq_.delete_older_than(options_.dlq_retention);
+    const auto removed = dlq_.apply_retention();
     if (removed > 0) {
       detail::log(options_.log, log_level::info,
-                  "dead-letter queue \"{}\": deleted {} entr{} older than the retention of {}",
+                  "dead-letter queue \"{}\": removed {} entr{} older than the retention of {}",
                   dlq_.name(), removed, removed == 1 ? "y" : "ies",
-                  std::chrono::duration_cast<std::chrono::hours>(options_.dlq_retention));
+                  std::chrono::duration_cast<std::chrono::hours>(*dlq_.options().retention));
     }
     log_dlq_summary();
   }
@@ -279,6 +278,11 @@ class Worker {
                   "job {} of queue \"{}\" could not be finished: {}; it will be retried after "
                   "its lease ends",
                   c.id, queue_.name(), e.what());
+    } catch (...) {
+      detail::log(options_.log, log_level::error,
+                  "job {} of queue \"{}\" could not be finished: a non-standard exception; it "
+                  "will be retried after its lease ends",
+                  c.id, queue_.name());
     }
     {
       std::lock_guard lock{leases_mutex_};
@@ -312,7 +316,8 @@ class Worker {
     }
     if (breaker_) breaker_->record_failure(failed->kind);
     const retry_policy policy = effective_policy(options_.retry, *failed);
-    if (!should_retry(failed->kind, event.attempt, policy)) {
+    const std::int64_t max_attempts = effective_max_attempts(c.max_attempts, *failed);
+    if (!should_retry(failed->kind, event.attempt, max_attempts)) {
       dead_letter(c, event, *failed);
       return;
     }
@@ -321,17 +326,17 @@ class Worker {
       std::lock_guard lock{rng_mutex_};
       delay = next_delay(policy, event.attempt, rng_);
     }
-    queue_.nack(c, delay, {failed->name, failed->message, failed->context_text()});
+    queue_.nack(c, delay, as_failure(*failed));
     ++retried_;
     detail::log(options_.log, log_level::info,
                 "job {} of queue \"{}\" failed attempt {} of {} with {}: {}; retrying in {}", c.id,
-                queue_.name(), event.attempt, policy.max_attempts, failed->name,
-                cut(failed->message), delay);
+                queue_.name(), event.attempt, max_attempts, failed->name, cut(failed->message),
+                delay);
     call_hook(options_.on_retry, event, *failed, delay);
   }
 
   void dead_letter(claimed_job<Job>& c, const job_event& event, const classification& why) {
-    dlq_.move_from(queue_, c, {why.name, why.message, why.context_text()});
+    dlq_.move_from(queue_, c, as_failure(why));
     ++dead_lettered_;
     detail::log(options_.log, log_level::warning,
                 R"(job {} of queue "{}" dead-lettered to "{}" after attempt {} with {} ({}): {})",
@@ -340,15 +345,18 @@ class Worker {
     call_hook(options_.on_dead_letter, event, why);
   }
 
-  // True when a job must not run again: the queue flagged it, or it has used the default
-  // attempts and its last attempt ended without a verdict (lease expiry, dead claimer). A
-  // job nacked past the default ran under an error's own retry override: it runs.
+  static failure as_failure(const classification& why) {
+    return {why.name, why.message, why.context_text(), why.redrive};
+  }
+
+  // True when a job must not run again: it has used its attempts and its last attempt
+  // ended without a verdict (lease expiry, dead claimer). A job nacked past its limit ran
+  // under an error's own retry override: it runs.
   bool out_of_attempts(const claimed_job<Job>& c) {
-    if (c.exhausted) return true;
-    if (c.attempts < options_.retry.max_attempts) return false;
+    if (!c.exhausted) return false;
     const auto history = queue_.history(c.id);
-    return history.empty() || history.back().type == detail::sqlite::lease_expired_type ||
-           history.back().type == detail::sqlite::claimer_died_type;
+    return history.empty() || history.back().error_type == lease_expired_error ||
+           history.back().error_type == claimer_died_error;
   }
 
   classification exhausted(const claimed_job<Job>& c) const {
@@ -391,7 +399,7 @@ class Worker {
   }
 
   void log_dlq_summary() {
-    const auto count = dlq_.count();
+    const auto count = dlq_.size();
     if (count == 0) return;
     detail::log(options_.log, log_level::warning,
                 "dead-letter queue \"{}\" holds {} entr{}; most recent:", dlq_.name(), count,

@@ -84,8 +84,28 @@ CREATE INDEX durable_dead_letters_key ON durable_dead_letters
   (dlq, key, failed_at, id, redriven_at) WHERE key IS NOT NULL;
 )sql"};
 
+// Version 2: what the engine needs so that tools without the C++ types see the whole
+// picture. Each job keeps the max attempts it was pushed with and whether its key is
+// unique; each dead letter keeps both too and the redrive policy of its error. Queue
+// settings (limits, paused) live in durable_queues, so a redrive or another process
+// honours the same hard limit as the Queue object that set it.
+inline constexpr migration schema_v2{2, R"sql(
+ALTER TABLE durable_jobs ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 5;
+ALTER TABLE durable_jobs ADD COLUMN unique_key INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE durable_dead_letters ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 5;
+ALTER TABLE durable_dead_letters ADD COLUMN unique_key INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE durable_dead_letters ADD COLUMN redrive_policy TEXT NOT NULL DEFAULT 'optional';
+CREATE TABLE durable_queues (
+  name        TEXT PRIMARY KEY,
+  hard_limit  INTEGER,
+  soft_limit  INTEGER,
+  paused      INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO durable_queues (name) SELECT DISTINCT queue FROM durable_jobs;
+)sql"};
+
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v1};
+inline constexpr std::array migrations{schema_v1, schema_v2};
 
 /// The schema version stored in the file; 0 when durable has not written to it yet.
 [[nodiscard]] inline std::int64_t stored_schema_version(connection& c) {

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// `durable::database`: a handle on one database that the queues and dead-letter queues
+/// of a process share: one connection, one writer path and one set of wake-ups per
+/// database file per process.
+
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <tuple>
+#include <utility>
+
+#include "durable/detail/sqlite/backend.hpp"
+#include "durable/open_options.hpp"
+#include "durable/storage.hpp"
+
+namespace durable::inline v0 {
+
+namespace detail {
+
+/// What the objects of one process on one database share: the backend and the
+/// wake-ups of waiting workers.
+class database_state {
+ public:
+  explicit database_state(std::shared_ptr<storage::backend> backend)
+      : backend_(std::move(backend)) {}
+
+  [[nodiscard]] storage::backend& backend() const noexcept { return *backend_; }
+
+  /// Counts pushes (and nacks, redrives) into `queue` through this process.
+  [[nodiscard]] std::uint64_t push_sequence(std::string_view queue) {
+    std::lock_guard lock{mutex_};
+    const auto it = sequences_.find(queue);
+    return it == sequences_.end() ? 0 : it->second;
+  }
+  /// Wakes the waiters of `queue`.
+  void notify_push(std::string_view queue) {
+    {
+      std::lock_guard lock{mutex_};
+      auto it = sequences_.find(queue);
+      if (it == sequences_.end()) it = sequences_.emplace(std::string{queue}, 0).first;
+      ++it->second;
+    }
+    pushed_.notify_all();
+  }
+  /// Blocks until `queue`'s sequence moves past `seen`, `timeout` passes or `stop` is
+  /// requested; true if it moved.
+  bool wait_for_push(std::string_view queue, std::uint64_t seen, std::chrono::milliseconds timeout,
+                     const std::stop_token& stop) {
+    std::unique_lock lock{mutex_};
+    return pushed_.wait_for(lock, stop, timeout, [&] {
+      const auto it = sequences_.find(queue);
+      return it != sequences_.end() && it->second != seen;
+    });
+  }
+
+ private:
+  std::shared_ptr<storage::backend> backend_;
+  std::mutex mutex_;
+  std::condition_variable_any pushed_;
+  std::map<std::string, std::uint64_t, std::less<>> sequences_;
+};
+
+/// The process's open databases, so that objects opened by path share one. An entry
+/// belongs to the process that made it: a forked child opens its own connection.
+inline std::shared_ptr<database_state> open_shared(const std::string& path,
+                                                   const open_options& options) {
+  using key_type = std::tuple<std::string, int, std::int64_t, pid_t>;
+  static std::mutex mutex;
+  static std::map<key_type, std::weak_ptr<database_state>> open;
+  std::error_code ec;
+  auto canonical = std::filesystem::weakly_canonical(path, ec);
+  const key_type key{ec ? path : canonical.string(), static_cast<int>(options.durability),
+                     options.busy_timeout.count(), getpid()};
+  std::lock_guard lock{mutex};
+  if (auto existing = open[key].lock()) return existing;
+  for (auto it = open.begin(); it != open.end();) {  // forget closed databases
+    it = it->second.expired() ? open.erase(it) : std::next(it);
+  }
+  auto state =
+      std::make_shared<database_state>(std::make_shared<sqlite::sqlite_backend>(path, options));
+  open[key] = state;
+  return state;
+}
+
+}  // namespace detail
+
+/// A handle on one database: a SQLite file now, other backends through storage::backend.
+/// Copies share the database. Queues and dead-letter queues given the same handle, or
+/// opened by the same path with the same options in one process, share one connection.
+class database {
+ public:
+  /// Opens (creating if needed) the SQLite file at `path`, or shares this process's open
+  /// connection to it. Throws sqlite_error/schema_error for a file that cannot be used
+  /// (not a database, read-only, missing directory, newer schema).
+  explicit database(const std::string& path, const open_options& options = {})
+      : state_(detail::open_shared(path, options)) {}
+
+  /// Uses `backend`, e.g. one that is not built in.
+  explicit database(std::shared_ptr<storage::backend> backend)
+      : state_(std::make_shared<detail::database_state>(std::move(backend))) {}
+
+  /// The file path or connection target (never a password).
+  [[nodiscard]] const std::string& target() const noexcept { return storage().target(); }
+
+  /// The storage backend, for the engine and tools.
+  [[nodiscard]] storage::backend& storage() const noexcept { return state_->backend(); }
+
+  /// The shared state, for the engine.
+  [[nodiscard]] detail::database_state& state() const noexcept { return *state_; }
+
+  /// True when both handles are on the same open database.
+  friend bool operator==(const database& a, const database& b) noexcept {
+    return a.state_ == b.state_;
+  }
+
+ private:
+  std::shared_ptr<detail::database_state> state_;
+};
+
+}  // namespace durable::inline v0

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// The byte-level dead-letter engine: adding entries, moving claimed jobs in (within one
+/// database or across two), reading, window queries, retention and purge, for one DLQ of
+/// one database. Not a template: DeadLetterQueue<Job, Codec> forwards here. Redrive is
+/// in redrive.hpp beside it.
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "durable/clock.hpp"
+#include "durable/database.hpp"
+#include "durable/dead_letter.hpp"
+#include "durable/detail/engine/queue_engine.hpp"
+#include "durable/detail/names.hpp"
+#include "durable/exceptions.hpp"
+#include "durable/job.hpp"
+#include "durable/log.hpp"
+#include "durable/storage.hpp"
+
+namespace durable::inline v0::detail {
+
+/// One job dead-lettered by hand, encoded.
+struct encoded_dead_letter {
+  std::span<const std::byte> payload;
+  const failure* error = nullptr;
+  std::int64_t attempts = 0;
+  const add_options* options = nullptr;
+};
+
+/// A dead_letter_filter checked and turned into bound values; lists sorted and unique.
+struct prepared_filter {
+  std::int64_t from_ms = std::numeric_limits<std::int64_t>::min();
+  std::int64_t to_ms = std::numeric_limits<std::int64_t>::max();
+  std::vector<std::string> types;
+  std::vector<job_key> keys;
+  std::optional<std::string> queue;
+  bool include_redriven = false;
+
+  [[nodiscard]] storage::dead_letter_where where(std::string_view dlq) const {
+    storage::dead_letter_where w;
+    w.dlq = dlq;
+    w.from_ms = from_ms;
+    w.to_ms = to_ms;
+    w.error_types = types;
+    w.keys = keys;
+    if (queue) w.queue = *queue;
+    w.include_redriven = include_redriven;
+    return w;
+  }
+};
+
+/// Dead-letter operations on bytes for DLQ `name` of `db`. Thread-safe.
+class dead_letter_engine {
+ public:
+  dead_letter_engine(database db, std::string name, dead_letter_options options)
+      : db_(std::move(db)),
+        name_((validate_name("dlq_name", name), std::move(name))),
+        options_(std::move(options)) {
+    if (options_.retention)
+      check_not_negative("dead_letter_options::retention", *options_.retention);
+  }
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] const database& db() const noexcept { return db_; }
+  [[nodiscard]] const std::string& target() const noexcept { return db_.target(); }
+  [[nodiscard]] const dead_letter_options& options() const noexcept { return options_; }
+  [[nodiscard]] std::int64_t now_ms() const { return to_unix_ms(detail::now(options_.clock)); }
+  [[nodiscard]] storage::backend& storage() const noexcept { return db_.storage(); }
+
+  static void check_failure(const failure& error) {
+    if (error.error_type.empty()) {
+      throw invalid_argument_error(
+          "error",
+          "durable: invalid argument: failure::error_type is empty; give the error's stable "
+          "type name (error_traits<E>::name)");
+    }
+  }
+
+  /// Stores jobs dead-lettered by hand, in one transaction; returns their ids.
+  std::vector<dead_letter_id> add(std::span<const encoded_dead_letter> entries,
+                                  codec_identity codec) {
+    const auto now = now_ms();
+    std::vector<storage::new_dead_letter> rows;
+    rows.reserve(entries.size());
+    for (const auto& e : entries) {
+      check_failure(*e.error);
+      if (e.attempts < 0) {
+        throw invalid_argument_error(
+            "attempts",
+            fmt::format("durable: invalid argument: attempts must be >= 0, got {}", e.attempts));
+      }
+      const add_options& o = *e.options;
+      if (!o.queue.empty()) validate_name("add_options::queue", o.queue);
+      if (o.max_attempts < 1) {
+        throw invalid_argument_error(
+            "add_options::max_attempts",
+            fmt::format("durable: invalid argument: add_options::max_attempts must be >= 1, got {}",
+                        o.max_attempts));
+      }
+      storage::new_dead_letter row;
+      row.dlq = name_;
+      row.queue = o.queue;
+      row.key = o.key ? &*o.key : nullptr;
+      row.unique = o.unique;
+      row.priority = o.priority;
+      row.sequential = o.sequential;
+      row.max_attempts = o.max_attempts;
+      row.codec = codec.name;
+      row.fingerprint = codec.fingerprint;
+      row.payload = e.payload;
+      row.failure = {e.error->error_type, e.error->message, e.error->context, e.error->redrive,
+                     now};
+      row.attempts = e.attempts;
+      row.enqueued_at_ms = o.enqueued_at ? to_unix_ms(*o.enqueued_at) : now;
+      rows.push_back(row);
+    }
+    std::vector<dead_letter_id> ids;
+    for (const auto& [id, inserted] : storage().add_dead_letters(rows)) ids.push_back(id);
+    return ids;
+  }
+
+  /// Moves claimed job (`id`, `token`) of `queue` in with its final failure `error`.
+  /// Same database: one transaction. Another database: the entry is inserted first,
+  /// keyed by (origin database id, job id) so a repeat finds it, then the job is
+  /// deleted; if the lease was lost meanwhile, the entry is removed again. Throws
+  /// lease_lost_error, changing nothing, when the claim no longer holds the job.
+  dead_letter_id move_from(queue_engine& queue, job_id id, std::int64_t token,
+                           const failure& error) {
+    check_failure(error);
+    const storage::lease_ref lease{queue.name(), id, token};
+    const storage::final_failure f{error.error_type, error.message, error.context, error.redrive,
+                                   now_ms()};
+    if (queue.db() == db_) {
+      const auto entry = storage().move_to_dead_letter({lease, name_, f});
+      if (!entry) queue.lease_lost(id, "dead-lettering");
+      return *entry;
+    }
+    auto& source = queue.db().storage();
+    const auto job = source.read_claimed(lease);
+    if (!job) queue.lease_lost(id, "dead-lettering");
+    storage::new_dead_letter row;
+    row.dlq = name_;
+    row.origin = source.database_id();
+    row.original_id = id;
+    row.queue = queue.name();
+    row.key = job->key ? &*job->key : nullptr;
+    row.unique = job->unique;
+    row.priority = job->priority;
+    row.sequential = job->sequential;
+    row.max_attempts = job->max_attempts;
+    row.codec = job->codec;
+    row.fingerprint = job->fingerprint;
+    row.payload = job->payload;
+    row.failure = f;
+    row.history_json = job->history_json;
+    row.attempts = job->attempts + 1;
+    row.enqueued_at_ms = job->enqueued_at_ms;
+    const auto [entry, inserted] = storage().add_dead_letters({&row, 1}).front();
+    if (!inserted) {
+      log(options_.log, log_level::info,
+          "job {} of queue \"{}\" was already in dead-letter queue \"{}\" of \"{}\" as entry {} "
+          "(an earlier move was interrupted); removing it from the queue",
+          id, queue.name(), name_, target(), entry);
+    }
+    if (!source.ack(lease)) {
+      if (inserted) storage().remove_dead_letter(name_, entry);
+      queue.lease_lost(id, "dead-lettering");
+    }
+    return entry;
+  }
+
+  [[nodiscard]] std::optional<storage::dead_letter_row> get(dead_letter_id id) {
+    return storage().dead_letter(name_, id);
+  }
+
+  /// Entries not yet redriven. O(n) over the time index, no table reads.
+  [[nodiscard]] std::int64_t size() { return count(dead_letter_filter{}); }
+
+  [[nodiscard]] std::int64_t count(const dead_letter_filter& filter) {
+    return storage().count_dead_letters(prepare(filter).where(name_));
+  }
+
+  [[nodiscard]] dead_letter_page query(const dead_letter_filter& filter, const page_request& page) {
+    const auto f = prepare(filter);
+    if (page.limit < 1) {
+      throw invalid_argument_error(
+          "page.limit",
+          fmt::format("durable: invalid argument: page_request::limit must be >= 1, got {}",
+                      page.limit));
+    }
+    using position = std::pair<std::int64_t, dead_letter_id>;
+    constexpr auto lowest = std::numeric_limits<std::int64_t>::min();
+    constexpr auto highest = std::numeric_limits<std::int64_t>::max();
+    const bool descending = page.order == sort_order::newest_first;
+    position after = descending ? position{f.to_ms, highest} : position{f.from_ms, lowest};
+    if (page.after) {
+      const position cursor{to_unix_ms(page.after->failed_at), page.after->id};
+      after = descending ? std::min(after, cursor) : std::max(after, cursor);
+    }
+    storage::page_position pos;
+    pos.descending = descending;
+    pos.after_ms = after.first;
+    pos.after_id = after.second;
+    pos.limit = page.limit < highest ? page.limit + 1 : page.limit;
+    dead_letter_page result;
+    result.entries = storage().dead_letter_page(f.where(name_), pos);
+    const auto limit = static_cast<std::size_t>(page.limit);
+    if (result.entries.size() > limit) {
+      result.entries.resize(limit);
+      result.next = dead_letter_cursor{result.entries.back().failed_at, result.entries.back().id};
+    }
+    return result;
+  }
+
+  /// Ids of the entries matching `filter` not yet redriven, oldest failure first.
+  [[nodiscard]] std::vector<dead_letter_id> select(const dead_letter_filter& filter) {
+    auto f = prepare(filter);
+    f.include_redriven = false;
+    return storage().select_dead_letters(f.where(name_));
+  }
+
+  std::int64_t delete_older_than(std::chrono::milliseconds age) {
+    check_not_negative("age", age);
+    return storage().delete_failed_before(name_, add_ms(now_ms(), -age));
+  }
+
+  std::int64_t apply_retention() {
+    return options_.retention ? delete_older_than(*options_.retention) : 0;
+  }
+
+  std::int64_t purge(const dead_letter_filter& filter) {
+    return storage().delete_dead_letters(prepare(filter).where(name_));
+  }
+
+  [[nodiscard]] decode_error undecodable(dead_letter_id id, codec_identity expected,
+                                         const std::string& found_codec,
+                                         std::uint64_t found_fingerprint,
+                                         std::string_view why) const {
+    return decode_error(
+        fmt::format("durable: decode: entry {} of dead-letter queue \"{}\" in \"{}\" cannot be "
+                    "decoded as this DeadLetterQueue's job type: {}; the entry was kept: read it "
+                    "with a DeadLetterQueue of its job type and codec, or purge it",
+                    id, name_, target(), why),
+        name_, id, std::string{expected.name}, expected.fingerprint, found_codec,
+        found_fingerprint);
+  }
+
+  /// `filter` checked and turned into bound values. Both window bounds are inclusive at
+  /// millisecond precision, the precision failed_at is stored with: a bound inside a
+  /// millisecond includes the entries of that millisecond.
+  static prepared_filter prepare(const dead_letter_filter& filter) {
+    using std::chrono::milliseconds;
+    if (filter.from && filter.to && *filter.from > *filter.to) {
+      throw invalid_argument_error(
+          "filter",
+          fmt::format("durable: invalid argument: dead_letter_filter window is empty: from "
+                      "{:%FT%T}Z is after to {:%FT%T}Z; give from <= to (both are inclusive)",
+                      std::chrono::floor<milliseconds>(*filter.from),
+                      std::chrono::floor<milliseconds>(*filter.to)));
+    }
+    prepared_filter f;
+    if (filter.from) f.from_ms = to_unix_ms(std::chrono::floor<milliseconds>(*filter.from));
+    if (filter.to) f.to_ms = to_unix_ms(std::chrono::floor<milliseconds>(*filter.to));
+    f.types = filter.error_types;
+    std::sort(f.types.begin(), f.types.end());
+    f.types.erase(std::unique(f.types.begin(), f.types.end()), f.types.end());
+    f.keys = filter.keys;
+    std::sort(f.keys.begin(), f.keys.end());
+    f.keys.erase(std::unique(f.keys.begin(), f.keys.end()), f.keys.end());
+    f.queue = filter.queue;
+    f.include_redriven = filter.include_redriven;
+    return f;
+  }
+
+ private:
+  database db_;
+  std::string name_;
+  dead_letter_options options_;
+};
+
+}  // namespace durable::inline v0::detail

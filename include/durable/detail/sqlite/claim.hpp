@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// Claim: taking the jobs at the head of a queue under a fenced lease. A job whose lease
+/// expired is claimable again; the claim counts the lost attempt and records it. Part of
+/// the SQLite layer, the only place SQL lives.
+
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "durable/detail/sqlite/connection.hpp"
+#include "durable/detail/sqlite/values.hpp"
+#include "durable/storage.hpp"
+
+namespace durable::inline v0::detail::sqlite {
+
+// Macros, not constants: the claim statements are built by string-literal concatenation.
+// NOLINTBEGIN(cppcoreguidelines-macro-usage)
+#define DURABLE_DETAIL_CLAIM_SET                                                                  \
+  "SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "                                          \
+  "attempts = attempts + (lease_token IS NOT NULL), "                                             \
+  "history = CASE WHEN lease_token IS NULL THEN history ELSE json_insert("                        \
+  "coalesce(history, '[]'), '$[#]', json_object('attempt', attempts + 1, 'type', "                \
+  "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', ?4)) " \
+  "END "
+#define DURABLE_DETAIL_CLAIM_RETURNING                                                     \
+  " RETURNING id, key, attempts, max_attempts, priority, sequential, enqueued_at, codec, " \
+  "fingerprint, payload"
+// NOLINTEND(cppcoreguidelines-macro-usage)
+
+/// The claimed row of a claim statement (DURABLE_DETAIL_CLAIM_RETURNING's columns).
+[[nodiscard]] inline storage::claimed_row read_claimed(const statement& s,
+                                                       const storage::claim_request& r) {
+  storage::claimed_row row;
+  row.id = s.int64(0);
+  row.token = r.token;
+  row.key = column_key(s, 1);
+  row.attempts = s.int64(2);
+  row.max_attempts = s.int64(3);
+  row.priority = static_cast<int>(s.int64(4));
+  row.sequential = s.int64(5) != 0;
+  row.enqueued_at_ms = s.int64(6);
+  row.lease_until_ms = r.lease_until_ms;
+  row.codec = std::string{s.text(7)};
+  row.fingerprint = static_cast<std::uint64_t>(s.int64(8));
+  row.payload = column_bytes(s, 9);
+  return row;
+}
+
+/// Claims the first claimable job of the queue (by priority desc, run_at, id) in one
+/// statement. The statement is stepped to its end before the row is returned: with
+/// RETURNING, SQLite writes (and, outside a transaction, commits) only then, so a failed
+/// write is an exception, never a job handed out that nothing in the file holds.
+[[nodiscard]] inline std::vector<storage::claimed_row> claim_next(connection& c,
+                                                                  const storage::claim_request& r) {
+  auto q = c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
+                   "WHERE id = (SELECT id FROM durable_jobs WHERE queue = ?5 AND run_at <= ?4 "
+                   "ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING,
+                   r.token, r.lease_until_ms, r.claimer, r.now_ms, r.queue);
+  std::vector<storage::claimed_row> out;
+  if (q->step()) out.push_back(read_claimed(*q, r));
+  q->run();
+  return out;
+}
+
+/// Up to `max` claimable jobs at the head of the queue as (id, sequential), in claim order.
+[[nodiscard]] inline std::vector<std::pair<job_id, bool>> claimable_head(connection& c,
+                                                                         std::string_view queue,
+                                                                         std::int64_t now_ms,
+                                                                         std::int64_t max) {
+  auto q = c.query(
+      "SELECT id, sequential FROM durable_jobs WHERE queue = ?1 AND run_at <= ?2 "
+      "ORDER BY priority DESC, run_at, id LIMIT ?3",
+      queue, now_ms, max);
+  std::vector<std::pair<job_id, bool>> head;
+  while (q->step()) head.emplace_back(q->int64(0), q->int64(1) != 0);
+  return head;
+}
+
+/// Claims the consecutive parallel jobs at the head of the queue, up to `r.max`, stopping
+/// before a sequential job; a sequential job at the head comes alone. The caller holds a
+/// write transaction.
+[[nodiscard]] inline std::vector<storage::claimed_row> claim_head(connection& c,
+                                                                  const storage::claim_request& r) {
+  std::vector<storage::claimed_row> out;
+  const auto head = claimable_head(c, r.queue, r.now_ms, static_cast<std::int64_t>(r.max));
+  for (const auto& [id, sequential] : head) {
+    if (sequential && !out.empty()) break;
+    auto q = c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
+                     "WHERE id = ?5" DURABLE_DETAIL_CLAIM_RETURNING,
+                     r.token, r.lease_until_ms, r.claimer, r.now_ms, id);
+    if (q->step()) out.push_back(read_claimed(*q, r));
+    q->run();
+    if (sequential) break;
+  }
+  return out;
+}
+
+#undef DURABLE_DETAIL_CLAIM_SET
+#undef DURABLE_DETAIL_CLAIM_RETURNING
+
+}  // namespace durable::inline v0::detail::sqlite
