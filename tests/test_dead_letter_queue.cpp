@@ -95,23 +95,23 @@ TEST_CASE("a DLQ name with odd characters is refused before the file is touched"
                                               std::string(129, 'd'), std::string("nul\0", 4)};
   for (const auto& bad : bad_names) {
     try {
-      DeadLetterQueue<email> dlq{dir.file("d.db"), bad, quiet_dlq()};
+      DeadLetterQueue<email> dlq{dir.db("d.db"), bad, quiet_dlq()};
       FAIL("must refuse " << bad);
     } catch (const durable::invalid_argument_error& e) {
       CHECK(e.argument() == "dlq_name");
       CHECK(std::string{e.what()}.find("[A-Za-z0-9_.:/-]") != std::string::npos);
     }
   }
-  CHECK_FALSE(std::filesystem::exists(dir.file("d.db")));
-  CHECK_NOTHROW(DeadLetterQueue<email>{dir.file("d.db"), "tenant-1/emails.dlq", quiet_dlq()});
+  CHECK_FALSE(std::filesystem::exists(dir.db("d.db")));
+  CHECK_NOTHROW(DeadLetterQueue<email>{dir.db("d.db"), "tenant-1/emails.dlq", quiet_dlq()});
 }
 
 TEST_CASE("add stores the job with its error, key, times and history, and get returns it all") {
   temp_dir dir;
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "emails.dlq", quiet_dlq(&clock)};
+  DeadLetterQueue<email> dlq{dir.db("d.db"), "emails.dlq", quiet_dlq(&clock)};
   CHECK(dlq.name() == "emails.dlq");
-  CHECK(dlq.path() == dir.file("d.db"));
+  CHECK(dlq.path() == dir.db("d.db"));
   const auto enqueued = clock.now() - 1h;
   const auto id =
       dlq.add({7, "x@example.com"}, {"smtp.rejected", "550 no such user", "at send()"}, 3,
@@ -168,13 +168,13 @@ TEST_CASE("add stores the job with its error, key, times and history, and get re
 
 TEST_CASE("an unknown id is an empty result, not an error") {
   temp_dir dir;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq()};
+  DeadLetterQueue<email> dlq{dir.db("d.db"), "dlq", quiet_dlq()};
   CHECK_FALSE(dlq.get(12345));
   CHECK_FALSE(dlq.summary(12345));
   CHECK(dlq.history(12345).empty());
   CHECK(dlq.redrive(12345).outcome == durable::redrive_outcome::gone);
   // An entry of another DLQ in the same file is not this DLQ's.
-  DeadLetterQueue<email> other{dir.file("d.db"), "other", quiet_dlq()};
+  DeadLetterQueue<email> other{dir.db("d.db"), "other", quiet_dlq()};
   const auto id = other.add({1, ""}, {"t", "m", ""}, 1);
   CHECK_FALSE(dlq.get(id));
   CHECK(dlq.redrive(id).outcome == durable::redrive_outcome::gone);
@@ -183,7 +183,7 @@ TEST_CASE("an unknown id is an empty result, not an error") {
 
 TEST_CASE("add refuses bad input and stores nothing") {
   temp_dir dir;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq()};
+  DeadLetterQueue<email> dlq{dir.db("d.db"), "dlq", quiet_dlq()};
   const auto argument_of = [&](auto&& call) -> std::string {
     try {
       call();
@@ -203,7 +203,7 @@ TEST_CASE("add refuses bad input and stores nothing") {
 TEST_CASE(
     "a blob written by another job type is a decode_error naming the row, and the entry stays") {
   temp_dir dir;
-  const auto path = dir.file("d.db");
+  const auto path = dir.db("d.db");
   DeadLetterQueue<other_job> writer{path, "dlq", quiet_dlq()};
   const auto id = writer.add({2.5}, {"t", "m", ""}, 1, {.queue = "q"});
   DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq()};
@@ -256,7 +256,7 @@ TEST_CASE(
 TEST_CASE("recent lists the newest entries first and leaves out redriven ones") {
   temp_dir dir;
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq(&clock)};
+  DeadLetterQueue<email> dlq{dir.db("d.db"), "dlq", quiet_dlq(&clock)};
   std::vector<durable::dead_letter_id> ids;
   for (int i = 0; i < 5; ++i) {
     ids.push_back(dlq.add({i, ""}, {"t" + std::to_string(i), "m", ""}, 1, {.queue = "q"}));
@@ -275,7 +275,7 @@ TEST_CASE("recent lists the newest entries first and leaves out redriven ones") 
 TEST_CASE("a window includes both bounds, and from > to is an error") {
   temp_dir dir;
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq(&clock)};
+  DeadLetterQueue<email> dlq{dir.db("d.db"), "dlq", quiet_dlq(&clock)};
   const auto t0 = clock.now();
   std::vector<durable::dead_letter_id> ids;
   for (int i = 0; i < 5; ++i) {  // at t0, t0+10ms, ..., t0+40ms
@@ -317,7 +317,7 @@ TEST_CASE("a window includes both bounds, and from > to is an error") {
 TEST_CASE("ordering and keyset pagination hold across equal failed_at values") {
   temp_dir dir;
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq(&clock)};
+  DeadLetterQueue<email> dlq{dir.db("d.db"), "dlq", quiet_dlq(&clock)};
   std::vector<durable::dead_letter_id> expected;  // (failed_at, id) ascending
   for (int group = 0; group < 4; ++group) {
     for (int i = 0; i < 7; ++i) {
@@ -394,7 +394,7 @@ std::vector<durable::dead_letter_id> brute_force(const std::vector<row>& rows,
 
 TEST_CASE("window queries over 100,000 entries agree with a brute-force scan") {
   temp_dir dir;
-  const auto path = dir.file("d.db");
+  const auto path = dir.db("d.db");
   durable::manual_clock clock;
   DeadLetterQueue<email> dlq{path, "big", quiet_dlq(&clock)};
   const std::vector<std::string> types = {"timeout", "http.503", "http.400",
@@ -504,7 +504,7 @@ TEST_CASE("window queries over 100,000 entries agree with a brute-force scan") {
 TEST_CASE("filters by source queue, redriven state and mixed key types") {
   temp_dir dir;
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq(&clock)};
+  DeadLetterQueue<email> dlq{dir.db("d.db"), "dlq", quiet_dlq(&clock)};
   const auto a = dlq.add({1, ""}, {"t", "m", ""}, 1, {.queue = "a", .key = 1});
   const auto b = dlq.add({2, ""}, {"t", "m", ""}, 1, {.queue = "b", .key = "1"});
   const auto c = dlq.add({3, ""}, {"u", "m", ""}, 1, {.queue = "a"});
@@ -533,8 +533,8 @@ TEST_CASE("filters by source queue, redriven state and mixed key types") {
 TEST_CASE("delete_older_than keeps entries exactly age old and refuses a negative age") {
   temp_dir dir;
   durable::manual_clock clock;
-  DeadLetterQueue<email> dlq{dir.file("d.db"), "dlq", quiet_dlq(&clock)};
-  DeadLetterQueue<email> other{dir.file("d.db"), "other", quiet_dlq(&clock)};
+  DeadLetterQueue<email> dlq{dir.db("d.db"), "dlq", quiet_dlq(&clock)};
+  DeadLetterQueue<email> other{dir.db("d.db"), "other", quiet_dlq(&clock)};
   dlq.add({1, ""}, {"t", "m", ""}, 1);
   other.add({1, ""}, {"t", "m", ""}, 1);
   clock.advance(1s);
@@ -635,7 +635,7 @@ void check_filter_plans(sql::connection& c) {
 
 TEST_CASE("every dead-letter statement is an index range scan, without a temp b-tree") {
   temp_dir dir;
-  sql::connection c{dir.file("d.db"), {}};
+  sql::connection c{dir.db("d.db"), {}};
   sql::ensure_schema(c);
   SUBCASE("on a fresh file") {
     check_page_plans(c);
@@ -662,7 +662,7 @@ TEST_CASE("every dead-letter statement is an index range scan, without a temp b-
 
 TEST_CASE("move_from, same file: the job leaves the queue and enters the DLQ in one step") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   durable::manual_clock clock;
   Queue<email> q{path, "emails", quiet_queue(&clock)};
   DeadLetterQueue<email> dlq{path, "emails.dlq", quiet_dlq(&clock)};
@@ -714,7 +714,7 @@ TEST_CASE("move_from, same file: the job leaves the queue and enters the DLQ in 
 
 TEST_CASE("move_from with a lost lease changes nothing") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   durable::manual_clock clock;
   Queue<email> q{path, "emails", quiet_queue(&clock)};
   DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq(&clock)};
@@ -742,7 +742,7 @@ TEST_CASE("move_from with a lost lease changes nothing") {
 
 TEST_CASE("a poison job moves with its raw bytes, get reports it, and the entry stays") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   {
     Queue<other_job> writer{path, "mixed", quiet_queue()};
     writer.push({1.5}, {.key = 9});
@@ -765,8 +765,8 @@ TEST_CASE("a poison job moves with its raw bytes, get reports it, and the entry 
 
 TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failure between steps") {
   temp_dir dir;
-  const auto queue_path = dir.file("queue.db");
-  const auto dlq_path = dir.file("archive.db");
+  const auto queue_path = dir.db("queue.db");
+  const auto dlq_path = dir.db("archive.db");
   durable::manual_clock clock;
   Queue<email> q{queue_path, "emails", quiet_queue(&clock)};
   DeadLetterQueue<email> dlq{dlq_path, "emails.dlq", quiet_dlq(&clock)};
@@ -844,7 +844,7 @@ TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failu
 
 TEST_CASE("retry puts the job back once, restarting attempts and keeping its history") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   durable::manual_clock clock;
   Queue<email> q{path, "emails", quiet_queue(&clock)};
   DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq(&clock)};
@@ -887,7 +887,7 @@ TEST_CASE("retry puts the job back once, restarting attempts and keeping its his
 
 TEST_CASE("redrive of a filter, run twice, enqueues each job once") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   durable::manual_clock clock;
   Queue<email> q{path, "emails", quiet_queue(&clock)};
   DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq(&clock)};
@@ -917,7 +917,7 @@ TEST_CASE("redrive of a filter, run twice, enqueues each job once") {
 
 TEST_CASE("redrive targets: another queue, no queue to go back to, a Queue in another file") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   durable::manual_clock clock;
   DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq(&clock)};
   const auto with_queue = dlq.add({1, ""}, {"t", "m", ""}, 1, {.queue = "emails"});
@@ -950,7 +950,7 @@ TEST_CASE("redrive targets: another queue, no queue to go back to, a Queue in an
     CHECK_THROWS_AS(dlq.redrive({}, {.delay = -1ms}), durable::invalid_argument_error);
   }
   SUBCASE("a Queue object in another file") {
-    Queue<email> remote{dir.file("remote.db"), "remote", quiet_queue(&clock)};
+    Queue<email> remote{dir.db("remote.db"), "remote", quiet_queue(&clock)};
     const auto seq = remote.push_sequence();
     const auto job = dlq.redrive(with_queue, remote).job;
     REQUIRE(job != 0);
@@ -965,9 +965,9 @@ TEST_CASE("redrive targets: another queue, no queue to go back to, a Queue in an
 
 TEST_CASE("entries moved from another file go back only through the Queue object") {
   temp_dir dir;
-  const auto queue_path = dir.file("queue.db");
+  const auto queue_path = dir.db("queue.db");
   Queue<email> q{queue_path, "emails", quiet_queue()};
-  DeadLetterQueue<email> dlq{dir.file("archive.db"), "dlq", quiet_dlq()};
+  DeadLetterQueue<email> dlq{dir.db("archive.db"), "dlq", quiet_dlq()};
   q.push({1, ""});
   auto c = q.claim(10s);
   REQUIRE(c);
@@ -984,7 +984,7 @@ TEST_CASE("entries moved from another file go back only through the Queue object
 
 TEST_CASE("a redrive into a Queue in the same file wakes its waiters") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   Queue<email> q{path, "emails", quiet_queue()};
   DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq()};
   const auto id = dlq.add({1, ""}, {"t", "m", ""}, 1, {.queue = "emails"});
@@ -1001,7 +1001,7 @@ TEST_CASE("a redrive into a Queue in the same file wakes its waiters") {
 
 TEST_CASE("one DeadLetterQueue is usable from many threads") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   Queue<email> q{path, "emails", quiet_queue()};
   DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq()};
   for (std::int64_t i = 0; i < 200; ++i) q.push({i, ""});

@@ -52,7 +52,7 @@ std::vector<std::int64_t> drain(Queue<email>& q) {
 
 TEST_CASE("jobs come out FIFO within a priority, higher priority first") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "emails", quiet_queue()};
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue()};
   q.push({1, "a"});
   q.push({2, "b"}, {.priority = 5});
   q.push({3, "c"});
@@ -65,7 +65,7 @@ TEST_CASE("jobs come out FIFO within a priority, higher priority first") {
 TEST_CASE("a claimed job carries its id, key, attempts, times and the decoded job") {
   temp_dir dir;
   durable::manual_clock clock;
-  Queue<email> q{dir.file("q.db"), "emails", quiet_queue(&clock)};
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue(&clock)};
   const auto pushed = q.push({7, "x@example.com"}, {.key = "user-7"});
   CHECK(pushed.created);
   clock.advance(1s);
@@ -86,7 +86,7 @@ TEST_CASE("a claimed job carries its id, key, attempts, times and the decoded jo
 TEST_CASE("scheduled jobs wait for their time") {
   temp_dir dir;
   durable::manual_clock clock;
-  Queue<email> q{dir.file("q.db"), "emails", quiet_queue(&clock)};
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue(&clock)};
   q.push({1, ""}, {.delay = 5s});
   q.push({2, ""}, {.run_at = clock.now() + 2s});
   q.push({3, ""});
@@ -102,7 +102,7 @@ TEST_CASE("scheduled jobs wait for their time") {
 
 TEST_CASE("a unique key deduplicates pending and claimed jobs, not finished ones") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "emails", quiet_queue()};
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue()};
   const auto first = q.push({1, ""}, {.key = 42, .unique = true});
   const auto again = q.push({2, ""}, {.key = 42, .unique = true});
   CHECK(first.created);
@@ -116,13 +116,13 @@ TEST_CASE("a unique key deduplicates pending and claimed jobs, not finished ones
   CHECK(q.push({4, ""}, {.key = 42, .unique = true}).id == first.id);  // claimed still counts
   q.ack(*c);
   CHECK(q.push({5, ""}, {.key = 42, .unique = true}).created);
-  Queue<email> other{dir.file("q.db"), "other", quiet_queue()};
+  Queue<email> other{dir.db("q.db"), "other", quiet_queue()};
   CHECK(other.push({6, ""}, {.key = 42, .unique = true}).created);  // per queue
 }
 
 TEST_CASE("claim_batch returns the parallel head and stops at sequential barriers") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "emails", quiet_queue()};
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue()};
   for (std::int64_t i = 1; i <= 3; ++i) q.push({i, ""});
   q.push({4, ""}, {.sequential = true});
   q.push({5, ""});
@@ -153,7 +153,7 @@ TEST_CASE("an expired lease makes the job claimable again and counts the attempt
   durable::manual_clock clock;
   auto options = quiet_queue(&clock);
   options.max_attempts = 2;
-  Queue<email> q{dir.file("q.db"), "emails", options};
+  Queue<email> q{dir.db("q.db"), "emails", options};
   q.push({1, ""});
   auto first = q.claim(10s);
   REQUIRE(first);
@@ -197,7 +197,7 @@ TEST_CASE("an expired lease makes the job claimable again and counts the attempt
 TEST_CASE("extend_lease keeps a long job held") {
   temp_dir dir;
   durable::manual_clock clock;
-  Queue<email> q{dir.file("q.db"), "emails", quiet_queue(&clock)};
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue(&clock)};
   q.push({1, ""});
   auto c = q.claim(10s);
   REQUIRE(c);
@@ -212,7 +212,7 @@ TEST_CASE("extend_lease keeps a long job held") {
 TEST_CASE("nack returns the job with a delay, one more attempt and the error in its history") {
   temp_dir dir;
   durable::manual_clock clock;
-  Queue<email> q{dir.file("q.db"), "emails", quiet_queue(&clock)};
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue(&clock)};
   q.push({1, ""});
   auto c = q.claim(10s);
   REQUIRE(c);
@@ -236,7 +236,7 @@ TEST_CASE("nack returns the job with a delay, one more attempt and the error in 
 
 TEST_CASE("jobs persist across close and reopen, claims included") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   durable::manual_clock clock;
   durable::claimed_job<email> held;
   {
@@ -254,7 +254,7 @@ TEST_CASE("jobs persist across close and reopen, claims included") {
 
 TEST_CASE("jobs claimed by a dead process come back at once with release_dead_claims") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   {
     Queue<email> q{path, "emails", quiet_queue()};
     q.push({1, ""});
@@ -290,7 +290,7 @@ TEST_CASE("jobs claimed by a dead process come back at once with release_dead_cl
 
 TEST_CASE("a row written by another job type is a poison job that stays until finished") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   {
     Queue<other_job> writer{path, "mixed", quiet_queue()};
     writer.push({3.5});
@@ -312,7 +312,7 @@ TEST_CASE("a row written by another job type is a poison job that stays until fi
 
 TEST_CASE("a corrupt blob with the right fingerprint is a poison job carrying the decode error") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   Queue<email> q{path, "emails", quiet_queue()};
   const auto id = q.push({1, "hello"}).id;
   {
@@ -336,7 +336,7 @@ TEST_CASE("the soft limit warns once per crossing, the hard limit refuses") {
     lines.emplace_back(m);
   };
   options.soft_limit = 10;
-  Queue<email> q{dir.file("q.db"), "emails", options};
+  Queue<email> q{dir.db("q.db"), "emails", options};
   for (std::int64_t i = 0; i < 7; ++i) q.push({i, ""});
   CHECK(lines.empty());
   q.push({7, ""});  // 8 of 10: 80 %
@@ -357,7 +357,7 @@ TEST_CASE("the soft limit warns once per crossing, the hard limit refuses") {
 
   auto hard = quiet_queue();
   hard.hard_limit = 3;
-  Queue<email> h{dir.file("h.db"), "emails", hard};
+  Queue<email> h{dir.db("h.db"), "emails", hard};
   h.push_many(std::vector<email>{{1, ""}, {2, ""}});
   h.push({3, ""});
   try {
@@ -373,7 +373,7 @@ TEST_CASE("the soft limit warns once per crossing, the hard limit refuses") {
 
 TEST_CASE("push_many stores all or nothing") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "emails", quiet_queue()};
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue()};
   std::vector<email> jobs;
   for (std::int64_t i = 0; i < 1000; ++i) jobs.push_back({i, "bulk"});
   const auto ids = q.push_many(jobs);
@@ -390,7 +390,7 @@ TEST_CASE("push_many stores all or nothing") {
 
 TEST_CASE("bad input is refused with the argument named") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   for (const std::string name : {"", "has space", "quote'", "x\"; DROP TABLE durable_jobs;--"}) {
     try {
       Queue<email> q{path, name, quiet_queue()};
@@ -417,7 +417,7 @@ TEST_CASE("bad input is refused with the argument named") {
 
 TEST_CASE("a 16 MiB job round-trips") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "big", quiet_queue()};
+  Queue<email> q{dir.db("q.db"), "big", quiet_queue()};
   std::string big(16u << 20, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 % 251);
   q.push({1, big});
@@ -430,7 +430,7 @@ TEST_CASE("a 16 MiB job round-trips") {
 TEST_CASE("stats count pending, scheduled and claimed jobs and the oldest wait") {
   temp_dir dir;
   durable::manual_clock clock;
-  Queue<email> q{dir.file("q.db"), "emails", quiet_queue(&clock)};
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue(&clock)};
   q.push({1, ""});
   q.push({2, ""});
   q.push({3, ""}, {.delay = 1min});
@@ -447,7 +447,7 @@ TEST_CASE("stats count pending, scheduled and claimed jobs and the oldest wait")
 
 TEST_CASE("wait_for_push wakes on a push through the same object") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "emails", quiet_queue()};
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue()};
   const auto seen = q.push_sequence();
   CHECK_FALSE(q.wait_for_push(seen, 1ms));
   std::thread producer{[&] { q.push({1, ""}); }};
@@ -457,7 +457,7 @@ TEST_CASE("wait_for_push wakes on a push through the same object") {
 
 TEST_CASE("two processes pushing and claiming 10,000 jobs each deliver every job once") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   { Queue<email> q{path, "shared", quiet_queue()}; }
   constexpr std::int64_t per_process = 10000;
   std::vector<pid_t> children;
@@ -468,7 +468,7 @@ TEST_CASE("two processes pushing and claiming 10,000 jobs each deliver every job
       int code = 0;
       try {
         Queue<email> q{path, "shared", quiet_queue()};
-        std::ofstream out{dir.file("got-" + std::to_string(p)), std::ios::binary};
+        std::ofstream out{dir.db("got-" + std::to_string(p)), std::ios::binary};
         const auto take = [&] {
           auto c = q.claim(5min);
           if (!c) return false;
@@ -497,7 +497,7 @@ TEST_CASE("two processes pushing and claiming 10,000 jobs each deliver every job
   }
   std::vector<std::int64_t> got;
   for (int p = 0; p < 2; ++p) {
-    std::ifstream in{dir.file("got-" + std::to_string(p)), std::ios::binary};
+    std::ifstream in{dir.db("got-" + std::to_string(p)), std::ios::binary};
     std::int64_t n = 0;
     while (in.read(reinterpret_cast<char*>(&n), sizeof n)) got.push_back(n);
   }
@@ -510,7 +510,7 @@ TEST_CASE("two processes pushing and claiming 10,000 jobs each deliver every job
 
 TEST_CASE("8 threads claiming and acking never get the same job twice") {
   temp_dir dir;
-  Queue<email> q{dir.file("q.db"), "emails", quiet_queue()};
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue()};
   constexpr std::int64_t jobs = 4000;
   std::vector<email> batch;
   for (std::int64_t i = 0; i < jobs; ++i) batch.push_back({i, ""});

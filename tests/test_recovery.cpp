@@ -120,7 +120,7 @@ TEST_CASE("redrive policies come from the error classification, or are set by ha
 TEST_CASE(
     "recovery takes safe error types by default, optional ones when asked, never ones never") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   Queue<order> q{path, "orders", quiet_queue()};
   DeadLetterQueue<order> dlq{path, "orders.dlq", quiet_dlq()};
   const std::vector<std::string> types = {"payments.timeout", "payments.declined",
@@ -170,7 +170,7 @@ TEST_CASE(
 
 TEST_CASE("an unhealthy check moves nothing, and the result says so") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   Queue<order> q{path, "orders", quiet_queue()};
   DeadLetterQueue<order> dlq{path, "dlq", quiet_dlq()};
   for (std::int64_t i = 0; i < 3; ++i) dlq.add({i}, {"timeout", "m", ""}, 1, {.queue = "orders"});
@@ -204,7 +204,7 @@ TEST_CASE("an unhealthy check moves nothing, and the result says so") {
 
 TEST_CASE("already queued: a job with the key in the queue, or a duplicate within the run") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   durable::manual_clock clock;
   Queue<order> q{path, "orders", quiet_queue(&clock)};
   DeadLetterQueue<order> dlq{path, "dlq", quiet_dlq(&clock)};
@@ -242,7 +242,7 @@ TEST_CASE("already queued: a job with the key in the queue, or a duplicate withi
 
 TEST_CASE("custom gates: already queued, exists, and a gate that throws") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   durable::manual_clock clock;
   Queue<order> q{path, "orders", quiet_queue(&clock)};
   DeadLetterQueue<order> dlq{path, "dlq", quiet_dlq(&clock)};
@@ -275,7 +275,7 @@ TEST_CASE("custom gates: already queued, exists, and a gate that throws") {
 
 TEST_CASE("running the same recovery twice recovers each entry once") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   Queue<order> q{path, "orders", quiet_queue()};
   DeadLetterQueue<order> dlq{path, "dlq", quiet_dlq()};
   for (std::int64_t i = 0; i < 1'200; ++i) {  // several pages
@@ -302,7 +302,7 @@ TEST_CASE("running the same recovery twice recovers each entry once") {
 TEST_CASE(
     "recovery selects by window, source queue and type, and entries that do not decode fail") {
   temp_dir dir;
-  const auto path = dir.file("q.db");
+  const auto path = dir.db("q.db");
   durable::manual_clock clock;
   Queue<order> a{path, "a", quiet_queue(&clock)};
   Queue<order> b{path, "b", quiet_queue(&clock)};
@@ -350,8 +350,8 @@ TEST_CASE(
 
 TEST_CASE("recovery into a queue in another file") {
   temp_dir dir;
-  Queue<order> q{dir.file("queue.db"), "orders", quiet_queue()};
-  DeadLetterQueue<order> dlq{dir.file("archive.db"), "dlq", quiet_dlq()};
+  Queue<order> q{dir.db("queue.db"), "orders", quiet_queue()};
+  DeadLetterQueue<order> dlq{dir.db("archive.db"), "dlq", quiet_dlq()};
   for (std::int64_t i = 0; i < 3; ++i) {
     q.push({i}, {.key = i});
     auto c = q.claim(10s);

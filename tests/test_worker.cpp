@@ -74,8 +74,8 @@ struct fixture {
   durable::manual_clock clock;
   std::mutex log_mutex;
   std::vector<std::string> lines;
-  durable::Queue<order> queue{dir.file("jobs.db"), "orders", queue_options()};
-  durable::DeadLetterQueue<order> dlq{dir.file("jobs.db"), "orders.dlq", dlq_options()};
+  durable::Queue<order> queue{dir.db("jobs.db"), "orders", queue_options()};
+  durable::DeadLetterQueue<order> dlq{dir.db("jobs.db"), "orders.dlq", dlq_options()};
 
   durable::log_sink sink() {
     return [this](durable::log_level, std::string_view m) {
@@ -161,7 +161,7 @@ TEST_CASE("a retry survives a restart: the backoff is in the database") {
     worker w{f.queue, f.dlq, [](const order&) { throw timeout_error("down"); }, f.worker_options()};
     CHECK(w.process_available() == 1);
   }
-  durable::Queue<order> reopened{f.dir.file("jobs.db"), "orders", f.queue_options()};
+  durable::Queue<order> reopened{f.dir.db("jobs.db"), "orders", f.queue_options()};
   CHECK(reopened.stats().scheduled == 1);
   f.clock.advance(1s);
   auto c = reopened.claim(10s);
@@ -253,7 +253,7 @@ TEST_CASE("a poison job and a job whose leases ran out are dead-lettered without
   int calls = 0;
   worker w{f.queue, f.dlq, [&](const order&) { ++calls; }, f.worker_options()};
   {
-    durable::Queue<std::string, durable::bytes_codec> other{f.dir.file("jobs.db"), "orders",
+    durable::Queue<std::string, durable::bytes_codec> other{f.dir.db("jobs.db"), "orders",
                                                             f.queue_options()};
     other.push("not an order");
   }
@@ -367,8 +367,8 @@ TEST_CASE("threads wake at once for a local push and process every job once") {
 TEST_CASE("a long handler keeps its lease, stop waits for it or leaves it claimed") {
   temp_dir dir;
   const auto qo = durable_test::quiet_queue();
-  durable::Queue<order> queue{dir.file("jobs.db"), "orders", qo};
-  durable::DeadLetterQueue<order> dlq{dir.file("jobs.db"), "dlq", durable_test::quiet_dlq()};
+  durable::Queue<order> queue{dir.db("jobs.db"), "orders", qo};
+  durable::DeadLetterQueue<order> dlq{dir.db("jobs.db"), "dlq", durable_test::quiet_dlq()};
   durable::worker_options options;
   options.log = nullptr;
   options.lease = 1s;
@@ -385,7 +385,7 @@ TEST_CASE("a long handler keeps its lease, stop waits for it or leaves it claime
   w.start();
   while (!started) std::this_thread::sleep_for(1ms);
   std::this_thread::sleep_for(2500ms);  // two and a half leases: the keeper extends it
-  durable::Queue<order> rival{dir.file("jobs.db"), "orders", qo};
+  durable::Queue<order> rival{dir.db("jobs.db"), "orders", qo};
   CHECK_FALSE(rival.claim(10s));
   CHECK(w.stats().in_flight == 1);
   CHECK_FALSE(w.stop(50ms));  // still running: stop returns, the job stays claimed
