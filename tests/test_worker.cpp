@@ -342,8 +342,9 @@ TEST_CASE("threads wake at once for a local push and process every job once") {
   std::vector<std::int64_t> seen;
   auto options = f.worker_options();
   options.threads = 4;
-  options.clock = nullptr;  // real time for threads
-  options.max_poll_interval = 60s;
+  options.clock = nullptr;            // real time for threads
+  options.min_poll_interval = 10min;  // idle threads get work only by being woken
+  options.max_poll_interval = 10min;
   worker w{f.queue, f.dlq,
            [&](const order& o) {
              std::lock_guard lock{m};
@@ -351,9 +352,9 @@ TEST_CASE("threads wake at once for a local push and process every job once") {
            },
            options};
   w.start();
-  std::this_thread::sleep_for(50ms);  // let the threads go idle with a long poll
+  std::this_thread::sleep_for(50ms);  // most threads go idle first; correct either way
   for (std::int64_t i = 0; i < 200; ++i) f.queue.push({i, ""});
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  const auto deadline = std::chrono::steady_clock::now() + 2min;
   while (w.stats().processed < 200 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);
   }
@@ -366,11 +367,13 @@ TEST_CASE("threads wake at once for a local push and process every job once") {
 
 TEST_CASE("a long handler keeps its lease, stop waits for it or leaves it claimed") {
   temp_dir dir;
-  const auto qo = durable_test::quiet_queue();
+  durable::manual_clock clock;  // a lease ends only when the test moves this clock
+  const auto qo = durable_test::quiet_queue(&clock);
   durable::Queue<order> queue{dir.db("jobs.db"), "orders", qo};
-  durable::DeadLetterQueue<order> dlq{dir.db("jobs.db"), "dlq", durable_test::quiet_dlq()};
+  durable::DeadLetterQueue<order> dlq{dir.db("jobs.db"), "dlq", durable_test::quiet_dlq(&clock)};
   durable::worker_options options;
   options.log = nullptr;
+  options.clock = clock.source();
   options.lease = 1s;
   std::promise<void> release;
   auto released = release.get_future().share();
@@ -384,7 +387,26 @@ TEST_CASE("a long handler keeps its lease, stop waits for it or leaves it claime
   queue.push({1, "slow"});
   w.start();
   while (!started) std::this_thread::sleep_for(1ms);
-  std::this_thread::sleep_for(2500ms);  // two and a half leases: the keeper extends it
+  // Two and a half leases, half a lease at a time, each step once the keeper has extended
+  // the lease past it (`ahead` sees that: still claimed 900 ms later). Slow is not wrong.
+  durable::manual_clock ahead;
+  durable::Queue<order> observer{dir.db("jobs.db"), "orders", durable_test::quiet_queue(&ahead)};
+  const auto extended = [&] {
+    const auto deadline = std::chrono::steady_clock::now() + 2min;
+    while (observer.stats().claimed != 1) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(1ms);
+    }
+    return true;
+  };
+  for (int step = 0; step < 5; ++step) {
+    clock.advance(500ms);
+    ahead.set(clock.now() + 900ms);
+    if (!extended()) {  // not REQUIRE: the handler must still be released below
+      FAIL_CHECK("the keeper did not extend the lease at step " << step);
+      break;
+    }
+  }
   durable::Queue<order> rival{dir.db("jobs.db"), "orders", qo};
   CHECK_FALSE(rival.claim(10s));
   CHECK(w.stats().in_flight == 1);
@@ -396,7 +418,7 @@ TEST_CASE("a long handler keeps its lease, stop waits for it or leaves it claime
   CHECK(w.stats().succeeded == 1);
   w.start();  // a worker can start again after a stop that timed out
   queue.push({2, "again"});
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  const auto deadline = std::chrono::steady_clock::now() + 2min;
   while (w.stats().succeeded < 2 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(1ms);
   }
