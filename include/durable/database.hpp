@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "durable/detail/sqlite/backend.hpp"
+#include "durable/exceptions.hpp"
 #include "durable/open_options.hpp"
 #include "durable/storage.hpp"
 
@@ -73,6 +74,43 @@ class database_state {
   std::map<std::string, std::uint64_t, std::less<>> sequences_;
 };
 
+/// Opens a backend for a target that is not a SQLite file (see is_server_target).
+using backend_factory = std::shared_ptr<storage::backend> (*)(const std::string& target,
+                                                              const open_options& options);
+
+/// The factory for PostgreSQL targets; set by including <durable/postgres.hpp>.
+inline backend_factory& postgres_factory() noexcept {
+  static backend_factory factory = nullptr;
+  return factory;
+}
+
+/// True when `target` is a PostgreSQL connection string: a postgresql:// or postgres://
+/// URI, or libpq key=value pairs starting with a connection keyword.
+[[nodiscard]] inline bool is_postgres_target(std::string_view target) noexcept {
+  if (target.starts_with("postgresql://") || target.starts_with("postgres://")) return true;
+  for (const std::string_view keyword :
+       {"host=", "hostaddr=", "port=", "dbname=", "user=", "service=", "password="}) {
+    if (target.starts_with(keyword)) return true;
+  }
+  return false;
+}
+
+/// A new backend for `target`: the PostgreSQL factory for a connection string, else SQLite.
+[[nodiscard]] inline std::shared_ptr<storage::backend> open_backend(const std::string& target,
+                                                                    const open_options& options) {
+  if (is_postgres_target(target)) {
+    if (postgres_factory() == nullptr) {
+      throw invalid_argument_error(
+          "target",
+          "durable: invalid argument: the target is a PostgreSQL connection string, but this "
+          "program has no PostgreSQL backend; include <durable/postgres.hpp> and link "
+          "durable::postgres (find_package(durable COMPONENTS postgres))");
+    }
+    return postgres_factory()(target, options);
+  }
+  return std::make_shared<sqlite::sqlite_backend>(target, options);
+}
+
 /// The process's open databases, so that objects opened by path share one. An entry
 /// belongs to the process that made it: a forked child opens its own connection.
 inline std::shared_ptr<database_state> open_shared(const std::string& path,
@@ -81,9 +119,10 @@ inline std::shared_ptr<database_state> open_shared(const std::string& path,
   static std::mutex mutex;
   static std::map<key_type, std::weak_ptr<database_state>> open;
   std::error_code ec;
-  auto canonical = std::filesystem::weakly_canonical(path, ec);
-  const key_type key{ec ? path : canonical.string(), static_cast<int>(options.durability),
-                     options.busy_timeout.count(), getpid()};
+  const auto canonical =
+      is_postgres_target(path) ? std::filesystem::path{} : std::filesystem::weakly_canonical(path, ec);
+  const key_type key{canonical.empty() || ec ? path : canonical.string(),
+                     static_cast<int>(options.durability), options.busy_timeout.count(), getpid()};
   std::lock_guard lock{mutex};
   if (auto existing = open[key].lock()) return existing;
   for (auto it = open.begin(); it != open.end();) {  // forget closed databases
@@ -97,16 +136,18 @@ inline std::shared_ptr<database_state> open_shared(const std::string& path,
 
 }  // namespace detail
 
-/// A handle on one database: a SQLite file now, other backends through storage::backend.
-/// Copies share the database. Queues and dead-letter queues given the same handle, or
-/// opened by the same path with the same options in one process, share one connection.
+/// A handle on one database: a SQLite file, a PostgreSQL database (<durable/postgres.hpp>),
+/// or any storage::backend. Copies share the database. Queues and dead-letter queues given
+/// the same handle, or opened by the same target with the same options in one process,
+/// share one connection (pool).
 class database {
  public:
-  /// Opens (creating if needed) the SQLite file at `path`, or shares this process's open
-  /// connection to it. Throws sqlite_error/schema_error for a file that cannot be used
+  /// Opens `target`, or shares this process's open connection to it: a PostgreSQL
+  /// connection string (postgresql://... or key=value), else the path of a SQLite file,
+  /// created if needed. Throws sqlite_error/schema_error for a file that cannot be used
   /// (not a database, read-only, missing directory, newer schema).
-  explicit database(const std::string& path, const open_options& options = {})
-      : state_(detail::open_shared(path, options)) {}
+  explicit database(const std::string& target, const open_options& options = {})
+      : state_(detail::open_shared(target, options)) {}
 
   /// Uses `backend`, e.g. one that is not built in.
   explicit database(std::shared_ptr<storage::backend> backend)
