@@ -885,6 +885,79 @@ TEST_CASE("retry puts the job back once, restarting attempts and keeping its his
   CHECK(h[1].error_type == "http.503");
 }
 
+TEST_CASE("redrive goes through the push path: the hard limit and unique keys hold") {
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  auto limited = quiet_queue();
+  limited.hard_limit = 3;
+  Queue<email> q{path, "emails", limited};
+  DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq()};
+  q.push({1, "queued"}, {.key = "k1", .unique = true});
+  const auto same_key =
+      dlq.add({2, ""}, {"t", "m", ""}, 1, {.queue = "emails", .key = "k1", .unique = true});
+  const auto same_key_not_unique =
+      dlq.add({3, ""}, {"t", "m", ""}, 1, {.queue = "emails", .key = "k1"});
+  std::vector<durable::dead_letter_id> more;
+  for (std::int64_t i = 4; i < 8; ++i) {
+    more.push_back(dlq.add({i, ""}, {"t", "m", ""}, 1, {.queue = "emails"}));
+  }
+  const auto r = dlq.redrive({});
+  CHECK(r.skipped_already_queued == 1);  // unique key k1 is queued
+  CHECK(r.redriven == 2);                // the non-unique one and one more fill the limit
+  CHECK(r.skipped_queue_full == 3);
+  CHECK(q.size() == 3);
+  REQUIRE(r.entries.size() == 6);
+  CHECK(r.entries[0].id == same_key);
+  CHECK(r.entries[0].outcome == durable::redrive_outcome::already_queued);
+  CHECK(r.entries[0].job != 0);  // the queued job with that key
+  CHECK(r.entries[1].id == same_key_not_unique);
+  CHECK(r.entries[1].outcome == durable::redrive_outcome::redriven);
+  CHECK(r.entries[3].outcome == durable::redrive_outcome::queue_full);
+  CHECK(dlq.size() == 4);  // what did not move stays, and moves later
+  while (auto c = q.claim(30s)) q.ack(*c);
+  const auto later = dlq.redrive({});
+  CHECK(later.redriven == 3);
+  CHECK(later.skipped_queue_full == 1);
+}
+
+TEST_CASE("redrive applies each entry's stored redrive policy; force overrides never") {
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  Queue<email> q{path, "emails", quiet_queue()};
+  DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq()};
+  using durable::redrive_policy;
+  const auto safe = dlq.add({1, ""}, {"t", "m", "", redrive_policy::safe}, 1, {.queue = "emails"});
+  const auto optional =
+      dlq.add({2, ""}, {"t", "m", "", redrive_policy::optional}, 1, {.queue = "emails"});
+  const auto never = dlq.add({3, ""}, {"bad", "m", "", redrive_policy::never}, 1, {.queue = "emails"});
+  CHECK(dlq.summary(safe)->redrive == redrive_policy::safe);
+  CHECK(dlq.summary(never)->redrive == redrive_policy::never);
+  CHECK(dlq.redrive(never).outcome == durable::redrive_outcome::not_redrivable);
+  const auto r = dlq.redrive({});
+  CHECK(r.redriven == 2);
+  CHECK(r.skipped_not_redrivable == 1);
+  CHECK(dlq.size() == 1);
+  CHECK(dlq.get(optional)->redriven_at);
+  CHECK(dlq.redrive(never, {.force = true}).outcome == durable::redrive_outcome::redriven);
+  CHECK(dlq.size() == 0);
+  CHECK(q.size() == 3);
+}
+
+TEST_CASE("move_from stores the failure's redrive policy with the entry") {
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  Queue<email> q{path, "emails", quiet_queue()};
+  DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq()};
+  q.push({1, ""});
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  dlq.move_from(q, *c, {"bad", "m", "", durable::redrive_policy::never});
+  const auto e = dlq.recent(1);
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].redrive == durable::redrive_policy::never);
+  CHECK(dlq.redrive({}).skipped_not_redrivable == 1);
+}
+
 TEST_CASE("redrive of a filter, run twice, enqueues each job once") {
   temp_dir dir;
   const auto path = dir.db("q.db");

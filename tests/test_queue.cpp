@@ -371,6 +371,89 @@ TEST_CASE("the soft limit warns once per crossing, the hard limit refuses") {
   CHECK(h.size() == 3);
 }
 
+TEST_CASE("the hard limit is stored with the queue: every object and process on it honours it") {
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  auto limited = quiet_queue();
+  limited.hard_limit = 2;
+  Queue<email> setter{path, "emails", limited};
+  Queue<email> other{durable::database{path}, "emails", quiet_queue()};  // no limit given
+  other.push({1, ""});
+  other.push({2, ""});
+  CHECK_THROWS_AS(other.push({3, ""}), durable::queue_full_error);
+  CHECK(setter.size() == 2);
+  Queue<email> unlimited{path, "other", quiet_queue()};  // another queue of the file: no limit
+  for (std::int64_t i = 0; i < 5; ++i) unlimited.push({i, ""});
+  CHECK(unlimited.size() == 5);
+}
+
+TEST_CASE("each job keeps the max attempts it was pushed with") {
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  durable::manual_clock clock;
+  auto three = quiet_queue(&clock);
+  three.max_attempts = 3;
+  {
+    Queue<email> q{path, "emails", three};
+    q.push({1, ""});
+    q.push({2, ""}, {.max_attempts = 1});
+  }
+  auto seven = quiet_queue(&clock);
+  seven.max_attempts = 7;
+  Queue<email> q{path, "emails", seven};
+  q.push({3, ""});
+  std::vector<std::pair<std::int64_t, std::int64_t>> seen;  // (job, max_attempts)
+  while (auto c = q.claim(30s)) {
+    seen.emplace_back(c->job->n, c->max_attempts);
+    CHECK_FALSE(c->exhausted);
+    q.ack(*c);
+  }
+  CHECK(seen == std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 3}, {2, 1}, {3, 7}});
+
+  q.push({4, ""}, {.max_attempts = 1});
+  REQUIRE(q.claim(1s));
+  clock.advance(2s);  // the only attempt ends by lease expiry
+  const auto again = q.claim(30s);
+  REQUIRE(again);
+  CHECK(again->attempts == 1);
+  CHECK(again->exhausted);
+  CHECK_THROWS_AS(q.push({5, ""}, {.max_attempts = 0}), durable::invalid_argument_error);
+  auto zero = quiet_queue();
+  zero.max_attempts = 0;
+  CHECK_THROWS_AS((Queue<email>{path, "emails", zero}), durable::invalid_argument_error);
+}
+
+TEST_CASE("Queue objects of one process on one database share one connection") {
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  durable::database db{path};
+  Queue<email> a{db, "a", quiet_queue()};
+  Queue<email> b{path, "b", quiet_queue()};  // opened by path: the same database
+  Queue<other_job> c{path, "c", quiet_queue()};
+  CHECK(a.db() == b.db());
+  CHECK(b.db() == c.db());
+  CHECK(&a.db().storage() == &c.db().storage());
+  a.push({1, ""});
+  b.push({2, ""});
+  c.push({3.5});
+  CHECK(a.size() == 1);
+  CHECK(b.size() == 1);
+  CHECK(c.claim(10s)->job->x == 3.5);
+}
+
+TEST_CASE("a push wakes waiters of that queue on every object of the process") {
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  Queue<email> waiter{path, "emails", quiet_queue()};
+  Queue<email> pusher{path, "emails", quiet_queue()};
+  const auto seen = waiter.push_sequence();
+  CHECK_FALSE(waiter.claim(10s));  // remembers "empty"
+  std::thread push{[&] { pusher.push({1, ""}); }};
+  CHECK(waiter.wait_for_push(seen, 2min));
+  push.join();
+  CHECK(waiter.claim(10s));  // the empty snapshot was invalidated by the other object's push
+}
+
 TEST_CASE("push_many stores all or nothing") {
   temp_dir dir;
   Queue<email> q{dir.db("q.db"), "emails", quiet_queue()};

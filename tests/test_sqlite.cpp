@@ -17,7 +17,9 @@
 #include <vector>
 
 #include <durable/detail/names.hpp>
+#include <durable/dead_letter_queue.hpp>
 #include <durable/detail/sqlite/schema.hpp>
+#include <durable/queue.hpp>
 
 #include "support.hpp"
 
@@ -241,6 +243,52 @@ TEST_CASE("an older schema is migrated step by step, keeping its rows") {
   CHECK(q->int64(0) == 5);
   CHECK(q->int64(1) == 7);
   CHECK(count_rows(c, "durable_test_b") == 0);
+}
+
+TEST_CASE("a version 1 file with jobs and dead letters is migrated in place and keeps working") {
+  struct job {
+    std::int64_t n = 0;
+  };
+  temp_dir dir;
+  const auto path = dir.file("v1.db");
+  {
+    sql::connection c{path, {}};
+    sql::migrate(c, std::span{sql::migrations}.first(1));
+    CHECK(sql::stored_schema_version(c) == 1);
+    std::vector<std::byte> payload;
+    durable::pfr_codec::encode(job{42}, payload);
+    const auto fingerprint = static_cast<std::int64_t>(durable::pfr_codec::fingerprint<job>());
+    c.run(
+        "INSERT INTO durable_jobs (queue, key, run_at, enqueued_at, codec, fingerprint, payload) "
+        "VALUES ('jobs', 'k', 0, 0, 'pfr', ?1, ?2)",
+        fingerprint, std::span<const std::byte>{payload});
+    c.run(
+        "INSERT INTO durable_dead_letters (dlq, queue, codec, fingerprint, payload, error_type, "
+        "message, attempts, enqueued_at, failed_at) "
+        "VALUES ('dlq', 'jobs', 'pfr', ?1, ?2, 'timeout', 'm', 3, 0, 1)",
+        fingerprint, std::span<const std::byte>{payload});
+  }
+  durable::queue_options quiet;
+  quiet.log = nullptr;
+  durable::Queue<job> q{path, "jobs", quiet};
+  {
+    sql::connection c{path, {}};
+    CHECK(sql::stored_schema_version(c) == sql::migrations.back().version);
+  }
+  auto claimed = q.claim(std::chrono::seconds{10});
+  REQUIRE(claimed);
+  CHECK(claimed->job->n == 42);
+  CHECK(claimed->max_attempts == 5);  // jobs from before v2 get the old worker default
+  CHECK_FALSE(claimed->exhausted);
+  q.ack(*claimed);
+  durable::dead_letter_options dlq_quiet;
+  dlq_quiet.log = nullptr;
+  durable::DeadLetterQueue<job> dlq{path, "dlq", dlq_quiet};
+  const auto entries = dlq.recent(10);
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].redrive == durable::redrive_policy::optional);
+  CHECK(dlq.redrive({}).redriven == 1);
+  CHECK(q.claim(std::chrono::seconds{10})->job->n == 42);
 }
 
 TEST_CASE("a failing migration step leaves the old schema in place") {
