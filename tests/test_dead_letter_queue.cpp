@@ -933,7 +933,9 @@ TEST_CASE("redrive applies each entry's stored redrive policy; force overrides n
   CHECK(dlq.summary(safe)->redrive == redrive_policy::safe);
   CHECK(dlq.summary(never)->redrive == redrive_policy::never);
   CHECK(dlq.redrive(never).outcome == durable::redrive_outcome::not_redrivable);
+  const auto seen = q.push_sequence();
   const auto r = dlq.redrive({});
+  CHECK(q.push_sequence() != seen);  // a redrive to the entries' own queue wakes its waiters
   CHECK(r.redriven == 2);
   CHECK(r.skipped_not_redrivable == 1);
   CHECK(dlq.size() == 1);
@@ -941,6 +943,24 @@ TEST_CASE("redrive applies each entry's stored redrive policy; force overrides n
   CHECK(dlq.redrive(never, {.force = true}).outcome == durable::redrive_outcome::redriven);
   CHECK(dlq.size() == 0);
   CHECK(q.size() == 3);
+}
+
+TEST_CASE("a queue and a DLQ opened on one file with different options still move in one step") {
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  Queue<email> q{path, "emails", quiet_queue()};
+  auto other_options = quiet_dlq();
+  other_options.open.busy_timeout = 1234ms;  // another handle, the same file
+  DeadLetterQueue<email> dlq{path, "dlq", other_options};
+  CHECK_FALSE(q.db() == dlq.db());
+  q.push({1, ""});
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  const auto id = dlq.move_from(q, *c, {"t", "m", ""});
+  CHECK(q.size() == 0);
+  CHECK(dlq.get(id)->original_id == c->id);
+  CHECK(dlq.redrive(id, q).outcome == durable::redrive_outcome::redriven);
+  CHECK(q.size() == 1);
 }
 
 TEST_CASE("move_from stores the failure's redrive policy with the entry") {

@@ -199,7 +199,8 @@ struct redriven_entry {
   job_id job = 0;
 };
 
-/// What a redrive did. Every selected entry is counted once.
+/// What a redrive did. Every selected entry is in `entries`, and every entry that was not
+/// already gone is counted in exactly one counter.
 struct redrive_result {
   /// Entries put back on a queue and marked redriven.
   std::int64_t redriven = 0;

@@ -22,7 +22,7 @@ struct queue_options {
   /// overrides it per job). A claimed job that has used them is flagged `exhausted`.
   std::int64_t max_attempts = 5;
   /// Logs a warning when the queue's size crosses 80 % and 100 % of this; never rejects.
-  /// Stored with the queue in the database.
+  /// Stored with the queue in the database; empty: the stored one, if any.
   std::optional<std::int64_t> soft_limit{};
   /// A push or redrive that would exceed this fails with queue_full_error. Stored with
   /// the queue in the database, so it holds for every process and tool; empty: keep

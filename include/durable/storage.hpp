@@ -254,6 +254,7 @@ struct redriven_entry {
   dead_letter_id id = 0;
   redrive_status status = redrive_status::gone;
   job_id job = 0;
+  std::string queue{};  ///< the queue the job went to (redriven)
   std::string found_codec{};
   std::uint64_t found_fingerprint = 0;
 };

@@ -62,6 +62,12 @@ struct prepared_filter {
   }
 };
 
+class dead_letter_engine;
+
+/// True when `queue` and `dlq` live in the same database (the same file, even through
+/// handles opened with different options): a move or redrive is then one transaction.
+[[nodiscard]] inline bool same_database(const queue_engine& queue, const dead_letter_engine& dlq);
+
 /// Dead-letter operations on bytes for DLQ `name` of `db`. Thread-safe.
 class dead_letter_engine {
  public:
@@ -143,7 +149,7 @@ class dead_letter_engine {
     const storage::lease_ref lease{queue.name(), id, token};
     const storage::final_failure f{error.error_type, error.message, error.context, error.redrive,
                                    now_ms()};
-    if (queue.db() == db_) {
+    if (same_database(queue, *this)) {
       const auto entry = storage().move_to_dead_letter({lease, name_, f});
       if (!entry) queue.lease_lost(id, "dead-lettering");
       return *entry;
@@ -290,5 +296,10 @@ class dead_letter_engine {
   std::string name_;
   dead_letter_options options_;
 };
+
+inline bool same_database(const queue_engine& queue, const dead_letter_engine& dlq) {
+  return queue.db() == dlq.db() ||
+         queue.db().storage().database_id() == dlq.db().storage().database_id();
+}
 
 }  // namespace durable::inline v0::detail

@@ -73,12 +73,13 @@ class queue_engine {
     positive("hard_limit", options_.hard_limit);
     positive("soft_limit", options_.soft_limit);
     check_max_attempts(options_.max_attempts);
+    auto settings = storage().queue_configuration(name_);
     if (options_.hard_limit || options_.soft_limit) {
-      auto settings = storage().queue_configuration(name_);
       if (options_.hard_limit) settings.hard_limit = options_.hard_limit;
       if (options_.soft_limit) settings.soft_limit = options_.soft_limit;
       storage().configure_queue(name_, settings);
     }
+    soft_limit_ = settings.soft_limit;  // this object's, or the one stored with the queue
     if (options_.release_dead_claims) release_dead_claims();
   }
 
@@ -205,7 +206,7 @@ class queue_engine {
   void after_push(std::int64_t count) {
     forget_empty();
     db_.state().notify_push(name_);
-    if (options_.soft_limit) check_soft_limit(count);
+    if (soft_limit_) check_soft_limit(count);
   }
 
   /// The decode_error of a claimed row that `codec_` cannot read, for `why`.
@@ -268,7 +269,7 @@ class queue_engine {
   // Soft limit: an exact count every ~1/200 of the limit pushes, so the cost stays
   // amortized; one warning per upward crossing of 80 % and of 100 %.
   void check_soft_limit(std::int64_t count) {
-    const std::int64_t limit = *options_.soft_limit;
+    const std::int64_t limit = *soft_limit_;
     std::lock_guard lock{mutex_};
     pushes_since_count_ += count;
     if (pushes_since_count_ < std::max<std::int64_t>(1, limit / 200)) return;
@@ -338,6 +339,7 @@ class queue_engine {
   std::mutex mutex_;  // guards the members below
   std::mt19937_64 tokens_;
   std::optional<empty_snapshot> empty_;
+  std::optional<std::int64_t> soft_limit_;
   std::int64_t pushes_since_count_ = 0;
   int soft_level_ = 0;
 };

@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <set>
+#include <string_view>
 #include <span>
 #include <vector>
 
@@ -57,7 +59,7 @@ inline std::vector<storage::redriven_entry> redrive_across(dead_letter_engine& d
   std::vector<std::size_t> pushed_at;  // index in `out` of each job
   rows.reserve(ids.size());
   for (const auto id : ids) {
-    storage::redriven_entry e{id, storage::redrive_status::gone, 0, {}, 0};
+    storage::redriven_entry e{id, storage::redrive_status::gone, 0, {}, {}, 0};
     auto row = dlq.storage().dead_letter(r.dlq, id);
     if (row && !row->summary.redriven_at) {
       if (r.expect && (row->codec != r.expect->first || row->fingerprint != r.expect->second)) {
@@ -101,6 +103,7 @@ inline std::vector<storage::redriven_entry> redrive_across(dead_letter_engine& d
     switch (pushed[i].status) {
       case storage::push_status::created:
         e.status = storage::redrive_status::redriven;
+        e.queue = queue.name();
         to_mark.push_back(e.id);
         break;
       case storage::push_status::duplicate: e.status = storage::redrive_status::duplicate; break;
@@ -116,7 +119,7 @@ inline redrive_result redrive(dead_letter_engine& dlq, std::span<const dead_lett
                               const redrive_target& target) {
   check_not_negative("redrive_options::delay", target.options.delay);
   constexpr std::size_t batch_size = 1000;
-  const bool across = target.queue != nullptr && !(target.queue->db() == dlq.db());
+  const bool across = target.queue != nullptr && !same_database(*target.queue, dlq);
   redrive_result result;
   for (std::size_t start = 0; start < ids.size(); start += batch_size) {
     const auto batch = ids.subspan(start, std::min(batch_size, ids.size() - start));
@@ -149,7 +152,16 @@ inline redrive_result redrive(dead_letter_engine& dlq, std::span<const dead_lett
         case redrive_outcome::queue_full: ++result.skipped_queue_full; break;
       }
     }
-    if (target.queue != nullptr && pushed > 0) target.queue->after_push(pushed);
+    if (target.queue != nullptr) {
+      if (pushed > 0) target.queue->after_push(pushed);
+    } else {
+      std::set<std::string_view> woken;  // each entry's own queue: wake its waiters
+      for (const auto& e : entries) {
+        if (e.status == storage::redrive_status::redriven && woken.insert(e.queue).second) {
+          dlq.db().state().notify_push(e.queue);
+        }
+      }
+    }
   }
   return result;
 }

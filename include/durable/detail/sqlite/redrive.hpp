@@ -75,6 +75,7 @@ inline std::optional<storage::pushed> read_and_push(connection& c, push_path& pu
   job.fingerprint = fingerprint;
   job.payload = q->blob(7);
   if (!q->is_null(8)) job.history_json = q->text(8);
+  out.queue = std::string{queue};
   return push.push(job);
 }
 
@@ -83,7 +84,7 @@ inline std::optional<storage::pushed> read_and_push(connection& c, push_path& pu
 inline storage::redriven_entry redrive_one(connection& c, push_path& push,
                                            const storage::redrive_request& r, dead_letter_id id,
                                            std::string_view database_id) {
-  storage::redriven_entry out{id, storage::redrive_status::gone, 0, {}, 0};
+  storage::redriven_entry out{id, storage::redrive_status::gone, 0, {}, {}, 0};
   const auto pushed = read_and_push(c, push, r, id, database_id, out);
   if (!pushed) return out;
   out.job = pushed->id;
