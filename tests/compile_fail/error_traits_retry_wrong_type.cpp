@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // error_traits<E>::retry is a retry_policy, not a retry_override.
+#include <chrono>
 #include <stdexcept>
 #include <string_view>
 
@@ -15,7 +16,7 @@ struct durable::error_traits<flaky> {
   static constexpr std::string_view name = "flaky";
   static constexpr durable::error_kind kind = durable::error_kind::transient;
   static constexpr durable::redrive_policy redrive = durable::redrive_policy::safe;
-  static constexpr durable::retry_policy retry{.max_attempts = 10};
+  static constexpr durable::retry_policy retry{.base_delay = std::chrono::seconds{1}};
 };
 
 durable::classification classify(const std::exception_ptr& p) {
