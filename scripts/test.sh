@@ -9,6 +9,10 @@
 #   gcc         g++ Debug, warnings as errors; every header compiled on its own
 #               (all_verify_interface_header_sets); examples and benchmarks compiled; all
 #               tests: doctest, compile-fail, packaging (install + find_package, FetchContent)
+#   gcc-release g++ Release (CMake's -O3 -DNDEBUG, what a plain Release build uses), warnings
+#               as errors: g++'s flow-based warnings (-Wrestrict, -Wstringop-*, -Warray-bounds,
+#               -Wmaybe-uninitialized) only speak with optimisation. Tests and examples; all
+#               tests but the compile-fail cases (static_asserts: the same at any -O)
 #   clang-asan  clang++, AddressSanitizer + UndefinedBehaviorSanitizer, all tests
 #   clang-tsan  clang++, ThreadSanitizer, all tests
 #   format      clang-format --dry-run --Werror over include/ tests/ examples/ bench/
@@ -29,7 +33,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
-all_steps=(gcc clang-asan clang-tsan format tidy)
+all_steps=(gcc gcc-release clang-asan clang-tsan format tidy)
 
 usage() {
   echo "usage: $0 [step...]    steps: ${all_steps[*]} (default: all)"
@@ -39,7 +43,7 @@ steps=()
 for arg in "$@"; do
   case "$arg" in
     -h | --help) usage; exit 0 ;;
-    gcc | clang-asan | clang-tsan | format | tidy) steps+=("$arg") ;;
+    gcc | gcc-release | clang-asan | clang-tsan | format | tidy) steps+=("$arg") ;;
     *) usage >&2; exit 2 ;;
   esac
 done
@@ -154,6 +158,7 @@ run_tidy() {
 run_step() {
   case "$1" in
     gcc) run_workflow gcc ;;
+    gcc-release) run_workflow gcc-release ;;
     clang-asan) run_sanitizer_workflow clang-asan address,undefined ;;
     clang-tsan) run_sanitizer_workflow clang-tsan thread ;;
     format) run_format ;;
