@@ -3,17 +3,18 @@
 #   conan create . -s compiler.cppstd=20 --build=missing
 # Consumers then use find_package(durable CONFIG REQUIRED) and durable::durable (CMakeDeps).
 import os
+import re
 
 from conan import ConanFile
+from conan.errors import ConanException
 from conan.tools.build import check_min_cppstd
-from conan.tools.files import copy
+from conan.tools.files import copy, load
 
 required_conan_version = ">=2.0"
 
 
 class DurableConan(ConanFile):
     name = "durable"
-    version = "0.1.0"
     description = "Persistent job queues and dead-letter queues on embedded SQLite"
     license = "MIT"
     topics = ("job-queue", "dead-letter-queue", "sqlite", "persistence", "header-only")
@@ -22,6 +23,17 @@ class DurableConan(ConanFile):
     exports_sources = "include/*", "LICENSE"
     no_copy_source = True
     default_options = {"boost/*:header_only": True}
+
+    def set_version(self):
+        # Written once, in include/durable/version.hpp; CMakeLists.txt reads it there too.
+        header = load(self, os.path.join(self.recipe_folder, "include", "durable", "version.hpp"))
+        parts = []
+        for part in ("MAJOR", "MINOR", "PATCH"):
+            match = re.search(rf"^#define DURABLE_VERSION_{part} +(\d+)$", header, re.MULTILINE)
+            if not match:
+                raise ConanException(f"include/durable/version.hpp: no DURABLE_VERSION_{part}")
+            parts.append(match.group(1))
+        self.version = ".".join(parts)
 
     def requirements(self):
         # durable's public headers include these, so consumers compile and link them too.
