@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: MIT
-# Conan 2 recipe for durable, header-only. From a checkout:
+# Conan 2 recipe for durable, header-only, Linux and other POSIX systems. From a checkout:
 #   conan create . -s compiler.cppstd=20 --build=missing
 # Consumers then use find_package(durable CONFIG REQUIRED) and durable::durable (CMakeDeps).
 import os
 import re
 
 from conan import ConanFile
-from conan.errors import ConanException
+from conan.errors import ConanException, ConanInvalidConfiguration
 from conan.tools.build import check_min_cppstd
 from conan.tools.files import copy, load
 
@@ -43,6 +43,9 @@ class DurableConan(ConanFile):
 
     def validate(self):
         check_min_cppstd(self, 20)
+        if self.settings.os == "Windows":
+            raise ConanInvalidConfiguration(
+                f"{self.ref} supports Linux and other POSIX systems only, not Windows")
 
     def package_id(self):
         self.info.clear()
