@@ -96,7 +96,8 @@ int main() {
   sqlite3* db = nullptr;
   if (sqlite3_open(":memory:", &db) != SQLITE_OK) return 3;
   char* error = nullptr;
-  const int rc = sqlite3_exec(db, "SELECT json_extract('{\"a\": 1}', '$.a')", nullptr, nullptr, &error);
+  const char* sql = "SELECT json_extract('{\"a\": 1}', '$.a')";
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
   if (rc != SQLITE_OK) std::printf("%s\n", error != nullptr ? error : "");
   sqlite3_free(error);
   sqlite3_close(db);
@@ -120,11 +121,16 @@ int main() {
   if(run_result EQUAL 0)
     set(_DURABLE_SQLITE_JSON_OK "${key}" CACHE INTERNAL "SQLite checked by durable: JSON works")
   elseif(run_result EQUAL 1)
-    set(${out} "SQLite::SQLite3 is built without its JSON functions (SQLITE_OMIT_JSON, or before 3.38 without SQLITE_ENABLE_JSON1): ${run_output}." PARENT_SCOPE)
+    string(CONCAT problem "SQLite::SQLite3 is built without its JSON functions (SQLITE_OMIT_JSON, "
+                          "or before 3.38 without SQLITE_ENABLE_JSON1): ${run_output}.")
+    set(${out} "${problem}" PARENT_SCOPE)
   elseif(run_result EQUAL 2)
-    set(${out} "SQLite >= 3.35 is needed: the library SQLite::SQLite3 links is older than its header: ${run_output}." PARENT_SCOPE)
+    string(CONCAT problem "SQLite >= 3.35 is needed: the library SQLite::SQLite3 links is older "
+                          "than its header: ${run_output}.")
+    set(${out} "${problem}" PARENT_SCOPE)
   else()
-    set(${out} "a program linked with SQLite::SQLite3 failed (${run_result}): ${run_output}." PARENT_SCOPE)
+    set(${out} "a program linked with SQLite::SQLite3 failed (${run_result}): ${run_output}."
+        PARENT_SCOPE)
   endif()
 endfunction()
 
@@ -152,8 +158,9 @@ function(durable_check_dependencies out found_out)
       math(EXPR patch "${number} % 1000")
       set(version "${major}.${minor}.${patch}")
       if(version VERSION_LESS 3.35)
-        list(APPEND problems
-             "SQLite >= 3.35 is needed: SQLite::SQLite3 is SQLite ${version} (${header}). ${sqlite_hint}")
+        string(CONCAT problem "SQLite >= 3.35 is needed: SQLite::SQLite3 is SQLite ${version} "
+                              "(${header}). ${sqlite_hint}")
+        list(APPEND problems "${problem}")
       else()
         get_target_property(library SQLite::SQLite3 IMPORTED_LOCATION)
         _durable_check_sqlite_json("${header};${version};${library}" json_problem json_checked)
@@ -166,12 +173,13 @@ function(durable_check_dependencies out found_out)
         endif()
       endif()
     else()
-      list(APPEND found "SQLite (version not checked: no sqlite3.h with SQLITE_VERSION_NUMBER found)")
+      list(APPEND found "SQLite (version not checked: no sqlite3.h found)")
     endif()
   endif()
 
   # Boost
-  set(boost_hint "On Debian 12: apt install libboost1.81-dev (libboost-dev is Boost 1.74, without Boost.PFR).")
+  string(CONCAT boost_hint "On Debian 12: apt install libboost1.81-dev "
+                           "(libboost-dev is Boost 1.74, without Boost.PFR).")
   if(NOT TARGET Boost::headers)
     set(what "not found")
     if(Boost_CONSIDERED_VERSIONS)
@@ -180,7 +188,8 @@ function(durable_check_dependencies out found_out)
       list(JOIN versions ", " versions)
       set(what "found only Boost ${versions}")
     endif()
-    list(APPEND problems "Boost >= 1.75 with Boost.PFR (target Boost::headers): ${what}. ${boost_hint}")
+    list(APPEND problems
+         "Boost >= 1.75 with Boost.PFR (target Boost::headers): ${what}. ${boost_hint}")
   else()
     _durable_find_header(Boost::headers boost/version.hpp header)
     set(number)
@@ -194,11 +203,13 @@ function(durable_check_dependencies out found_out)
       set(version "${major}.${minor}.${patch}")
       _durable_find_header(Boost::headers boost/pfr.hpp pfr)
       if(version VERSION_LESS 1.75)
-        list(APPEND problems
-             "Boost >= 1.75 is needed: Boost::headers is Boost ${version} (${header}). ${boost_hint}")
+        string(CONCAT problem "Boost >= 1.75 is needed: Boost::headers is Boost ${version} "
+                              "(${header}). ${boost_hint}")
+        list(APPEND problems "${problem}")
       elseif(NOT pfr)
-        list(APPEND problems
-             "Boost.PFR is needed: Boost::headers (Boost ${version}, ${header}) has no boost/pfr.hpp. ${boost_hint}")
+        string(CONCAT problem "Boost.PFR is needed: Boost::headers (Boost ${version}, ${header}) "
+                              "has no boost/pfr.hpp. ${boost_hint}")
+        list(APPEND problems "${problem}")
       else()
         list(APPEND found "Boost ${version}")
       endif()
@@ -235,12 +246,14 @@ function(durable_check_dependencies out found_out)
       math(EXPR patch "${number} % 100")
       set(version "${major}.${minor}.${patch}")
       if(version VERSION_LESS 9)
-        list(APPEND problems "fmt >= 9 is needed: fmt::fmt is fmt ${version} (${header}). ${fmt_hint}")
+        string(CONCAT problem "fmt >= 9 is needed: fmt::fmt is fmt ${version} (${header}). "
+                              "${fmt_hint}")
+        list(APPEND problems "${problem}")
       else()
         list(APPEND found "fmt ${version}")
       endif()
     else()
-      list(APPEND found "fmt (version not checked: no fmt/core.h or fmt/base.h with FMT_VERSION found)")
+      list(APPEND found "fmt (version not checked: no fmt/core.h or fmt/base.h found)")
     endif()
   endif()
 

@@ -36,7 +36,8 @@ endif()
 # The README's snippets: find_package(durable X.Y), FIND_PACKAGE_ARGS X.Y (the package version
 # file accepts the same minor version while the major is 0) and Conan's durable/X.Y.Z.
 file(READ "${SOURCE_DIR}/README.md" readme)
-string(REGEX MATCHALL "find_package\\(durable [0-9.]+|FIND_PACKAGE_ARGS [0-9.]+" requests "${readme}")
+string(REGEX MATCHALL "find_package\\(durable [0-9.]+|FIND_PACKAGE_ARGS [0-9.]+" requests
+       "${readme}")
 if(NOT requests)
   list(APPEND errors "README.md asks for no durable version (find_package, FIND_PACKAGE_ARGS)")
 endif()
