@@ -1,19 +1,20 @@
 # SPDX-License-Identifier: MIT
-# Conan 2 recipe for durable, header-only. From a checkout:
+# Conan 2 recipe for durable, header-only, Linux and other POSIX systems. From a checkout:
 #   conan create . -s compiler.cppstd=20 --build=missing
 # Consumers then use find_package(durable CONFIG REQUIRED) and durable::durable (CMakeDeps).
 import os
+import re
 
 from conan import ConanFile
+from conan.errors import ConanException, ConanInvalidConfiguration
 from conan.tools.build import check_min_cppstd
-from conan.tools.files import copy
+from conan.tools.files import copy, load
 
 required_conan_version = ">=2.0"
 
 
 class DurableConan(ConanFile):
     name = "durable"
-    version = "0.1.0"
     description = "Persistent job queues and dead-letter queues on embedded SQLite"
     license = "MIT"
     topics = ("job-queue", "dead-letter-queue", "sqlite", "persistence", "header-only")
@@ -23,6 +24,17 @@ class DurableConan(ConanFile):
     no_copy_source = True
     default_options = {"boost/*:header_only": True}
 
+    def set_version(self):
+        # Written once, in include/durable/version.hpp; CMakeLists.txt reads it there too.
+        header = load(self, os.path.join(self.recipe_folder, "include", "durable", "version.hpp"))
+        parts = []
+        for part in ("MAJOR", "MINOR", "PATCH"):
+            match = re.search(rf"^#define DURABLE_VERSION_{part} +(\d+)$", header, re.MULTILINE)
+            if not match:
+                raise ConanException(f"include/durable/version.hpp: no DURABLE_VERSION_{part}")
+            parts.append(match.group(1))
+        self.version = ".".join(parts)
+
     def requirements(self):
         # durable's public headers include these, so consumers compile and link them too.
         self.requires("sqlite3/[>=3.35 <4]", transitive_headers=True, transitive_libs=True)
@@ -31,6 +43,9 @@ class DurableConan(ConanFile):
 
     def validate(self):
         check_min_cppstd(self, 20)
+        if self.settings.os == "Windows":
+            raise ConanInvalidConfiguration(
+                f"{self.ref} supports Linux and other POSIX systems only, not Windows")
 
     def package_id(self):
         self.info.clear()

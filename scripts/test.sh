@@ -8,9 +8,18 @@
 # Steps; each is a workflow preset in CMakePresets.json (configure, build, test):
 #   gcc         g++ Debug, warnings as errors; every header compiled on its own
 #               (all_verify_interface_header_sets); examples and benchmarks compiled; all
-#               tests: doctest, compile-fail, packaging (install + find_package, FetchContent)
-#   clang-asan  clang++, AddressSanitizer + UndefinedBehaviorSanitizer, all tests
-#   clang-tsan  clang++, ThreadSanitizer, all tests
+#               tests: doctest, compile-fail, packaging (install + find_package, FetchContent,
+#               a project's own fmt), user_warnings (the examples as a user compiles them:
+#               g++ and clang++ -O2 -Wall -Wextra -Werror, durable's headers as -I)
+#   gcc-release g++ Release (CMake's -O3 -DNDEBUG, what a plain Release build uses), warnings
+#               as errors: g++'s flow-based warnings (-Wrestrict, -Wstringop-*, -Warray-bounds,
+#               -Wmaybe-uninitialized) only speak with optimisation. Tests and examples; all
+#               tests but compile-fail (static_asserts, the same at any -O) and user_warnings
+#               (its own flags, whatever this build's)
+#   clang-asan  clang++, warnings as errors, AddressSanitizer + UndefinedBehaviorSanitizer,
+#               all tests but packaging and user_warnings
+#   clang-tsan  clang++, warnings as errors, ThreadSanitizer, all tests but packaging and
+#               user_warnings
 #   format      clang-format --dry-run --Werror over include/ tests/ examples/ bench/
 #   tidy        clang-tidy (.clang-tidy, warnings as errors) over every public header, through
 #               tests/tidy_headers.cpp, which includes them all and instantiates the templates
@@ -29,7 +38,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
-all_steps=(gcc clang-asan clang-tsan format tidy)
+all_steps=(gcc gcc-release clang-asan clang-tsan format tidy)
 
 usage() {
   echo "usage: $0 [step...]    steps: ${all_steps[*]} (default: all)"
@@ -39,7 +48,7 @@ steps=()
 for arg in "$@"; do
   case "$arg" in
     -h | --help) usage; exit 0 ;;
-    gcc | clang-asan | clang-tsan | format | tidy) steps+=("$arg") ;;
+    gcc | gcc-release | clang-asan | clang-tsan | format | tidy) steps+=("$arg") ;;
     *) usage >&2; exit 2 ;;
   esac
 done
@@ -154,6 +163,7 @@ run_tidy() {
 run_step() {
   case "$1" in
     gcc) run_workflow gcc ;;
+    gcc-release) run_workflow gcc-release ;;
     clang-asan) run_sanitizer_workflow clang-asan address,undefined ;;
     clang-tsan) run_sanitizer_workflow clang-tsan thread ;;
     format) run_format ;;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include <durable/durable.hpp>
+#include <durable/version.hpp>
 
 namespace {
 struct tidy_job {

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DPREFIX=... -DCONFIG=... -P install.cmake
 # Installs durable's build tree into a fresh PREFIX and checks what landed there: every
-# public header, the three package files, nothing else, and no path into the source tree.
+# public header, the four package files, nothing else, and no path into the source tree.
 
 file(REMOVE_RECURSE "${PREFIX}")
 set(config_args)
@@ -22,7 +22,8 @@ foreach(file IN LISTS headers)
     list(APPEND errors "header not installed: include/${file}")
   endif()
 endforeach()
-foreach(file durableConfig.cmake durableConfigVersion.cmake durableTargets.cmake)
+foreach(file durableConfig.cmake durableConfigVersion.cmake durableDependencies.cmake
+             durableTargets.cmake)
   if(NOT EXISTS "${PREFIX}/share/durable/${file}")
     list(APPEND errors "package file not installed: share/durable/${file}")
   endif()
