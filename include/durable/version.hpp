@@ -9,7 +9,7 @@
 // NOLINTBEGIN(cppcoreguidelines-macro-usage): the version must be usable in #if
 
 #define DURABLE_VERSION_MAJOR 0
-#define DURABLE_VERSION_MINOR 1
+#define DURABLE_VERSION_MINOR 2
 #define DURABLE_VERSION_PATCH 0
 
 /// 10000 * major + 100 * minor + patch: 0.1.0 is 100, 1.2.3 is 10203.
