@@ -25,6 +25,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <durable/dead_letter_queue.hpp>
@@ -37,6 +38,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using durable_bench::check;
+using durable_bench::column_text;
 using durable_bench::open_raw;
 using durable_bench::scratch;
 
@@ -45,42 +47,129 @@ struct job {
   std::string body;
 };
 
-/// Entries of the populated files fail about one every `spacing_ms`, from `t0_ms`.
-constexpr std::int64_t t0_ms = 1'767'225'600'000;
-constexpr std::int64_t spacing_ms = 10;
+using durable_bench::populate_dead_letters;
+using durable_bench::spacing_ms;
+using durable_bench::t0_ms;
+
 constexpr std::int64_t window_entries = 1'000;
 
-/// Creates durable's schema in `path` (through durable, for both sides) and fills it with
-/// `n` entries of DLQ "bench" in one transaction; ends with a checkpoint so the file
-/// stands alone.
-void populate(const std::string& path, std::int64_t n) {
-  durable_bench::create_schema(path);
-  sqlite3* db = open_raw(path);
-  check(db, sqlite3_exec(db, "PRAGMA cache_size = -524288", nullptr, nullptr, nullptr));
-  check(db, sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr));
-  sqlite3_stmt* s = nullptr;
-  // failed_at follows the insertion order, as in a real DLQ, with up to 1 s of jitter so
-  // that (failed_at, id) order differs from id order locally.
-  check(db, sqlite3_prepare_v2(
-                db,
-                "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < ?1) "
-                "INSERT INTO durable_dead_letters (dlq, origin, job_id, queue, key, codec, "
-                "fingerprint, payload, error_type, message, context, history, attempts, "
-                "enqueued_at, failed_at, redriven_at) "
-                "SELECT 'bench', 'origin', i, 'jobs', i % 10007, 'pfr', 42, randomblob(24), "
-                "'type' || (i % 5), 'HTTP 503 from payments', '', "
-                "'[{\"attempt\":1,\"type\":\"timeout\",\"message\":\"slow\",\"at\":0}]', 3, ?2, "
-                "?2 + i * ?3 + (i * 7919) % 1000, CASE WHEN i % 20 = 0 THEN ?2 END FROM k",
-                -1, &s, nullptr));
-  sqlite3_bind_int64(s, 1, n);
-  sqlite3_bind_int64(s, 2, t0_ms);
-  sqlite3_bind_int64(s, 3, spacing_ms);
-  check(db, sqlite3_step(s));
-  sqlite3_finalize(s);
-  check(db, sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr));
-  check(db, sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr));
-  sqlite3_close_v2(db);
-}
+void populate(const std::string& path, std::int64_t n) { populate_dead_letters(path, "bench", n); }
+
+/// The least work a SQLite dead-letter queue must do, the ceiling durable's DLQ is
+/// quoted against: one table (id INTEGER PRIMARY KEY, failed_at, error_type, message,
+/// payload BLOB) and one index on failed_at; the same WAL and synchronous. No DLQ names,
+/// keys, source queues, redrive marks, histories or counters.
+class minimal_dlq {
+ public:
+  explicit minimal_dlq(const std::string& path) : db_(open_raw(path)) {
+    check(db_, sqlite3_exec(db_,
+                            "CREATE TABLE IF NOT EXISTS dl (id INTEGER PRIMARY KEY, failed_at "
+                            "INTEGER NOT NULL, error_type TEXT NOT NULL, message TEXT NOT NULL, "
+                            "payload BLOB NOT NULL); "
+                            "CREATE INDEX IF NOT EXISTS dl_time ON dl (failed_at)",
+                            nullptr, nullptr, nullptr));
+    insert_ = prepare("INSERT INTO dl (failed_at, error_type, message, payload) "
+                      "VALUES (?1, ?2, ?3, ?4)");
+    window_ = prepare("SELECT id, failed_at, error_type, message FROM dl WHERE failed_at >= ?1 "
+                      "AND failed_at <= ?2 ORDER BY failed_at, id LIMIT ?3");
+    delete_ = prepare("DELETE FROM dl WHERE failed_at < ?1");
+    count_ = prepare("SELECT count(*) FROM dl");
+    begin_ = prepare("BEGIN IMMEDIATE");
+    commit_ = prepare("COMMIT");
+    read_begin_ = prepare("BEGIN DEFERRED");
+  }
+  minimal_dlq(const minimal_dlq&) = delete;
+  minimal_dlq& operator=(const minimal_dlq&) = delete;
+  ~minimal_dlq() {
+    for (auto* s : {insert_, window_, delete_, count_, begin_, commit_, read_begin_}) {
+      sqlite3_finalize(s);
+    }
+    sqlite3_close_v2(db_);
+  }
+
+  /// Fills the table with `n` entries spread as populate_dead_letters spreads them.
+  void fill(std::int64_t n) {
+    check(db_, sqlite3_exec(db_, "PRAGMA cache_size = -524288", nullptr, nullptr, nullptr));
+    sqlite3_stmt* s = prepare(
+        "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < ?1) "
+        "INSERT INTO dl (failed_at, error_type, message, payload) "
+        "SELECT ?2 + i * ?3 + (i * 7919) % 1000, 'type' || (i % 5), 'HTTP 503 from payments', "
+        "randomblob(24) FROM k");
+    sqlite3_bind_int64(s, 1, n);
+    sqlite3_bind_int64(s, 2, t0_ms);
+    sqlite3_bind_int64(s, 3, spacing_ms);
+    step(begin_);
+    check(db_, sqlite3_step(s));
+    sqlite3_finalize(s);
+    step(commit_);
+    check(db_, sqlite3_exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr));
+  }
+
+  /// Adds `n` entries in one transaction.
+  void add(const std::string& payload, std::int64_t now, std::int64_t n) {
+    step(begin_);
+    for (std::int64_t i = 0; i < n; ++i) {
+      sqlite3_bind_int64(insert_, 1, now);
+      sqlite3_bind_text(insert_, 2, "http.503", -1, SQLITE_STATIC);
+      sqlite3_bind_text(insert_, 3, "HTTP 503 from payments", -1, SQLITE_STATIC);
+      sqlite3_bind_blob64(insert_, 4, payload.data(), payload.size(), SQLITE_STATIC);
+      step(insert_);
+    }
+    step(commit_);
+  }
+
+  /// Up to `limit` entries of [from, to], as (id, failed_at, error_type, message).
+  std::size_t window(std::int64_t from, std::int64_t to, std::int64_t limit) {
+    std::size_t rows = 0;
+    step(read_begin_);
+    sqlite3_bind_int64(window_, 1, from);
+    sqlite3_bind_int64(window_, 2, to);
+    sqlite3_bind_int64(window_, 3, limit + 1);
+    std::vector<std::tuple<std::int64_t, std::int64_t, std::string, std::string>> out;
+    while (sqlite3_step(window_) == SQLITE_ROW) {
+      out.emplace_back(sqlite3_column_int64(window_, 0), sqlite3_column_int64(window_, 1),
+                       column_text(window_, 2), column_text(window_, 3));
+      ++rows;
+    }
+    sqlite3_reset(window_);
+    step(commit_);
+    benchmark::DoNotOptimize(out);
+    return rows;
+  }
+
+  std::int64_t count() {
+    std::int64_t n = 0;
+    if (sqlite3_step(count_) == SQLITE_ROW) n = sqlite3_column_int64(count_, 0);
+    sqlite3_reset(count_);
+    return n;
+  }
+
+  std::int64_t delete_before(std::int64_t cutoff) {
+    step(begin_);
+    sqlite3_bind_int64(delete_, 1, cutoff);
+    step(delete_);
+    const auto n = sqlite3_changes64(db_);
+    step(commit_);
+    return n;
+  }
+
+ private:
+  sqlite3_stmt* prepare(const char* sql) { return durable_bench::prepare(db_, sql); }
+  void step(sqlite3_stmt* s) {
+    const int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_));
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* window_ = nullptr;
+  sqlite3_stmt* delete_ = nullptr;
+  sqlite3_stmt* count_ = nullptr;
+  sqlite3_stmt* begin_ = nullptr;
+  sqlite3_stmt* commit_ = nullptr;
+  sqlite3_stmt* read_begin_ = nullptr;
+};
 
 /// The populated files, created on first use and kept for the rest of the process.
 class fixtures {
@@ -98,11 +187,22 @@ class fixtures {
     }
     return it->second;
   }
+  /// The same `n` entries in the minimal DLQ's table.
+  const std::string& minimal_file(std::int64_t n) {
+    auto it = minimal_files_.find(n);
+    if (it == minimal_files_.end()) {
+      const auto path = dir_.file("minimal-" + std::to_string(n) + ".db");
+      minimal_dlq{path}.fill(n);
+      it = minimal_files_.emplace(n, path).first;
+    }
+    return it->second;
+  }
   [[nodiscard]] std::string work_file() const { return dir_.file("work.db"); }
 
  private:
   scratch dir_;
   std::map<std::int64_t, std::string> files_;
+  std::map<std::int64_t, std::string> minimal_files_;
 };
 
 durable::dead_letter_options options(const durable::manual_clock* clock = nullptr) {
@@ -127,13 +227,6 @@ struct raw_summary {
   std::optional<std::int64_t> redriven_at;
 };
 
-std::string column_text(sqlite3_stmt* s, int i) {
-  const auto* p = sqlite3_column_text(s, i);
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): SQLite text is UTF-8 bytes
-  return p == nullptr ? std::string{}
-                      : std::string{reinterpret_cast<const char*>(p),
-                                    static_cast<std::size_t>(sqlite3_column_bytes(s, i))};
-}
 
 /// The raw baseline: the same statements durable runs, prepared once.
 class raw_dlq {
@@ -270,11 +363,7 @@ class raw_dlq {
   sqlite3_stmt* read_begin_ = nullptr;
 };
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using durable_bench::now_ms;
 
 /// A window holding about `window_entries` entries, moved around a populated file of `n`
 /// entries by `i` so the benchmark does not read one cached spot.
@@ -316,6 +405,37 @@ void BM_add_raw(benchmark::State& state) {
 }
 BENCHMARK(BM_add_raw);
 
+void BM_add_minimal(benchmark::State& state) {
+  scratch dir;
+  minimal_dlq dlq{dir.file("add.db")};
+  const std::string payload(24, 'x');
+  for (auto _ : state) dlq.add(payload, now_ms(), 1);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_add_minimal);
+
+// ---------------------------------------------------------------- add_many, 1,000 per call
+
+void BM_add_many_durable(benchmark::State& state) {
+  scratch dir;
+  durable::DeadLetterQueue<job> dlq{dir.file("add.db"), "bench", options()};
+  std::vector<durable::add_entry<job>> batch(
+      1000, {job{42, std::string(64, 'x')}, {"http.503", "HTTP 503 from payments", ""}, 3,
+             {.queue = "jobs", .key = 42}});
+  for (auto _ : state) benchmark::DoNotOptimize(dlq.add_many(batch));
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_add_many_durable)->Unit(benchmark::kMillisecond);
+
+void BM_add_many_minimal(benchmark::State& state) {
+  scratch dir;
+  minimal_dlq dlq{dir.file("add.db")};
+  const std::string payload(24, 'x');
+  for (auto _ : state) dlq.add(payload, now_ms(), 1000);
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_add_many_minimal)->Unit(benchmark::kMillisecond);
+
 // ---------------------------------------------------------------- window query
 
 void BM_window_durable(benchmark::State& state) {
@@ -351,6 +471,28 @@ void BM_window_raw(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(rows));
 }
 BENCHMARK(BM_window_raw)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+
+void BM_window_minimal(benchmark::State& state) {
+  const auto n = state.range(0);
+  minimal_dlq dlq{fixtures::get().minimal_file(n)};
+  std::int64_t i = 0;
+  std::size_t rows = 0;
+  for (auto _ : state) {
+    const auto [from, to] = window_at(n, i++);
+    rows += dlq.window(from, to, 2 * window_entries);
+  }
+  state.counters["rows"] = static_cast<double>(rows) / static_cast<double>(state.iterations());
+  state.SetItemsProcessed(static_cast<std::int64_t>(rows));
+}
+BENCHMARK(BM_window_minimal)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+
+// ---------------------------------------------------------------- size (the whole DLQ)
+
+void BM_size_durable(benchmark::State& state) {
+  durable::DeadLetterQueue<job> dlq{fixtures::get().file(state.range(0)), "bench", options()};
+  for (auto _ : state) benchmark::DoNotOptimize(dlq.size());
+}
+BENCHMARK(BM_size_durable)->Arg(1'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
 
 // ---------------------------------------------------------------- count over a window
 
@@ -434,6 +576,30 @@ void BM_delete_older_than_raw(benchmark::State& state) {
 }
 BENCHMARK(BM_delete_older_than_raw)->Unit(benchmark::kMillisecond)->Iterations(1);
 
+void BM_delete_older_than_minimal(benchmark::State& state) {
+  auto& f = fixtures::get();
+  const auto work = f.work_file();
+  std::int64_t removed = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::error_code ec;
+    std::filesystem::remove(work + "-wal", ec);
+    std::filesystem::remove(work + "-shm", ec);
+    std::filesystem::copy_file(f.minimal_file(count_n), work,
+                               std::filesystem::copy_options::overwrite_existing);
+    std::optional<minimal_dlq> dlq;
+    dlq.emplace(work);
+    state.ResumeTiming();
+    removed += dlq->delete_before(cutoff_ms);
+    state.PauseTiming();
+    dlq.reset();
+    state.ResumeTiming();
+  }
+  state.counters["removed"] =
+      static_cast<double>(removed) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_delete_older_than_minimal)->Unit(benchmark::kMillisecond)->Iterations(1);
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -441,7 +607,10 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   // Populate both files before anything is timed, so the kernel's write-back of a fresh
   // 1,000,000-entry file does not land in whichever benchmark happens to run next.
-  for (const std::int64_t n : {std::int64_t{100'000}, count_n}) fixtures::get().file(n);
+  for (const std::int64_t n : {std::int64_t{1'000}, std::int64_t{100'000}, count_n}) {
+    fixtures::get().file(n);
+  }
+  for (const std::int64_t n : {std::int64_t{100'000}, count_n}) fixtures::get().minimal_file(n);
   ::sync();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

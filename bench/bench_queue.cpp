@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: MIT
-// Queue hot paths next to raw SQLite doing the same SQL, with the same PRAGMAs
-// (WAL, synchronous=NORMAL, busy_timeout) and the same table, in the same binary.
-// Run: build/release/bench/bench_queue --benchmark_repetitions=5
-//      --benchmark_report_aggregates_only=true
+// Queue hot paths next to two raw-SQLite baselines in the same binary, with the same
+// PRAGMAs (WAL, the same synchronous, busy_timeout):
+//   raw_*      durable's own SQL on durable's tables: isolates the C++ layer;
+//   minimal_*  the least work any SQLite queue must do (bench_support.hpp, minimal_queue):
+//              the ceiling each operation is quoted against.
+// Also: N producer / consumer threads on one Queue (group commit), at NORMAL and FULL;
+// stats(), size() and a push under a hard limit at 1,000 and 1,000,000 pending jobs.
+// Run: scripts/bench.sh, or
+//   build/release/bench/bench_queue --benchmark_repetitions=5
+//     --benchmark_report_aggregates_only=true --benchmark_enable_random_interleaving=true
 
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>
@@ -10,6 +16,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <span>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -25,17 +33,24 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using durable_bench::minimal_queue;
 using durable_bench::scratch;
+using durability = durable::durability_mode;
 
 struct job {
   std::int64_t n = 0;
   std::string body;
 };
 
-durable::queue_options options() {
+durable::queue_options options(durability d = durability::normal) {
   durable::queue_options o;
   o.log = nullptr;
+  o.open.durability = d;
   return o;
+}
+
+durability durability_of(const benchmark::State& state) {
+  return state.range(1) == 0 ? durability::normal : durability::full;
 }
 
 /// The raw-SQLite baseline: a connection opened and configured as durable does, and the
@@ -300,6 +315,142 @@ void raw_claim_batch_ack(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 100);
 }
 
+
+// --- the minimal raw queue: the ceiling ------------------------------------------------
+
+void minimal_push(benchmark::State& state) {
+  scratch dir;
+  minimal_queue q{dir.db()};
+  const auto body = body_of(state);
+  for (auto _ : state) q.push(body);
+  state.SetItemsProcessed(state.iterations());
+}
+
+void minimal_push_many(benchmark::State& state) {
+  scratch dir;
+  minimal_queue q{dir.db()};
+  const auto body = body_of(state);
+  for (auto _ : state) q.push_many(body, 1000);
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+
+void minimal_claim_ack(benchmark::State& state) {
+  scratch dir;
+  minimal_queue q{dir.db()};
+  const auto body = body_of(state);
+  for (auto _ : state) {
+    if (!q.claim_ack()) {
+      state.PauseTiming();
+      q.push_many(body, refill);
+      state.ResumeTiming();
+      q.claim_ack();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// --- threads: N producers / consumers on one Queue, one commit per call ----------------
+// Args: {job size, durability (0 NORMAL, 1 FULL)}. The raw ceiling is the minimal queue
+// on one connection (SQLite commits one transaction at a time per file).
+
+std::unique_ptr<scratch> shared_dir;                // NOLINT: set by thread 0 before the loop
+std::unique_ptr<durable::Queue<job>> shared_queue;  // NOLINT
+
+void durable_push_threads(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    shared_dir = std::make_unique<scratch>();
+    shared_queue =
+        std::make_unique<durable::Queue<job>>(shared_dir->db(), "bench", options(durability_of(state)));
+  }
+  const job j{1, body_of(state)};
+  for (auto _ : state) shared_queue->push(j);
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    shared_queue.reset();
+    shared_dir.reset();
+  }
+}
+
+void minimal_push_sync(benchmark::State& state) {
+  scratch dir;
+  minimal_queue q{dir.db(), durability_of(state)};
+  const auto body = body_of(state);
+  for (auto _ : state) q.push(body);
+  state.SetItemsProcessed(state.iterations());
+}
+
+constexpr std::int64_t consumer_iterations = 1000;
+
+void durable_claim_ack_threads(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    shared_dir = std::make_unique<scratch>();
+    shared_queue =
+        std::make_unique<durable::Queue<job>>(shared_dir->db(), "bench", options(durability_of(state)));
+    const std::vector<job> jobs(1000, job{1, body_of(state)});
+    for (int i = 0; i < state.threads(); ++i) shared_queue->push_many(jobs);
+  }
+  for (auto _ : state) {
+    auto c = shared_queue->claim(30s);
+    if (!c) throw std::runtime_error("durable_claim_ack_threads: the queue ran dry");
+    shared_queue->ack(*c);
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    shared_queue.reset();
+    shared_dir.reset();
+  }
+}
+
+void minimal_claim_ack_sync(benchmark::State& state) {
+  scratch dir;
+  minimal_queue q{dir.db(), durability_of(state)};
+  const auto body = body_of(state);
+  q.push_many(body, consumer_iterations);
+  for (auto _ : state) {
+    if (!q.claim_ack()) throw std::runtime_error("minimal_claim_ack_sync: the queue ran dry");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// --- bookkeeping at 1,000 and 1,000,000 pending jobs -----------------------------------
+
+/// Files holding `n` pending 64-byte jobs in queue "bench", pushed through durable
+/// (push_many, 10,000 per transaction) once per process.
+const std::string& pending_file(std::int64_t n) {
+  static scratch dir;
+  static std::map<std::int64_t, std::string> files;
+  auto it = files.find(n);
+  if (it == files.end()) {
+    const auto path = dir.file("pending-" + std::to_string(n) + ".db");
+    durable::Queue<job> q{path, "bench", options()};
+    const std::vector<job> jobs(10'000, job{1, std::string(64, 'x')});
+    for (std::int64_t done = 0; done < n; done += 10'000) {
+      q.push_many(std::span{jobs}.first(static_cast<std::size_t>(std::min<std::int64_t>(10'000, n - done))));
+    }
+    it = files.emplace(n, path).first;
+  }
+  return it->second;
+}
+
+void durable_stats(benchmark::State& state) {
+  durable::Queue<job> q{pending_file(state.range(0)), "bench", options()};
+  for (auto _ : state) benchmark::DoNotOptimize(q.stats());
+}
+
+void durable_size(benchmark::State& state) {
+  durable::Queue<job> q{pending_file(state.range(0)), "bench", options()};
+  for (auto _ : state) benchmark::DoNotOptimize(q.size());
+}
+
+void durable_push_hard_limit(benchmark::State& state) {
+  auto o = options();
+  o.hard_limit = 100'000'000;
+  durable::Queue<job> q{pending_file(state.range(0)), "bench", o};
+  const job j{1, std::string(64, 'x')};
+  for (auto _ : state) q.push(j);
+  state.SetItemsProcessed(state.iterations());
+}
+
 }  // namespace
 
 // Arg: job body size in bytes (64 B and 1 KiB).
@@ -311,5 +462,29 @@ BENCHMARK(durable_claim_ack)->Arg(64)->Arg(1024);
 BENCHMARK(raw_claim_ack)->Arg(64)->Arg(1024);
 BENCHMARK(durable_claim_batch_ack)->Arg(64)->Arg(1024);
 BENCHMARK(raw_claim_batch_ack)->Arg(64)->Arg(1024);
+BENCHMARK(minimal_push)->Arg(64)->Arg(1024);
+BENCHMARK(minimal_push_many)->Arg(64)->Arg(1024);
+BENCHMARK(minimal_claim_ack)->Arg(64)->Arg(1024);
+
+// Args: {job size, durability}; threads 1, 2, 4, 8 against the one-connection ceiling.
+BENCHMARK(durable_push_threads)
+    ->ArgsProduct({{64, 1024}, {0, 1}})
+    ->ThreadRange(1, 8)
+    ->UseRealTime();
+BENCHMARK(minimal_push_sync)->ArgsProduct({{64, 1024}, {0, 1}})->UseRealTime();
+BENCHMARK(durable_claim_ack_threads)
+    ->ArgsProduct({{64, 1024}, {0, 1}})
+    ->ThreadRange(1, 8)
+    ->Iterations(consumer_iterations)
+    ->UseRealTime();
+BENCHMARK(minimal_claim_ack_sync)
+    ->ArgsProduct({{64, 1024}, {0, 1}})
+    ->Iterations(consumer_iterations)
+    ->UseRealTime();
+
+// Arg: pending jobs in the queue.
+BENCHMARK(durable_stats)->Arg(1'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(durable_size)->Arg(1'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(durable_push_hard_limit)->Arg(1'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();
