@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -232,22 +233,38 @@ struct raw_summary {
 class raw_dlq {
  public:
   explicit raw_dlq(const std::string& path) : db_(open_raw(path)) {
+    check(db_, sqlite3_exec(db_,
+                            "INSERT OR IGNORE INTO durable_dead_letter_queues (name) "
+                            "VALUES ('bench')",
+                            nullptr, nullptr, nullptr));
+    auto* id = prepare("SELECT id FROM durable_dead_letter_queues WHERE name = 'bench'");
+    check(db_, sqlite3_step(id));
+    dlq_id_ = sqlite3_column_int64(id, 0);
+    sqlite3_finalize(id);
+    hwm_ = prepare("SELECT value FROM durable_meta WHERE key = 'dead_letter_id_hwm'");
+    max_id_ = prepare("SELECT max(id) FROM durable_dead_letters");
     insert_ = prepare(
-        "INSERT INTO durable_dead_letters (dlq, origin, job_id, queue, key, priority, sequential, "
-        "codec, fingerprint, payload, error_type, message, context, history, attempts, "
-        "enqueued_at, failed_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-        "json_insert(coalesce(?14, '[]'), '$[#]', json_object('attempt', ?15, 'type', ?11, "
-        "'message', ?12, 'at', ?17)), ?15, ?16, ?17) "
-        "ON CONFLICT (origin, job_id) DO NOTHING RETURNING id");
+        "INSERT INTO durable_dead_letters (id, dlq_id, failed_at, error_type, message, attempts, "
+        "enqueued_at, redrive_policy, queue, key, job_id, origin, priority, sequential, "
+        "max_attempts, unique_key, codec, fingerprint, context, history, payload) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+        "?19, ?20, ?21) ON CONFLICT (origin, job_id) WHERE origin IS NOT NULL DO NOTHING "
+        "RETURNING id");
+    counter_ = prepare(
+        "UPDATE durable_dead_letter_queues SET entries = entries + ?2, redriven = redriven + ?3 "
+        "WHERE id = ?1");
     window_ = prepare(
         "SELECT id, job_id, queue, key, error_type, message, attempts, enqueued_at, failed_at, "
-        "redriven_at FROM durable_dead_letters WHERE dlq = ?1 AND (failed_at, id) > (?3, ?4) "
-        "AND failed_at <= ?5 AND redriven_at IS NULL ORDER BY failed_at, id LIMIT ?8");
+        "redriven_at, redrive_policy FROM durable_dead_letters WHERE dlq_id = ?1 AND "
+        "(failed_at, id) > (?3, ?4) AND failed_at <= ?5 AND redriven_at IS NULL "
+        "ORDER BY failed_at, id LIMIT ?8");
     count_ = prepare(
-        "SELECT count(*) FROM durable_dead_letters WHERE dlq = ?1 AND failed_at >= ?2 AND "
-        "failed_at <= ?3 AND redriven_at IS NULL");
-    delete_ = prepare("DELETE FROM durable_dead_letters WHERE dlq = ?1 AND failed_at < ?2");
+        "SELECT count(*), count(redriven_at) FROM durable_dead_letters WHERE dlq_id = ?1 AND "
+        "failed_at >= ?2 AND failed_at <= ?3 AND redriven_at IS NULL");
+    delete_count_ = prepare(
+        "SELECT count(*), count(redriven_at) FROM durable_dead_letters WHERE dlq_id = ?1 AND "
+        "failed_at >= ?2 AND failed_at <= ?3");
+    delete_ = prepare("DELETE FROM durable_dead_letters WHERE dlq_id = ?1 AND failed_at < ?2");
     begin_ = prepare("BEGIN IMMEDIATE");
     commit_ = prepare("COMMIT");
     read_begin_ = prepare("BEGIN DEFERRED");
@@ -255,7 +272,8 @@ class raw_dlq {
   raw_dlq(const raw_dlq&) = delete;
   raw_dlq& operator=(const raw_dlq&) = delete;
   ~raw_dlq() {
-    for (auto* s : {insert_, window_, count_, delete_, begin_, commit_, read_begin_}) {
+    for (auto* s : {hwm_, max_id_, insert_, counter_, window_, count_, delete_count_, delete_,
+                    begin_, commit_, read_begin_}) {
       sqlite3_finalize(s);
     }
     sqlite3_close_v2(db_);
@@ -263,29 +281,35 @@ class raw_dlq {
 
   std::int64_t add(const std::string& payload, std::int64_t now) {
     step(begin_);
-    sqlite3_bind_text(insert_, 1, "bench", 5, SQLITE_STATIC);
-    sqlite3_bind_null(insert_, 2);
-    sqlite3_bind_null(insert_, 3);
-    sqlite3_bind_text(insert_, 4, "jobs", 4, SQLITE_STATIC);
-    sqlite3_bind_int64(insert_, 5, 42);
-    sqlite3_bind_int64(insert_, 6, 0);
-    sqlite3_bind_int(insert_, 7, 0);
-    sqlite3_bind_text(insert_, 8, "pfr", 3, SQLITE_STATIC);
-    sqlite3_bind_int64(insert_, 9, 42);
-    sqlite3_bind_blob64(insert_, 10, payload.data(), payload.size(), SQLITE_STATIC);
-    sqlite3_bind_text(insert_, 11, "http.503", -1, SQLITE_STATIC);
-    sqlite3_bind_text(insert_, 12, "HTTP 503 from payments", -1, SQLITE_STATIC);
-    sqlite3_bind_text(insert_, 13, "", 0, SQLITE_STATIC);
-    sqlite3_bind_null(insert_, 14);
-    sqlite3_bind_int64(insert_, 15, 3);
-    sqlite3_bind_int64(insert_, 16, now);
-    sqlite3_bind_int64(insert_, 17, now);
+    const auto next = std::max(scalar(hwm_), scalar(max_id_)) + 1;
+    sqlite3_bind_int64(insert_, 1, next);
+    sqlite3_bind_int64(insert_, 2, dlq_id_);
+    sqlite3_bind_int64(insert_, 3, now);
+    sqlite3_bind_text(insert_, 4, "http.503", -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert_, 5, "HTTP 503 from payments", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(insert_, 6, 3);
+    sqlite3_bind_int64(insert_, 7, now);
+    sqlite3_bind_text(insert_, 8, "optional", -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert_, 9, "jobs", 4, SQLITE_STATIC);
+    sqlite3_bind_int64(insert_, 10, 42);
+    sqlite3_bind_null(insert_, 11);
+    sqlite3_bind_null(insert_, 12);
+    sqlite3_bind_int64(insert_, 13, 0);
+    sqlite3_bind_int64(insert_, 14, 0);
+    sqlite3_bind_int64(insert_, 15, 5);
+    sqlite3_bind_int64(insert_, 16, 0);
+    sqlite3_bind_text(insert_, 17, "pfr", 3, SQLITE_STATIC);
+    sqlite3_bind_int64(insert_, 18, 42);
+    sqlite3_bind_text(insert_, 19, "", 0, SQLITE_STATIC);
+    sqlite3_bind_null(insert_, 20);
+    sqlite3_bind_blob64(insert_, 21, payload.data(), payload.size(), SQLITE_STATIC);
     std::int64_t id = 0;
     if (sqlite3_step(insert_) == SQLITE_ROW) {
       id = sqlite3_column_int64(insert_, 0);
       check(db_, sqlite3_step(insert_));
     }
     sqlite3_reset(insert_);
+    add_to_counters(1, 0);
     step(commit_);
     return id;
   }
@@ -293,7 +317,7 @@ class raw_dlq {
   std::vector<raw_summary> window(std::int64_t from, std::int64_t to, std::int64_t limit) {
     std::vector<raw_summary> out;
     step(read_begin_);
-    sqlite3_bind_text(window_, 1, "bench", 5, SQLITE_STATIC);
+    sqlite3_bind_int64(window_, 1, dlq_id_);
     sqlite3_bind_int64(window_, 3, from);
     sqlite3_bind_int64(window_, 4, std::numeric_limits<std::int64_t>::min());
     sqlite3_bind_int64(window_, 5, to);
@@ -326,7 +350,7 @@ class raw_dlq {
   }
 
   std::int64_t count(std::int64_t from, std::int64_t to) {
-    sqlite3_bind_text(count_, 1, "bench", 5, SQLITE_STATIC);
+    sqlite3_bind_int64(count_, 1, dlq_id_);
     sqlite3_bind_int64(count_, 2, from);
     sqlite3_bind_int64(count_, 3, to);
     std::int64_t n = 0;
@@ -337,10 +361,19 @@ class raw_dlq {
 
   std::int64_t delete_before(std::int64_t cutoff) {
     step(begin_);
-    sqlite3_bind_text(delete_, 1, "bench", 5, SQLITE_STATIC);
+    sqlite3_bind_int64(delete_count_, 1, dlq_id_);
+    sqlite3_bind_int64(delete_count_, 2, std::numeric_limits<std::int64_t>::min());
+    sqlite3_bind_int64(delete_count_, 3, cutoff - 1);
+    check(db_, sqlite3_step(delete_count_));
+    const auto redriven = sqlite3_column_int64(delete_count_, 1);
+    sqlite3_reset(delete_count_);
+    scalar(max_id_);
+    sqlite3_bind_int64(delete_, 1, dlq_id_);
     sqlite3_bind_int64(delete_, 2, cutoff);
     step(delete_);
     const auto n = sqlite3_changes64(db_);
+    add_to_counters(-n, -redriven);
+    scalar(max_id_);
     step(commit_);
     return n;
   }
@@ -352,11 +385,28 @@ class raw_dlq {
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_));
   }
+  std::int64_t scalar(sqlite3_stmt* s) {
+    std::int64_t v = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return v;
+  }
+  void add_to_counters(std::int64_t entries, std::int64_t redriven) {
+    sqlite3_bind_int64(counter_, 1, dlq_id_);
+    sqlite3_bind_int64(counter_, 2, entries);
+    sqlite3_bind_int64(counter_, 3, redriven);
+    step(counter_);
+  }
 
   sqlite3* db_;
+  std::int64_t dlq_id_ = 0;
+  sqlite3_stmt* hwm_ = nullptr;
+  sqlite3_stmt* max_id_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* counter_ = nullptr;
   sqlite3_stmt* window_ = nullptr;
   sqlite3_stmt* count_ = nullptr;
+  sqlite3_stmt* delete_count_ = nullptr;
   sqlite3_stmt* delete_ = nullptr;
   sqlite3_stmt* begin_ = nullptr;
   sqlite3_stmt* commit_ = nullptr;

@@ -177,7 +177,8 @@ constexpr std::int64_t t0_ms = 1'767'225'600'000;
 constexpr std::int64_t spacing_ms = 10;
 
 /// Creates durable's schema in `path` (through durable) and fills DLQ `dlq` with `n`
-/// entries in one transaction, as durable stores them (one in 20 redriven); ends with a
+/// entries in one transaction, as durable stores them (one in 20 redriven; the history
+/// holds one earlier attempt), with its counters; ends with a
 /// checkpoint so the file stands alone. failed_at follows the insertion order, as in a
 /// real DLQ, with up to 1 s of jitter so that (failed_at, id) order differs from id order
 /// locally.
@@ -187,20 +188,33 @@ inline void populate_dead_letters(const std::string& path, const std::string& dl
   sqlite3* db = open_raw(path);
   check(db, sqlite3_exec(db, "PRAGMA cache_size = -524288", nullptr, nullptr, nullptr));
   check(db, sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr));
+  sqlite3_stmt* catalog =
+      prepare(db, "INSERT INTO durable_dead_letter_queues (name) VALUES (?1) RETURNING id");
+  sqlite3_bind_text(catalog, 1, dlq.c_str(), -1, SQLITE_TRANSIENT);
+  check(db, sqlite3_step(catalog));
+  const auto dlq_id = sqlite3_column_int64(catalog, 0);
+  sqlite3_finalize(catalog);
   sqlite3_stmt* s = prepare(
       db,
       "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < ?1) "
-      "INSERT INTO durable_dead_letters (dlq, origin, job_id, queue, key, codec, "
-      "fingerprint, payload, error_type, message, context, history, attempts, "
-      "enqueued_at, failed_at, redriven_at) "
-      "SELECT ?4, 'origin', i, 'jobs', i % 10007, 'pfr', 42, randomblob(24), "
-      "'type' || (i % 5), 'HTTP 503 from payments', '', "
-      "'[{\"attempt\":1,\"type\":\"timeout\",\"message\":\"slow\",\"at\":0}]', 3, ?2, "
-      "?2 + i * ?3 + (i * 7919) % 1000, CASE WHEN i % 20 = 0 THEN ?2 END FROM k");
+      "INSERT INTO durable_dead_letters (dlq_id, failed_at, redriven_at, error_type, message, "
+      "attempts, enqueued_at, queue, key, job_id, codec, fingerprint, context, history, payload) "
+      "SELECT ?4, ?2 + i * ?3 + (i * 7919) % 1000, CASE WHEN i % 20 = 0 THEN ?2 END, "
+      "'type' || (i % 5), 'HTTP 503 from payments', 3, ?2, 'jobs', i % 10007, i, 'pfr', 42, '', "
+      "'[{\"attempt\":1,\"type\":\"timeout\",\"message\":\"slow\",\"at\":0}]', "
+      "randomblob(24) FROM k");
   sqlite3_bind_int64(s, 1, n);
   sqlite3_bind_int64(s, 2, t0_ms);
   sqlite3_bind_int64(s, 3, spacing_ms);
-  sqlite3_bind_text(s, 4, dlq.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, 4, dlq_id);
+  check(db, sqlite3_step(s));
+  sqlite3_finalize(s);
+  // The counters durable keeps in the same transaction as the rows.
+  s = prepare(db,
+              "UPDATE durable_dead_letter_queues SET entries = (SELECT count(*) FROM "
+              "durable_dead_letters WHERE dlq_id = ?1), redriven = (SELECT count(redriven_at) "
+              "FROM durable_dead_letters WHERE dlq_id = ?1) WHERE id = ?1");
+  sqlite3_bind_int64(s, 1, dlq_id);
   check(db, sqlite3_step(s));
   sqlite3_finalize(s);
   check(db, sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr));
