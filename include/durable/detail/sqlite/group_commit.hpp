@@ -124,9 +124,9 @@ class group_commit {
 
   // Runs `batch` in one transaction; never throws: errors go to the calls.
   void run_batch(std::span<call* const> batch) noexcept {
-    write_context ctx{writer_, names_};
     try {
       writer_.run("BEGIN IMMEDIATE");
+      write_context ctx{writer_, names_, cache_};
       if (batch.size() == 1) {
         // Alone in its transaction: no savepoint, the transaction is the call.
         call& c = *batch.front();
@@ -150,6 +150,7 @@ class group_commit {
     } catch (...) {
       const auto error = std::current_exception();
       rollback();
+      cache_ = {};
       for (call* c : batch) {
         if (!c->error) c->error = error;
       }
@@ -177,6 +178,7 @@ class group_commit {
 
   connection& writer_;
   name_cache& names_;
+  write_cache cache_;  // the leader's
   mutable std::mutex mutex_;
   std::condition_variable done_;
   std::vector<call*> queue_;    // guarded by mutex_

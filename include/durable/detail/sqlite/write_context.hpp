@@ -25,10 +25,32 @@ namespace durable::inline v0::detail::sqlite {
 /// A table with durable-assigned ids and the durable_meta key of its high-water mark.
 enum class id_table { jobs, dead_letters };
 
+/// What the writer learned in its last committed transaction: the next ids, the
+/// high-water marks and queue rows. Valid while no other connection has committed since
+/// (PRAGMA data_version on the writer unchanged), which spares a single push or ack the
+/// reads of them.
+struct write_cache {
+  std::optional<std::int64_t> data_version;
+  std::optional<std::int64_t> next_id[2];  // NOLINT: one per id_table
+  std::optional<std::int64_t> hwm[2];      // NOLINT: one per id_table
+  std::map<std::int64_t, queue_row> queues;
+};
+
 /// The state of one write transaction on the writer connection.
 class write_context {
  public:
-  write_context(connection& c, name_cache& names) : db(c), names_(names) {}
+  /// Starts using `cache` inside a write transaction just begun on `c`.
+  write_context(connection& c, name_cache& names, write_cache& cache)
+      : db(c), names_(names), cache_(cache) {
+    const auto version = db.data_version();
+    if (cache_.data_version != version) cache_ = {};
+    cache_.data_version = version;
+    for (int t = 0; t < 2; ++t) {
+      state_.ids[t].next = cache_.next_id[t];  // NOLINT(cppcoreguidelines-pro-bounds-*)
+      hwm_[t] = cache_.hwm[t];                 // NOLINT(cppcoreguidelines-pro-bounds-*)
+    }
+    queues_ = cache_.queues;
+  }
 
   /// The writer connection, inside the transaction.
   connection& db;  // NOLINT(cppcoreguidelines-non-private-member-variables-in-classes)
@@ -60,7 +82,7 @@ class write_context {
   /// Call before deleting rows of `table`: keeps ids from being reused afterwards.
   void before_delete(id_table table) {
     auto& t = state_.ids[static_cast<int>(table)];
-    if (!t.max_before_delete) t.max_before_delete = max_id(table);
+    if (!t.max_before_delete) t.max_before_delete = t.next ? *t.next - 1 : max_id(table);
   }
 
   /// Queue `id`'s hard limit and job count as this transaction sees them.
@@ -127,12 +149,22 @@ class write_context {
       const auto highest = std::max(*t.max_before_delete, t.next ? *t.next - 1 : 0);
       if (max_id(table) < highest && stored_hwm(table) < highest) {
         db.run("UPDATE durable_meta SET value = ?2 WHERE key = ?1", hwm_key(table), highest);
+        hwm_[static_cast<int>(table)] = highest;
       }
     }
   }
-  /// After COMMIT: the catalog ids created are shared with every connection.
+  /// After COMMIT: the catalog ids created are shared with every connection, and what
+  /// this transaction knows is kept for the next one.
   void committed() {
     for (const auto& n : state_.created) names_.remember(n.kind, n.name, n.id);
+    for (int t = 0; t < 2; ++t) {
+      cache_.next_id[t] = state_.ids[t].next;  // NOLINT(cppcoreguidelines-pro-bounds-*)
+      cache_.hwm[t] = hwm_[t];                 // NOLINT(cppcoreguidelines-pro-bounds-*)
+    }
+    for (const auto& [id, delta] : state_.jobs) {
+      if (auto it = queues_.find(id); it != queues_.end()) it->second.jobs += delta;
+    }
+    cache_.queues = std::move(queues_);
   }
 
  private:
@@ -140,8 +172,12 @@ class write_context {
     return t == id_table::jobs ? "job_id_hwm" : "dead_letter_id_hwm";
   }
   std::int64_t stored_hwm(id_table t) {
-    auto q = db.query("SELECT value FROM durable_meta WHERE key = ?1", hwm_key(t));
-    return q->step() ? q->int64(0) : 0;
+    auto& hwm = hwm_[static_cast<int>(t)];
+    if (!hwm) {
+      auto q = db.query("SELECT value FROM durable_meta WHERE key = ?1", hwm_key(t));
+      hwm = q->step() ? q->int64(0) : 0;
+    }
+    return *hwm;
   }
   std::int64_t max_id(id_table t) {
     auto q = db.query(t == id_table::jobs ? "SELECT max(id) FROM durable_jobs"
@@ -150,6 +186,8 @@ class write_context {
   }
 
   name_cache& names_;
+  write_cache& cache_;
+  std::optional<std::int64_t> hwm_[2];  // NOLINT: one per id_table; as stored
   snapshot state_;
   std::map<std::int64_t, queue_row> queues_;  // stored rows, read once per transaction
   bool discard_ = false;
