@@ -424,3 +424,27 @@ TEST_CASE("counters stay exact when another process writes the same file") {
   CHECK(q.size() == 100 - 30 - 10 + 7);  // the parent's 20 acks and 20 pushes cancel out
   CHECK(dlq.size() == 10);
 }
+
+TEST_CASE("ids are never reused after the newest job or entry is deleted") {
+  temp_dir dir;
+  const auto path = dir.file("i.db");
+  Queue<task> q{path, "jobs", quiet_queue()};
+  DeadLetterQueue<task> dlq{path, "dead", quiet_dlq()};
+  const auto first = q.push({1}).id;
+  q.ack(*q.claim(30s));  // the newest (and only) job
+  const auto second = q.push({2}).id;
+  CHECK(second > first);
+  const auto entry = dlq.add({1}, {"t", "m", ""}, 1);
+  CHECK(dlq.purge({}) == 1);
+  // A second backend on the file (other options) has no cache: it reads the marks.
+  durable::open_options other;
+  other.page_cache_kib = 1024;
+  durable::database fresh{path, other};
+  REQUIRE_FALSE(fresh == q.db());
+  Queue<task> q2{fresh, "jobs", quiet_queue()};
+  DeadLetterQueue<task> dlq2{fresh, "dead", quiet_dlq()};
+  q2.ack(*q2.claim(30s));  // job `second`, the newest again
+  CHECK(q2.push({3}).id > second);
+  CHECK(q.push({4}).id > second + 1);  // the first backend sees the other's commits
+  CHECK(dlq2.add({2}, {"t", "m", ""}, 1) > entry);
+}

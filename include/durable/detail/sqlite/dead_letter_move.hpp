@@ -50,7 +50,10 @@ inline std::optional<dead_letter_id> insert_dead_letter(write_context& ctx,
   std::optional<dead_letter_id> id;
   if (q->step()) id = q->int64(0);
   q->run();
-  if (id) ctx.count_dead_letters(dlq_id, 1, 0);
+  if (id) {
+    ctx.inserted(id_table::dead_letters, *id);
+    ctx.count_dead_letters(dlq_id, 1, 0);
+  }
   return id;
 }
 
@@ -89,6 +92,7 @@ inline std::optional<dead_letter_id> move_claimed_to_dead_letters(write_context&
     ctx.discard();
     return std::nullopt;
   }
+  ctx.inserted(id_table::dead_letters, id);
   ctx.count_dead_letters(dlq_id, 1, 0);
   return id;
 }

@@ -348,7 +348,7 @@ inline std::int64_t delete_failed_before(write_context& ctx, std::int64_t dlq_id
 
 /// Deletes entry `id` of DLQ `dlq_id`; false when there is none.
 inline bool delete_dead_letter(write_context& ctx, std::int64_t dlq_id, dead_letter_id id) {
-  ctx.before_delete(id_table::dead_letters);
+  ctx.before_delete(id_table::dead_letters, id);
   auto q = ctx.db.query(
       "DELETE FROM durable_dead_letters WHERE id = ?1 AND dlq_id = ?2 "
       "RETURNING redriven_at IS NOT NULL",

@@ -135,10 +135,12 @@ class group_commit {
         } catch (...) {
           c.error = std::current_exception();
           rollback();
+          cache_ = {};
           return;
         }
         if (ctx.take_discard()) {
           rollback();
+          cache_ = {};
           return;
         }
       } else {

@@ -25,7 +25,7 @@ inline void configure_queue(write_context& ctx, std::string_view queue,
   const auto id = ctx.id_of(name_kind::queue, queue);
   ctx.db.run("UPDATE durable_queues SET hard_limit = ?2, soft_limit = ?3 WHERE id = ?1", id,
              settings.hard_limit, settings.soft_limit);
-  ctx.settings_changed();
+  ctx.settings_changed(id);
 }
 
 /// The stored settings of `queue`.
@@ -83,6 +83,7 @@ inline storage::pushed push_job(write_context& ctx, const storage::new_job& job)
   if (row.hard_limit && row.jobs >= *row.hard_limit) return {0, storage::push_status::full};
   const auto id = ctx.next_id(id_table::jobs);
   insert_job(ctx.db, id, queue_id, job);
+  ctx.inserted(id_table::jobs, id);
   ctx.count_jobs(queue_id, 1);
   return {id, storage::push_status::created};
 }

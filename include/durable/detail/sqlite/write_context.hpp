@@ -32,6 +32,7 @@ enum class id_table { jobs, dead_letters };
 struct write_cache {
   std::optional<std::int64_t> data_version;
   std::optional<std::int64_t> next_id[2];  // NOLINT: one per id_table
+  bool newest_present[2] = {};             // NOLINT: row next_id - 1 is stored
   std::optional<std::int64_t> hwm[2];      // NOLINT: one per id_table
   std::map<std::int64_t, queue_row> queues;
 };
@@ -47,9 +48,9 @@ class write_context {
     cache_.data_version = version;
     for (int t = 0; t < 2; ++t) {
       state_.ids[t].next = cache_.next_id[t];  // NOLINT(cppcoreguidelines-pro-bounds-*)
+      state_.ids[t].newest_present = cache_.newest_present[t];  // NOLINT(cppcoreguidelines-pro-bounds-*)
       hwm_[t] = cache_.hwm[t];                 // NOLINT(cppcoreguidelines-pro-bounds-*)
     }
-    queues_ = cache_.queues;
   }
 
   /// The writer connection, inside the transaction.
@@ -77,31 +78,40 @@ class write_context {
   [[nodiscard]] std::int64_t next_id(id_table table) {
     auto& t = state_.ids[static_cast<int>(table)];
     if (!t.next) t.next = std::max(stored_hwm(table), max_id(table)) + 1;
+    t.newest_present = false;  // until inserted() says the new row is stored
     return (*t.next)++;
   }
+  /// Row `id` of `table` was stored (after next_id()).
+  void inserted(id_table table, std::int64_t id) {
+    auto& t = state_.ids[static_cast<int>(table)];
+    t.newest_present = t.next && id == *t.next - 1;
+  }
   /// Call before deleting rows of `table`: keeps ids from being reused afterwards.
-  void before_delete(id_table table) {
+  /// `id`: the one row to delete; none: maybe several.
+  void before_delete(id_table table, std::optional<std::int64_t> id = std::nullopt) {
     auto& t = state_.ids[static_cast<int>(table)];
     if (!t.max_before_delete) t.max_before_delete = t.next ? *t.next - 1 : max_id(table);
+    if (!id || (t.next && *id >= *t.next - 1)) t.newest_present = false;
   }
 
   /// Queue `id`'s hard limit and job count as this transaction sees them.
   [[nodiscard]] queue_row queue(std::int64_t id) {
-    auto it = queues_.find(id);
-    if (it == queues_.end()) it = queues_.emplace(id, read_queue_row(db, id)).first;
+    // Rows read inside this transaction, before its counters are written (flush), are
+    // as committed; the group commit drops the cache when a transaction rolls back.
+    auto it = cache_.queues.find(id);
+    if (it == cache_.queues.end()) it = cache_.queues.emplace(id, read_queue_row(db, id)).first;
     auto row = it->second;
-    const auto d = state_.jobs.find(id);
-    if (d != state_.jobs.end()) row.jobs += d->second;
+    row.jobs += delta_of(state_.jobs, id).first;
     return row;
   }
-  /// Forget cached queue settings (after configure_queue).
-  void settings_changed() { queues_.clear(); }
+  /// Forgets queue `id`'s cached settings (after configure_queue).
+  void settings_changed(std::int64_t id) { cache_.queues.erase(id); }
 
   /// Counts `delta` jobs more in queue `id`.
-  void count_jobs(std::int64_t id, std::int64_t delta) { state_.jobs[id] += delta; }
+  void count_jobs(std::int64_t id, std::int64_t delta) { delta_of(state_.jobs, id).first += delta; }
   /// Counts entries and redriven entries more in dead-letter queue `id`.
   void count_dead_letters(std::int64_t id, std::int64_t entries, std::int64_t redriven) {
-    auto& d = state_.dead_letters[id];
+    auto& d = delta_of(state_.dead_letters, id);
     d.first += entries;
     d.second += redriven;
   }
@@ -112,11 +122,14 @@ class write_context {
   /// Whether discard() was called since the last take_discard(); clears it.
   [[nodiscard]] bool take_discard() noexcept { return std::exchange(discard_, false); }
 
+  using counter_delta = std::pair<std::int64_t, std::pair<std::int64_t, std::int64_t>>;
+
   /// What one call may change, to restore when it fails.
   struct snapshot {
     struct table_ids {
       std::optional<std::int64_t> next;
       std::optional<std::int64_t> max_before_delete;
+      bool newest_present = false;  // the row with id next - 1 is stored
     };
     struct created_name {
       name_kind kind;
@@ -124,27 +137,27 @@ class write_context {
       std::int64_t id;
     };
     table_ids ids[2];  // NOLINT: one per id_table
-    std::map<std::int64_t, std::int64_t> jobs;
-    std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> dead_letters;
+    std::vector<counter_delta> jobs;          // (queue id, (jobs, unused))
+    std::vector<counter_delta> dead_letters;  // (DLQ id, (entries, redriven))
     std::vector<created_name> created;
   };
   [[nodiscard]] snapshot save() const { return state_; }
   void restore(snapshot s) {
     state_ = std::move(s);
-    queues_.clear();  // a rolled-back call may have changed settings
+    cache_.queues.clear();  // a rolled-back call may have changed settings
   }
 
   /// Writes the counters and high-water marks; call last before COMMIT.
   void flush() {
     for (const auto& [id, delta] : state_.jobs) {
-      if (delta != 0) add_to_queue_jobs(db, id, delta);
+      if (delta.first != 0) add_to_queue_jobs(db, id, delta.first);
     }
     for (const auto& [id, d] : state_.dead_letters) {
       if (d.first != 0 || d.second != 0) add_to_dead_letter_counts(db, id, d.first, d.second);
     }
     for (const auto table : {id_table::jobs, id_table::dead_letters}) {
       const auto& t = state_.ids[static_cast<int>(table)];
-      if (!t.max_before_delete) continue;
+      if (!t.max_before_delete || (t.next && t.newest_present)) continue;
       // Ids live on in the rows unless the newest row was deleted: only then store a mark.
       const auto highest = std::max(*t.max_before_delete, t.next ? *t.next - 1 : 0);
       if (max_id(table) < highest && stored_hwm(table) < highest) {
@@ -159,15 +172,24 @@ class write_context {
     for (const auto& n : state_.created) names_.remember(n.kind, n.name, n.id);
     for (int t = 0; t < 2; ++t) {
       cache_.next_id[t] = state_.ids[t].next;  // NOLINT(cppcoreguidelines-pro-bounds-*)
+      cache_.newest_present[t] = state_.ids[t].newest_present;  // NOLINT(cppcoreguidelines-pro-bounds-*)
       cache_.hwm[t] = hwm_[t];                 // NOLINT(cppcoreguidelines-pro-bounds-*)
     }
     for (const auto& [id, delta] : state_.jobs) {
-      if (auto it = queues_.find(id); it != queues_.end()) it->second.jobs += delta;
+      if (auto it = cache_.queues.find(id); it != cache_.queues.end()) {
+        it->second.jobs += delta.first;
+      }
     }
-    cache_.queues = std::move(queues_);
   }
 
  private:
+  static std::pair<std::int64_t, std::int64_t>& delta_of(std::vector<counter_delta>& deltas,
+                                                         std::int64_t id) {
+    for (auto& [key, delta] : deltas) {
+      if (key == id) return delta;
+    }
+    return deltas.emplace_back(id, std::pair<std::int64_t, std::int64_t>{0, 0}).second;
+  }
   static const char* hwm_key(id_table t) {
     return t == id_table::jobs ? "job_id_hwm" : "dead_letter_id_hwm";
   }
@@ -189,7 +211,6 @@ class write_context {
   write_cache& cache_;
   std::optional<std::int64_t> hwm_[2];  // NOLINT: one per id_table; as stored
   snapshot state_;
-  std::map<std::int64_t, queue_row> queues_;  // stored rows, read once per transaction
   bool discard_ = false;
 };
 
