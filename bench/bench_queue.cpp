@@ -389,6 +389,20 @@ void minimal_claim_ack(benchmark::State& state) {
 std::unique_ptr<scratch> shared_dir;                // NOLINT: set by thread 0 before the loop
 std::unique_ptr<durable::Queue<job>> shared_queue;  // NOLINT
 
+/// Transactions the shared queue's writer has run (group commit merges calls into them).
+std::uint64_t commits() {
+  return dynamic_cast<durable::detail::sqlite::sqlite_backend&>(shared_queue->db().storage())
+      .writer()
+      .transactions();
+}
+
+/// Reports calls per transaction over the run (thread 0, after the others finished).
+void report_merging(benchmark::State& state, std::uint64_t before, int calls_per_item = 1) {
+  const auto transactions = static_cast<double>(commits() - before);
+  state.counters["calls_per_commit"] =
+      static_cast<double>(state.iterations() * state.threads() * calls_per_item) / transactions;
+}
+
 void durable_push_threads(benchmark::State& state) {
   if (state.thread_index() == 0) {
     shared_dir = std::make_unique<scratch>();
@@ -396,9 +410,11 @@ void durable_push_threads(benchmark::State& state) {
         std::make_unique<durable::Queue<job>>(shared_dir->db(), "bench", options(durability_of(state)));
   }
   const job j{1, body_of(state)};
+  const auto commits_before = state.thread_index() == 0 ? commits() : 0;
   for (auto _ : state) shared_queue->push(j);
   state.SetItemsProcessed(state.iterations());
   if (state.thread_index() == 0) {
+    report_merging(state, commits_before);
     shared_queue.reset();
     shared_dir.reset();
   }
@@ -422,6 +438,7 @@ void durable_claim_ack_threads(benchmark::State& state) {
     const std::vector<job> jobs(1000, job{1, body_of(state)});
     for (int i = 0; i < state.threads(); ++i) shared_queue->push_many(jobs);
   }
+  const auto commits_before = state.thread_index() == 0 ? commits() : 0;
   for (auto _ : state) {
     auto c = shared_queue->claim(30s);
     if (!c) throw std::runtime_error("durable_claim_ack_threads: the queue ran dry");
@@ -429,6 +446,7 @@ void durable_claim_ack_threads(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
   if (state.thread_index() == 0) {
+    report_merging(state, commits_before, 2);
     shared_queue.reset();
     shared_dir.reset();
   }

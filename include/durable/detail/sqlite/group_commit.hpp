@@ -5,8 +5,9 @@
 /// Group commit on the writer connection. Concurrent write calls from threads of one
 /// process are merged into one transaction, with no timer: a call queues itself; if no
 /// transaction is running, its thread becomes the leader, takes every queued call, runs
-/// them in arrival order in one BEGIN IMMEDIATE ... COMMIT, and wakes the others; calls
-/// queued meanwhile go into the next transaction, led by one of their threads.
+/// them in arrival order in one BEGIN IMMEDIATE ... COMMIT, and wakes their threads (one
+/// wake-up per call); calls queued meanwhile go into the next transaction, run by the same
+/// leader (up to 16 transactions in a row) or then by the thread of the first of them.
 ///
 /// Each call returns only after the transaction holding it committed. A call that throws
 /// is rolled back to its own savepoint (its counters and ids with it) and gets its own
@@ -68,8 +69,12 @@ class group_commit {
   }
 
  private:
+  // A call's state: queued until its transaction ran (done), or until it is handed the
+  // leadership (lead). Set under the call's own mutex, which the signalling thread holds
+  // while it notifies: the waiting thread cannot return (and destroy the call) earlier.
   class call {
    public:
+    enum : int { queued, done, lead };
     call() = default;
     call(const call&) = delete;
     call& operator=(const call&) = delete;
@@ -77,10 +82,25 @@ class group_commit {
     call& operator=(call&&) = delete;
     virtual void run(write_context& ctx) = 0;
     std::exception_ptr error;  // NOLINT(cppcoreguidelines-non-private-member-variables-in-classes)
-    bool done = false;         // NOLINT(cppcoreguidelines-non-private-member-variables-in-classes)
+
+    void signal(int to) {
+      std::lock_guard lock{mutex_};
+      state_ = to;
+      changed_.notify_one();
+    }
+    int wait() {
+      std::unique_lock lock{mutex_};
+      changed_.wait(lock, [&] { return state_ != queued; });
+      return state_;
+    }
 
    protected:
     ~call() = default;
+
+   private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    int state_ = queued;
   };
 
   template <class Fn>
@@ -93,26 +113,49 @@ class group_commit {
     Fn& fn_;
   };
 
+  // The first caller to find no leader leads; the others wait to be told their call ran,
+  // or that they lead the next transaction (only one thread is woken per call).
   void submit(call& c) {
-    std::unique_lock lock{mutex_};
-    queue_.push_back(&c);
-    while (!c.done) {
-      if (leading_) {
-        done_.wait(lock);
-        continue;
-      }
-      leading_ = true;
-      running_.swap(queue_);
-      lock.unlock();
-      run_batch(running_);
-      lock.lock();
-      for (auto* b : running_) b->done = true;
-      running_.clear();
-      leading_ = false;
-      ++transactions_;
-      done_.notify_all();
+    bool leader = false;
+    {
+      std::lock_guard lock{mutex_};
+      queue_.push_back(&c);
+      if (!leading_) leading_ = leader = true;
     }
+    if (!leader) leader = c.wait() == call::lead;
+    if (leader) lead();
     if (c.error) std::rethrow_exception(c.error);
+  }
+
+  // Runs everything queued in one transaction and tells those calls. While calls queued
+  // meanwhile, runs them too (no wake-up between transactions), up to `rounds` times;
+  // then hands the leadership to the thread of the first call still queued.
+  void lead() {
+    constexpr int rounds = 16;  // bounds how long the leader's own caller waits
+    for (int round = 1;; ++round) {
+      std::vector<call*> batch;
+      {
+        std::lock_guard lock{mutex_};
+        batch.swap(queue_);
+      }
+      run_batch(batch);
+      call* next = nullptr;
+      bool again = false;
+      {
+        std::lock_guard lock{mutex_};
+        ++transactions_;
+        if (queue_.empty()) {
+          leading_ = false;
+        } else if (round < rounds) {
+          again = true;
+        } else {
+          next = queue_.front();
+        }
+      }
+      for (call* b : batch) b->signal(call::done);
+      if (next != nullptr) next->signal(call::lead);
+      if (!again) return;
+    }
   }
 
   void rollback() noexcept {
@@ -182,11 +225,9 @@ class group_commit {
   name_cache& names_;
   write_cache cache_;  // the leader's
   mutable std::mutex mutex_;
-  std::condition_variable done_;
-  std::vector<call*> queue_;    // guarded by mutex_
-  std::vector<call*> running_;  // the leader's
-  bool leading_ = false;        // guarded by mutex_
-  std::uint64_t transactions_ = 0;
+  std::vector<call*> queue_;        // guarded by mutex_
+  bool leading_ = false;            // guarded by mutex_
+  std::uint64_t transactions_ = 0;  // guarded by mutex_
 };
 
 }  // namespace durable::inline v0::detail::sqlite
