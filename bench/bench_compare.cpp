@@ -49,10 +49,11 @@ int main(int argc, char** argv) {
     } else if (flag == "--threads") {
       threads = std::stoi(value);
     } else if (flag == "--durability") {
-      durability = value == "normal" ? durable::durability_mode::normal
-                                     : durable::durability_mode::full;
+      durability =
+          value == "normal" ? durable::durability_mode::normal : durable::durability_mode::full;
     } else {
-      std::fprintf(stderr, "usage: %s [--jobs N] [--size B] [--threads T] [--durability full|normal]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--jobs N] [--size B] [--threads T] [--durability full|normal]\n",
                    argv[0]);
       return 2;
     }

@@ -69,10 +69,12 @@ class minimal_dlq {
                             "payload BLOB NOT NULL); "
                             "CREATE INDEX IF NOT EXISTS dl_time ON dl (failed_at)",
                             nullptr, nullptr, nullptr));
-    insert_ = prepare("INSERT INTO dl (failed_at, error_type, message, payload) "
-                      "VALUES (?1, ?2, ?3, ?4)");
-    window_ = prepare("SELECT id, failed_at, error_type, message FROM dl WHERE failed_at >= ?1 "
-                      "AND failed_at <= ?2 ORDER BY failed_at, id LIMIT ?3");
+    insert_ = prepare(
+        "INSERT INTO dl (failed_at, error_type, message, payload) "
+        "VALUES (?1, ?2, ?3, ?4)");
+    window_ = prepare(
+        "SELECT id, failed_at, error_type, message FROM dl WHERE failed_at >= ?1 "
+        "AND failed_at <= ?2 ORDER BY failed_at, id LIMIT ?3");
     delete_ = prepare("DELETE FROM dl WHERE failed_at < ?1");
     count_ = prepare("SELECT count(*) FROM dl");
     begin_ = prepare("BEGIN IMMEDIATE");
@@ -227,7 +229,6 @@ struct raw_summary {
   std::int64_t failed_at = 0;
   std::optional<std::int64_t> redriven_at;
 };
-
 
 /// The raw baseline: the same statements durable runs, prepared once.
 class raw_dlq {
@@ -469,9 +470,10 @@ BENCHMARK(BM_add_minimal);
 void BM_add_many_durable(benchmark::State& state) {
   scratch dir;
   durable::DeadLetterQueue<job> dlq{dir.file("add.db"), "bench", options()};
-  std::vector<durable::add_entry<job>> batch(
-      1000, {job{42, std::string(64, 'x')}, {"http.503", "HTTP 503 from payments", ""}, 3,
-             {.queue = "jobs", .key = 42}});
+  std::vector<durable::add_entry<job>> batch(1000, {job{42, std::string(64, 'x')},
+                                                    {"http.503", "HTTP 503 from payments", ""},
+                                                    3,
+                                                    {.queue = "jobs", .key = 42}});
   for (auto _ : state) benchmark::DoNotOptimize(dlq.add_many(batch));
   state.SetItemsProcessed(state.iterations() * 1000);
 }

@@ -18,9 +18,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <span>
 #include <memory>
 #include <random>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -87,7 +87,8 @@ class raw_queue {
         "fingerprint, payload";
     claim_ = prepare((std::string{"UPDATE durable_jobs "} + set +
                       "WHERE id = (SELECT id FROM durable_jobs WHERE queue_id = ?5 AND "
-                      "run_at <= ?4 ORDER BY priority DESC, run_at, id LIMIT 1)" + returning)
+                      "run_at <= ?4 ORDER BY priority DESC, run_at, id LIMIT 1)" +
+                      returning)
                          .c_str());
     head_ = prepare(
         "SELECT id, sequential FROM durable_jobs WHERE queue_id = ?1 AND run_at <= ?2 "
@@ -348,7 +349,6 @@ void raw_claim_batch_ack(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 100);
 }
 
-
 // --- the minimal raw queue: the ceiling ------------------------------------------------
 
 void minimal_push(benchmark::State& state) {
@@ -406,8 +406,8 @@ void report_merging(benchmark::State& state, std::uint64_t before, int calls_per
 void durable_push_threads(benchmark::State& state) {
   if (state.thread_index() == 0) {
     shared_dir = std::make_unique<scratch>();
-    shared_queue =
-        std::make_unique<durable::Queue<job>>(shared_dir->db(), "bench", options(durability_of(state)));
+    shared_queue = std::make_unique<durable::Queue<job>>(shared_dir->db(), "bench",
+                                                         options(durability_of(state)));
   }
   const job j{1, body_of(state)};
   const auto commits_before = state.thread_index() == 0 ? commits() : 0;
@@ -433,8 +433,8 @@ constexpr std::int64_t consumer_iterations = 1000;
 void durable_claim_ack_threads(benchmark::State& state) {
   if (state.thread_index() == 0) {
     shared_dir = std::make_unique<scratch>();
-    shared_queue =
-        std::make_unique<durable::Queue<job>>(shared_dir->db(), "bench", options(durability_of(state)));
+    shared_queue = std::make_unique<durable::Queue<job>>(shared_dir->db(), "bench",
+                                                         options(durability_of(state)));
     const std::vector<job> jobs(1000, job{1, body_of(state)});
     for (int i = 0; i < state.threads(); ++i) shared_queue->push_many(jobs);
   }
@@ -476,7 +476,8 @@ const std::string& pending_file(std::int64_t n) {
     durable::Queue<job> q{path, "bench", options()};
     const std::vector<job> jobs(10'000, job{1, std::string(64, 'x')});
     for (std::int64_t done = 0; done < n; done += 10'000) {
-      q.push_many(std::span{jobs}.first(static_cast<std::size_t>(std::min<std::int64_t>(10'000, n - done))));
+      q.push_many(std::span{jobs}.first(
+          static_cast<std::size_t>(std::min<std::int64_t>(10'000, n - done))));
     }
     it = files.emplace(n, path).first;
   }

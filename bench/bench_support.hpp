@@ -61,9 +61,9 @@ inline void create_schema(const std::string& path) {
 inline sqlite3* open_raw(const std::string& path,
                          durable::durability_mode durability = durable::durability_mode::normal) {
   sqlite3* db = nullptr;
-  check(db, sqlite3_open_v2(path.c_str(), &db,
-                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                            nullptr));
+  check(db,
+        sqlite3_open_v2(path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr));
   sqlite3_busy_timeout(db, 5000);
   check(db, sqlite3_exec(db,
                          durability == durable::durability_mode::full
@@ -182,8 +182,7 @@ constexpr std::int64_t spacing_ms = 10;
 /// checkpoint so the file stands alone. failed_at follows the insertion order, as in a
 /// real DLQ, with up to 1 s of jitter so that (failed_at, id) order differs from id order
 /// locally.
-inline void populate_dead_letters(const std::string& path, const std::string& dlq,
-                                  std::int64_t n) {
+inline void populate_dead_letters(const std::string& path, const std::string& dlq, std::int64_t n) {
   create_schema(path);
   sqlite3* db = open_raw(path);
   check(db, sqlite3_exec(db, "PRAGMA cache_size = -524288", nullptr, nullptr, nullptr));

@@ -88,7 +88,8 @@ std::int64_t count_table(const std::string& path, const char* table) {
 
 // ---------------------------------------------------------------- opening, add, get
 
-TEST_CASE("a DLQ name with odd characters is refused before the file is touched" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("a DLQ name with odd characters is refused before the file is touched" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const std::vector<std::string> bad_names = {"", "dead letters",
                                               "x'; DROP TABLE durable_dead_letters; --",
@@ -201,7 +202,8 @@ TEST_CASE("add refuses bad input and stores nothing") {
 }
 
 TEST_CASE(
-    "a blob written by another job type is a decode_error naming the row, and the entry stays" * doctest::skip(!durable_test::on_sqlite())) {
+    "a blob written by another job type is a decode_error naming the row, and the entry stays" *
+    doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto path = dir.db("d.db");
   DeadLetterQueue<other_job> writer{path, "dlq", quiet_dlq()};
@@ -392,7 +394,8 @@ std::vector<durable::dead_letter_id> brute_force(const std::vector<row>& rows,
 
 }  // namespace
 
-TEST_CASE("window queries over 100,000 entries agree with a brute-force scan" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("window queries over 100,000 entries agree with a brute-force scan" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto path = dir.db("d.db");
   durable::manual_clock clock;
@@ -407,38 +410,38 @@ TEST_CASE("window queries over 100,000 entries agree with a brute-force scan" * 
     std::mt19937_64 rng{20260101};
     auto& backend = dynamic_cast<durable::detail::sqlite::sqlite_backend&>(dlq.db().storage());
     backend.write([&](sql::write_context& ctx) {
-    ctx.db.exec("PRAGMA cache_size = -262144");  // no spilling to the WAL mid-transaction
-    std::vector<std::byte> payload;
-    durable::pfr_codec::encode(email{1, "x"}, payload);
-    for (int i = 0; i < 100'000; ++i) {
-      row r;
-      r.failed_at = t0 + static_cast<std::int64_t>(rng() % 20'000);  // ~5 entries per ms
-      r.type = types[rng() % types.size()];
-      const auto k = rng() % 10;
-      if (k < 6) {
-        r.key = durable::job_key{static_cast<std::int64_t>(rng() % 500)};
-      } else if (k < 9) {
-        r.key = durable::job_key{"k\"" + std::to_string(rng() % 100)};  // a quote: JSON escaping
+      ctx.db.exec("PRAGMA cache_size = -262144");  // no spilling to the WAL mid-transaction
+      std::vector<std::byte> payload;
+      durable::pfr_codec::encode(email{1, "x"}, payload);
+      for (int i = 0; i < 100'000; ++i) {
+        row r;
+        r.failed_at = t0 + static_cast<std::int64_t>(rng() % 20'000);  // ~5 entries per ms
+        r.type = types[rng() % types.size()];
+        const auto k = rng() % 10;
+        if (k < 6) {
+          r.key = durable::job_key{static_cast<std::int64_t>(rng() % 500)};
+        } else if (k < 9) {
+          r.key = durable::job_key{"k\"" + std::to_string(rng() % 100)};  // a quote: JSON escaping
+        }
+        r.queue = rng() % 4 == 0 ? "b" : "a";
+        r.redriven = rng() % 10 == 0;
+        durable::storage::new_dead_letter d;
+        d.dlq = "big";
+        d.queue = r.queue;
+        d.key = r.key ? &*r.key : nullptr;
+        d.codec = "pfr";
+        d.fingerprint = durable::pfr_codec::fingerprint<email>();
+        d.payload = payload;
+        d.failure = {r.type, "failed", "", durable::redrive_policy::safe, r.failed_at};
+        d.attempts = 1;
+        d.enqueued_at_ms = t0;
+        r.id = sql::insert_dead_letter(ctx, d).value();
+        if (r.redriven) {
+          sql::mark_redriven(ctx, ctx.existing_id(sql::name_kind::dead_letter_queue, "big").value(),
+                             r.id, t0 + 30'000);
+        }
+        rows.push_back(std::move(r));
       }
-      r.queue = rng() % 4 == 0 ? "b" : "a";
-      r.redriven = rng() % 10 == 0;
-      durable::storage::new_dead_letter d;
-      d.dlq = "big";
-      d.queue = r.queue;
-      d.key = r.key ? &*r.key : nullptr;
-      d.codec = "pfr";
-      d.fingerprint = durable::pfr_codec::fingerprint<email>();
-      d.payload = payload;
-      d.failure = {r.type, "failed", "", durable::redrive_policy::safe, r.failed_at};
-      d.attempts = 1;
-      d.enqueued_at_ms = t0;
-      r.id = sql::insert_dead_letter(ctx, d).value();
-      if (r.redriven) {
-        sql::mark_redriven(ctx, ctx.existing_id(sql::name_kind::dead_letter_queue, "big").value(),
-                           r.id, t0 + 30'000);
-      }
-      rows.push_back(std::move(r));
-    }
     });
   }
   {
@@ -533,7 +536,8 @@ TEST_CASE("filters by source queue, redriven state and mixed key types") {
   }
 }
 
-TEST_CASE("delete_older_than keeps entries exactly age old and refuses a negative age" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("delete_older_than keeps entries exactly age old and refuses a negative age" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   durable::manual_clock clock;
   DeadLetterQueue<email> dlq{dir.db("d.db"), "dlq", quiet_dlq(&clock)};
@@ -636,7 +640,8 @@ void check_filter_plans(sql::connection& c) {
 
 }  // namespace
 
-TEST_CASE("every dead-letter statement is an index range scan, without a temp b-tree" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("every dead-letter statement is an index range scan, without a temp b-tree" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   sql::connection c{dir.db("d.db"), {}};
   sql::ensure_schema(c);
@@ -766,7 +771,8 @@ TEST_CASE("a poison job moves with its raw bytes, get reports it, and the entry 
   CHECK(reader.get(id)->job.x == 1.5);  // the bytes are intact
 }
 
-TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failure between steps" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failure between steps" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto queue_path = dir.db("queue.db");
   const auto dlq_path = dir.db("archive.db");
@@ -918,7 +924,8 @@ TEST_CASE("redrive of a filter, run twice, enqueues each job once") {
   CHECK(order == timeouts);
 }
 
-TEST_CASE("redrive targets: another queue, no queue to go back to, a Queue in another file" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("redrive targets: another queue, no queue to go back to, a Queue in another file" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto path = dir.db("q.db");
   durable::manual_clock clock;

@@ -57,9 +57,8 @@ class gate {
   /// pushed with priority 99.
   explicit gate(sql::sqlite_backend& b) {
     b.write([this](sql::write_context& ctx) {
-      REQUIRE(sqlite3_create_function_v2(ctx.db.handle(), "durable_test_gate", 0, SQLITE_UTF8,
-                                         this, &gate::call, nullptr, nullptr,
-                                         nullptr) == SQLITE_OK);
+      REQUIRE(sqlite3_create_function_v2(ctx.db.handle(), "durable_test_gate", 0, SQLITE_UTF8, this,
+                                         &gate::call, nullptr, nullptr, nullptr) == SQLITE_OK);
       ctx.db.exec(
           "CREATE TEMP TRIGGER durable_test_gate BEFORE INSERT ON main.durable_jobs "
           "WHEN NEW.priority = 99 BEGIN SELECT durable_test_gate(); END");

@@ -178,10 +178,9 @@ class sqlite_backend final : public storage::backend {
   }
   [[nodiscard]] std::optional<storage::dead_letter_row> dead_letter(std::string_view dlq,
                                                                     dead_letter_id id) override {
-    return read_dlq(dlq, std::optional<storage::dead_letter_row>{},
-                    [&](connection& c, std::int64_t d) {
-                      return read_dead_letter(c, d, id, database_id_);
-                    });
+    return read_dlq(
+        dlq, std::optional<storage::dead_letter_row>{},
+        [&](connection& c, std::int64_t d) { return read_dead_letter(c, d, id, database_id_); });
   }
   [[nodiscard]] std::vector<dead_letter_summary> dead_letter_page(
       const storage::dead_letter_where& where, const storage::page_position& position) override {
@@ -197,10 +196,9 @@ class sqlite_backend final : public storage::backend {
   }
   [[nodiscard]] std::vector<dead_letter_id> select_dead_letters(
       const storage::dead_letter_where& where) override {
-    return read_dlq(where.dlq, std::vector<dead_letter_id>{},
-                    [&](connection& c, std::int64_t d) {
-                      return sqlite::select_dead_letters(c, d, where);
-                    });
+    return read_dlq(where.dlq, std::vector<dead_letter_id>{}, [&](connection& c, std::int64_t d) {
+      return sqlite::select_dead_letters(c, d, where);
+    });
   }
   std::int64_t delete_dead_letters(const storage::dead_letter_where& where) override {
     return group_.run([&](write_context& ctx) -> std::int64_t {

@@ -38,8 +38,8 @@ inline std::optional<dead_letter_id> insert_dead_letter(write_context& ctx,
               row.failure.error_type, row.failure.message, row.attempts, row.enqueued_at_ms,
               to_string(row.failure.redrive), row.queue);
   bind_key(*q, 10, row.key);
-  q->bind_all_from(11, row.original_id, row.origin, row.priority, row.sequential,
-                   row.max_attempts, row.unique && row.key != nullptr, row.codec,
+  q->bind_all_from(11, row.original_id, row.origin, row.priority, row.sequential, row.max_attempts,
+                   row.unique && row.key != nullptr, row.codec,
                    static_cast<std::int64_t>(row.fingerprint), row.failure.context);
   if (row.history_json.empty()) {
     q->bind(20, std::nullopt);

@@ -186,7 +186,9 @@ enum class filter_action {
   const auto action = v / 16;
   const bool types = (v & 8U) != 0;
   const bool keys = (v & 4U) != 0;
-  std::string s = action == 0 ? "SELECT count(*), count(redriven_at)" : action == 1 ? "DELETE" : "SELECT failed_at, id";
+  std::string s = action == 0   ? "SELECT count(*), count(redriven_at)"
+                  : action == 1 ? "DELETE"
+                                : "SELECT failed_at, id";
   s += " FROM durable_dead_letters WHERE dlq_id = ?1 AND failed_at >= ?2 AND failed_at <= ?3";
   if (keys) s += " AND key IN (SELECT value FROM json_each(?6))";
   if (types && keys) s += " AND +error_type IN (SELECT value FROM json_each(?5))";
@@ -217,8 +219,8 @@ void run_filtered(connection& c, filter_action action, std::int64_t dlq_id,
   const bool keys = !w.keys.empty();
   const std::string types_json = types ? json_array(w.error_types) : std::string{};
   const std::string keys_json = keys ? json_array(w.keys) : std::string{};
-  auto q = c.query(filter_sql(action, types, keys, w.queue.has_value(), w.include_redriven),
-                   dlq_id, w.from_ms, w.to_ms);
+  auto q = c.query(filter_sql(action, types, keys, w.queue.has_value(), w.include_redriven), dlq_id,
+                   w.from_ms, w.to_ms);
   if (w.queue) q->bind(4, *w.queue);
   if (types) q->bind(5, types_json);
   if (keys) q->bind(6, keys_json);
@@ -235,8 +237,9 @@ void run_filtered(connection& c, filter_action action, std::int64_t dlq_id,
 [[nodiscard]] inline std::pair<std::int64_t, std::int64_t> scan_count(
     connection& c, std::int64_t dlq_id, const storage::dead_letter_where& w) {
   std::pair<std::int64_t, std::int64_t> n{0, 0};
-  run_filtered(c, filter_action::count, dlq_id, w,
-               [&](const statement& s) { n = {s.int64(0), s.int64(1)}; });
+  run_filtered(c, filter_action::count, dlq_id, w, [&](const statement& s) {
+    n = {s.int64(0), s.int64(1)};
+  });
   return n;
 }
 

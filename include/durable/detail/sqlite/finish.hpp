@@ -24,8 +24,7 @@ namespace durable::inline v0::detail::sqlite {
 }
 
 /// Deletes the claimed job of queue `queue_id`; false when the lease does not match.
-inline bool delete_claimed(write_context& ctx, std::int64_t queue_id,
-                           const storage::lease_ref& l) {
+inline bool delete_claimed(write_context& ctx, std::int64_t queue_id, const storage::lease_ref& l) {
   ctx.before_delete(id_table::jobs, l.id);
   if (ctx.db.run("DELETE FROM durable_jobs WHERE id = ?1 AND lease_token = ?2 AND queue_id = ?3",
                  l.id, l.token, queue_id) != 1) {

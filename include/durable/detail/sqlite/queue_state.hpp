@@ -56,8 +56,7 @@ inline constexpr std::string_view priorities_sql =
 }
 
 /// The earliest run_at of any job in queue `queue_id` (claimable or not), if it has jobs.
-[[nodiscard]] inline std::optional<std::int64_t> next_run_at(connection& c,
-                                                             std::int64_t queue_id) {
+[[nodiscard]] inline std::optional<std::int64_t> next_run_at(connection& c, std::int64_t queue_id) {
   auto q = c.query(priorities_sql, queue_id, max_ms);
   std::optional<std::int64_t> earliest;
   while (q->step()) earliest = std::min(earliest.value_or(q->int64(0)), q->int64(0));
@@ -65,8 +64,8 @@ inline constexpr std::string_view priorities_sql =
 }
 
 /// The history of job `id` of queue `queue_id`: its earlier attempts' errors, oldest first.
-[[nodiscard]] inline std::vector<attempt_record> job_history(connection& c,
-                                                             std::int64_t queue_id, job_id id) {
+[[nodiscard]] inline std::vector<attempt_record> job_history(connection& c, std::int64_t queue_id,
+                                                             job_id id) {
   return read_history(
       c.query("SELECT json_extract(h.value, '$.attempt'), json_extract(h.value, '$.type'), "
               "json_extract(h.value, '$.message'), json_extract(h.value, '$.at') "

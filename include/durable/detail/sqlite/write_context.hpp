@@ -48,8 +48,9 @@ class write_context {
     cache_.data_version = version;
     for (int t = 0; t < 2; ++t) {
       state_.ids[t].next = cache_.next_id[t];  // NOLINT(cppcoreguidelines-pro-bounds-*)
-      state_.ids[t].newest_present = cache_.newest_present[t];  // NOLINT(cppcoreguidelines-pro-bounds-*)
-      hwm_[t] = cache_.hwm[t];                 // NOLINT(cppcoreguidelines-pro-bounds-*)
+      state_.ids[t].newest_present =
+          cache_.newest_present[t];  // NOLINT(cppcoreguidelines-pro-bounds-*)
+      hwm_[t] = cache_.hwm[t];       // NOLINT(cppcoreguidelines-pro-bounds-*)
     }
   }
 
@@ -136,7 +137,7 @@ class write_context {
       std::string name;
       std::int64_t id;
     };
-    table_ids ids[2];  // NOLINT: one per id_table
+    table_ids ids[2];                         // NOLINT: one per id_table
     std::vector<counter_delta> jobs;          // (queue id, (jobs, unused))
     std::vector<counter_delta> dead_letters;  // (DLQ id, (entries, redriven))
     std::vector<created_name> created;
@@ -172,8 +173,9 @@ class write_context {
     for (const auto& n : state_.created) names_.remember(n.kind, n.name, n.id);
     for (int t = 0; t < 2; ++t) {
       cache_.next_id[t] = state_.ids[t].next;  // NOLINT(cppcoreguidelines-pro-bounds-*)
-      cache_.newest_present[t] = state_.ids[t].newest_present;  // NOLINT(cppcoreguidelines-pro-bounds-*)
-      cache_.hwm[t] = hwm_[t];                 // NOLINT(cppcoreguidelines-pro-bounds-*)
+      cache_.newest_present[t] =
+          state_.ids[t].newest_present;  // NOLINT(cppcoreguidelines-pro-bounds-*)
+      cache_.hwm[t] = hwm_[t];           // NOLINT(cppcoreguidelines-pro-bounds-*)
     }
     for (const auto& [id, delta] : state_.jobs) {
       if (auto it = cache_.queues.find(id); it != cache_.queues.end()) {
