@@ -1,17 +1,26 @@
 // SPDX-License-Identifier: MIT
-// Queue hot paths next to raw SQLite doing the same SQL, with the same PRAGMAs
-// (WAL, synchronous=NORMAL, busy_timeout) and the same table, in the same binary.
-// Run: build/release/bench/bench_queue --benchmark_repetitions=5
-//      --benchmark_report_aggregates_only=true
+// Queue hot paths next to two raw-SQLite baselines in the same binary, with the same
+// PRAGMAs (WAL, the same synchronous, busy_timeout):
+//   raw_*      durable's own SQL on durable's tables: isolates the C++ layer;
+//   minimal_*  the least work any SQLite queue must do (bench_support.hpp, minimal_queue):
+//              the ceiling each operation is quoted against.
+// Also: N producer / consumer threads on one Queue (group commit), at NORMAL and FULL;
+// stats(), size() and a push under a hard limit at 1,000 and 1,000,000 pending jobs.
+// Run: scripts/bench.sh, or
+//   build/release/bench/bench_queue --benchmark_repetitions=5
+//     --benchmark_report_aggregates_only=true --benchmark_enable_random_interleaving=true
 
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <random>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -25,95 +34,128 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using durable_bench::minimal_queue;
+using durable_bench::now_ms;
 using durable_bench::scratch;
+using durability = durable::durability_mode;
 
 struct job {
   std::int64_t n = 0;
   std::string body;
 };
 
-durable::queue_options options() {
+durable::queue_options options(durability d = durability::normal) {
   durable::queue_options o;
   o.log = nullptr;
+  o.open.durability = d;
   return o;
 }
 
-/// The raw-SQLite baseline: a connection opened and configured as durable does, and the
-/// same statements, prepared once.
+durability durability_of(const benchmark::State& state) {
+  return state.range(1) == 0 ? durability::normal : durability::full;
+}
+
+/// The same-SQL baseline: a connection opened and configured as durable does, and the
+/// statements durable runs for each operation (schema v3: the row, the queue's counter,
+/// the id high-water mark checks), prepared once. Isolates durable's C++ layer.
 class raw_queue {
  public:
   explicit raw_queue(const std::string& path) {
     durable_bench::create_schema(path);  // durable's tables, created the same way
     db_ = durable_bench::open_raw(path);
+    auto* catalog = prepare("INSERT INTO durable_queues (name) VALUES ('bench') RETURNING id");
+    durable_bench::check(db_, sqlite3_step(catalog));
+    queue_id_ = sqlite3_column_int64(catalog, 0);
+    sqlite3_finalize(catalog);
+    queue_row_ = prepare("SELECT hard_limit, jobs FROM durable_queues WHERE id = ?1");
+    hwm_ = prepare("SELECT value FROM durable_meta WHERE key = 'job_id_hwm'");
+    max_id_ = prepare("SELECT max(id) FROM durable_jobs");
     insert_ = prepare(
-        "INSERT INTO durable_jobs (queue, key, priority, run_at, enqueued_at, sequential, "
-        "attempts, codec, fingerprint, payload, history) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
-    claim_ = prepare(
-        "UPDATE durable_jobs SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "
+        "INSERT INTO durable_jobs (id, queue_id, priority, run_at, attempts, max_attempts, "
+        "sequential, unique_key, enqueued_at, key, codec, fingerprint, history, payload) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+    counter_ = prepare("UPDATE durable_queues SET jobs = jobs + ?2 WHERE id = ?1");
+    const char* set =
+        "SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "
         "attempts = attempts + (lease_token IS NOT NULL), "
         "history = CASE WHEN lease_token IS NULL THEN history ELSE json_insert("
         "coalesce(history, '[]'), '$[#]', json_object('attempt', attempts + 1, 'type', "
         "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', "
-        "?4)) END "
-        "WHERE id = (SELECT id FROM durable_jobs WHERE queue = ?5 AND run_at <= ?4 "
-        "ORDER BY priority DESC, run_at, id LIMIT 1) "
-        "RETURNING id, key, attempts, priority, sequential, enqueued_at, codec, fingerprint, "
-        "payload");
+        "?4)) END ";
+    const char* returning =
+        " RETURNING id, key, attempts, max_attempts, priority, sequential, enqueued_at, codec, "
+        "fingerprint, payload";
+    claim_ = prepare((std::string{"UPDATE durable_jobs "} + set +
+                      "WHERE id = (SELECT id FROM durable_jobs WHERE queue_id = ?5 AND "
+                      "run_at <= ?4 ORDER BY priority DESC, run_at, id LIMIT 1)" +
+                      returning)
+                         .c_str());
     head_ = prepare(
-        "SELECT id, sequential FROM durable_jobs WHERE queue = ?1 AND run_at <= ?2 "
+        "SELECT id, sequential FROM durable_jobs WHERE queue_id = ?1 AND run_at <= ?2 "
         "ORDER BY priority DESC, run_at, id LIMIT ?3");
-    claim_id_ = prepare(
-        "UPDATE durable_jobs SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "
-        "attempts = attempts + (lease_token IS NOT NULL), "
-        "history = CASE WHEN lease_token IS NULL THEN history ELSE json_insert("
-        "coalesce(history, '[]'), '$[#]', json_object('attempt', attempts + 1, 'type', "
-        "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', "
-        "?4)) END WHERE id = ?5 "
-        "RETURNING id, key, attempts, priority, sequential, enqueued_at, codec, fingerprint, "
-        "payload");
-    ack_ = prepare("DELETE FROM durable_jobs WHERE id = ?1 AND lease_token = ?2");
+    claim_id_ =
+        prepare((std::string{"UPDATE durable_jobs "} + set + "WHERE id = ?5" + returning).c_str());
+    ack_ = prepare("DELETE FROM durable_jobs WHERE id = ?1 AND lease_token = ?2 AND queue_id = ?3");
     begin_ = prepare("BEGIN IMMEDIATE");
     commit_ = prepare("COMMIT");
   }
   raw_queue(const raw_queue&) = delete;
   raw_queue& operator=(const raw_queue&) = delete;
   ~raw_queue() {
-    for (auto* s : {insert_, claim_, head_, claim_id_, ack_, begin_, commit_}) sqlite3_finalize(s);
+    for (auto* s : {queue_row_, hwm_, max_id_, insert_, counter_, claim_, head_, claim_id_, ack_,
+                    begin_, commit_}) {
+      sqlite3_finalize(s);
+    }
     sqlite3_close_v2(db_);
   }
 
-  void push(const std::string& body) {
+  /// `n` jobs in one transaction.
+  void push(const std::string& body, std::int64_t n = 1) {
+    begin();
+    sqlite3_bind_int64(queue_row_, 1, queue_id_);
+    scalar(queue_row_);
+    auto next = std::max(scalar(hwm_), scalar(max_id_)) + 1;
     const auto now = now_ms();
-    sqlite3_bind_text(insert_, 1, "bench", 5, SQLITE_STATIC);
-    sqlite3_bind_null(insert_, 2);
-    sqlite3_bind_int64(insert_, 3, 0);
-    sqlite3_bind_int64(insert_, 4, now);
-    sqlite3_bind_int64(insert_, 5, now);
-    sqlite3_bind_int64(insert_, 6, 0);
-    sqlite3_bind_int64(insert_, 7, 0);
-    sqlite3_bind_text(insert_, 8, "raw", 3, SQLITE_STATIC);
-    sqlite3_bind_int64(insert_, 9, 1);
-    sqlite3_bind_blob(insert_, 10, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
-    sqlite3_bind_null(insert_, 11);
-    step_done(insert_);
+    for (std::int64_t i = 0; i < n; ++i) {
+      sqlite3_bind_int64(insert_, 1, next++);
+      sqlite3_bind_int64(insert_, 2, queue_id_);
+      sqlite3_bind_int64(insert_, 3, 0);
+      sqlite3_bind_int64(insert_, 4, now);
+      sqlite3_bind_int64(insert_, 5, 0);
+      sqlite3_bind_int64(insert_, 6, 5);
+      sqlite3_bind_int64(insert_, 7, 0);
+      sqlite3_bind_int64(insert_, 8, 0);
+      sqlite3_bind_int64(insert_, 9, now);
+      sqlite3_bind_null(insert_, 10);
+      sqlite3_bind_text(insert_, 11, "raw", 3, SQLITE_STATIC);
+      sqlite3_bind_int64(insert_, 12, 1);
+      sqlite3_bind_null(insert_, 13);
+      sqlite3_bind_blob(insert_, 14, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
+      step_done(insert_);
+    }
+    count(n);
+    commit();
   }
   void begin() { step_done(begin_); }
   void commit() { step_done(commit_); }
 
-  /// Claims one job and acks it; false when the queue is empty.
+  /// Claims one job (one transaction) and acks it (another); false when the queue is empty.
   bool claim_ack() {
     const auto now = now_ms();
     const auto token = ++token_;
+    begin();
     bind_claim(claim_, token, now);
-    sqlite3_bind_text(claim_, 5, "bench", 5, SQLITE_STATIC);
+    sqlite3_bind_int64(claim_, 5, queue_id_);
     if (sqlite3_step(claim_) != SQLITE_ROW) {
       sqlite3_reset(claim_);
+      commit();
       return false;
     }
     const auto id = sqlite3_column_int64(claim_, 0);
-    benchmark::DoNotOptimize(sqlite3_column_blob(claim_, 8));
+    benchmark::DoNotOptimize(sqlite3_column_blob(claim_, 9));
+    durable_bench::check(db_, sqlite3_step(claim_));
     sqlite3_reset(claim_);
+    commit();
     ack(id, token);
     return true;
   }
@@ -123,33 +165,28 @@ class raw_queue {
     const auto now = now_ms();
     std::vector<std::pair<std::int64_t, std::int64_t>> claimed;
     begin();
-    sqlite3_bind_text(head_, 1, "bench", 5, SQLITE_STATIC);
+    sqlite3_bind_int64(head_, 1, queue_id_);
     sqlite3_bind_int64(head_, 2, now);
     sqlite3_bind_int64(head_, 3, max);
     std::vector<std::int64_t> ids;
     while (sqlite3_step(head_) == SQLITE_ROW) ids.push_back(sqlite3_column_int64(head_, 0));
     sqlite3_reset(head_);
+    const auto token = ++token_;
     for (const auto id : ids) {
-      const auto token = ++token_;
       bind_claim(claim_id_, token, now);
       sqlite3_bind_int64(claim_id_, 5, id);
       if (sqlite3_step(claim_id_) == SQLITE_ROW) {
-        benchmark::DoNotOptimize(sqlite3_column_blob(claim_id_, 8));
+        benchmark::DoNotOptimize(sqlite3_column_blob(claim_id_, 9));
         claimed.emplace_back(id, token);
       }
       sqlite3_reset(claim_id_);
     }
     commit();
-    for (const auto& [id, token] : claimed) ack(id, token);
+    for (const auto& [id, t] : claimed) ack(id, t);
     return claimed.size();
   }
 
  private:
-  static std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
   void bind_claim(sqlite3_stmt* s, std::int64_t token, std::int64_t now) {
     sqlite3_bind_int64(s, 1, token);
     sqlite3_bind_int64(s, 2, now + 30000);
@@ -157,9 +194,26 @@ class raw_queue {
     sqlite3_bind_int64(s, 4, now);
   }
   void ack(std::int64_t id, std::int64_t token) {
+    begin();
+    const auto before = scalar(max_id_);
     sqlite3_bind_int64(ack_, 1, id);
     sqlite3_bind_int64(ack_, 2, token);
+    sqlite3_bind_int64(ack_, 3, queue_id_);
     step_done(ack_);
+    count(-1);
+    if (scalar(max_id_) < before) scalar(hwm_);  // durable then checks the mark
+    commit();
+  }
+  void count(std::int64_t delta) {
+    sqlite3_bind_int64(counter_, 1, queue_id_);
+    sqlite3_bind_int64(counter_, 2, delta);
+    step_done(counter_);
+  }
+  std::int64_t scalar(sqlite3_stmt* s) {
+    std::int64_t v = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return v;
   }
   sqlite3_stmt* prepare(const char* sql) { return durable_bench::prepare(db_, sql); }
   void step_done(sqlite3_stmt* s) {
@@ -169,7 +223,12 @@ class raw_queue {
   }
 
   sqlite3* db_ = nullptr;
+  std::int64_t queue_id_ = 0;
+  sqlite3_stmt* queue_row_ = nullptr;
+  sqlite3_stmt* hwm_ = nullptr;
+  sqlite3_stmt* max_id_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* counter_ = nullptr;
   sqlite3_stmt* claim_ = nullptr;
   sqlite3_stmt* head_ = nullptr;
   sqlite3_stmt* claim_id_ = nullptr;
@@ -217,11 +276,7 @@ void raw_push_many(benchmark::State& state) {
   scratch dir;
   raw_queue q{dir.db()};
   const auto body = body_of(state);
-  for (auto _ : state) {
-    q.begin();
-    for (int i = 0; i < 1000; ++i) q.push(body);
-    q.commit();
-  }
+  for (auto _ : state) q.push(body, 1000);
   state.SetItemsProcessed(state.iterations() * 1000);
 }
 
@@ -248,11 +303,7 @@ void raw_claim_ack(benchmark::State& state) {
   scratch dir;
   raw_queue q{dir.db()};
   const auto body = body_of(state);
-  const auto fill = [&] {
-    q.begin();
-    for (std::int64_t i = 0; i < refill; ++i) q.push(body);
-    q.commit();
-  };
+  const auto fill = [&] { q.push(body, refill); };
   for (auto _ : state) {
     if (!q.claim_ack()) {
       state.PauseTiming();
@@ -290,14 +341,166 @@ void raw_claim_batch_ack(benchmark::State& state) {
   for (auto _ : state) {
     if (q.claim_batch_ack(100) == 0) {
       state.PauseTiming();
-      q.begin();
-      for (std::int64_t i = 0; i < refill; ++i) q.push(body);
-      q.commit();
+      q.push(body, refill);
       state.ResumeTiming();
       q.claim_batch_ack(100);
     }
   }
   state.SetItemsProcessed(state.iterations() * 100);
+}
+
+// --- the minimal raw queue: the ceiling ------------------------------------------------
+
+void minimal_push(benchmark::State& state) {
+  scratch dir;
+  minimal_queue q{dir.db()};
+  const auto body = body_of(state);
+  for (auto _ : state) q.push(body);
+  state.SetItemsProcessed(state.iterations());
+}
+
+void minimal_push_many(benchmark::State& state) {
+  scratch dir;
+  minimal_queue q{dir.db()};
+  const auto body = body_of(state);
+  for (auto _ : state) q.push_many(body, 1000);
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+
+void minimal_claim_ack(benchmark::State& state) {
+  scratch dir;
+  minimal_queue q{dir.db()};
+  const auto body = body_of(state);
+  for (auto _ : state) {
+    if (!q.claim_ack()) {
+      state.PauseTiming();
+      q.push_many(body, refill);
+      state.ResumeTiming();
+      q.claim_ack();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// --- threads: N producers / consumers on one Queue, one commit per call ----------------
+// Args: {job size, durability (0 NORMAL, 1 FULL)}. The raw ceiling is the minimal queue
+// on one connection (SQLite commits one transaction at a time per file).
+
+std::unique_ptr<scratch> shared_dir;                // NOLINT: set by thread 0 before the loop
+std::unique_ptr<durable::Queue<job>> shared_queue;  // NOLINT
+
+/// Transactions the shared queue's writer has run (group commit merges calls into them).
+std::uint64_t commits() {
+  return dynamic_cast<durable::detail::sqlite::sqlite_backend&>(shared_queue->db().storage())
+      .writer()
+      .transactions();
+}
+
+/// Reports calls per transaction over the run (thread 0, after the others finished).
+void report_merging(benchmark::State& state, std::uint64_t before, int calls_per_item = 1) {
+  const auto transactions = static_cast<double>(commits() - before);
+  state.counters["calls_per_commit"] =
+      static_cast<double>(state.iterations() * state.threads() * calls_per_item) / transactions;
+}
+
+void durable_push_threads(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    shared_dir = std::make_unique<scratch>();
+    shared_queue = std::make_unique<durable::Queue<job>>(shared_dir->db(), "bench",
+                                                         options(durability_of(state)));
+  }
+  const job j{1, body_of(state)};
+  const auto commits_before = state.thread_index() == 0 ? commits() : 0;
+  for (auto _ : state) shared_queue->push(j);
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    report_merging(state, commits_before);
+    shared_queue.reset();
+    shared_dir.reset();
+  }
+}
+
+void minimal_push_sync(benchmark::State& state) {
+  scratch dir;
+  minimal_queue q{dir.db(), durability_of(state)};
+  const auto body = body_of(state);
+  for (auto _ : state) q.push(body);
+  state.SetItemsProcessed(state.iterations());
+}
+
+constexpr std::int64_t consumer_iterations = 1000;
+
+void durable_claim_ack_threads(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    shared_dir = std::make_unique<scratch>();
+    shared_queue = std::make_unique<durable::Queue<job>>(shared_dir->db(), "bench",
+                                                         options(durability_of(state)));
+    const std::vector<job> jobs(1000, job{1, body_of(state)});
+    for (int i = 0; i < state.threads(); ++i) shared_queue->push_many(jobs);
+  }
+  const auto commits_before = state.thread_index() == 0 ? commits() : 0;
+  for (auto _ : state) {
+    auto c = shared_queue->claim(30s);
+    if (!c) throw std::runtime_error("durable_claim_ack_threads: the queue ran dry");
+    shared_queue->ack(*c);
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    report_merging(state, commits_before, 2);
+    shared_queue.reset();
+    shared_dir.reset();
+  }
+}
+
+void minimal_claim_ack_sync(benchmark::State& state) {
+  scratch dir;
+  minimal_queue q{dir.db(), durability_of(state)};
+  const auto body = body_of(state);
+  q.push_many(body, consumer_iterations);
+  for (auto _ : state) {
+    if (!q.claim_ack()) throw std::runtime_error("minimal_claim_ack_sync: the queue ran dry");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// --- bookkeeping at 1,000 and 1,000,000 pending jobs -----------------------------------
+
+/// Files holding `n` pending 64-byte jobs in queue "bench", pushed through durable
+/// (push_many, 10,000 per transaction) once per process.
+const std::string& pending_file(std::int64_t n) {
+  static scratch dir;
+  static std::map<std::int64_t, std::string> files;
+  auto it = files.find(n);
+  if (it == files.end()) {
+    const auto path = dir.file("pending-" + std::to_string(n) + ".db");
+    durable::Queue<job> q{path, "bench", options()};
+    const std::vector<job> jobs(10'000, job{1, std::string(64, 'x')});
+    for (std::int64_t done = 0; done < n; done += 10'000) {
+      q.push_many(std::span{jobs}.first(
+          static_cast<std::size_t>(std::min<std::int64_t>(10'000, n - done))));
+    }
+    it = files.emplace(n, path).first;
+  }
+  return it->second;
+}
+
+void durable_stats(benchmark::State& state) {
+  durable::Queue<job> q{pending_file(state.range(0)), "bench", options()};
+  for (auto _ : state) benchmark::DoNotOptimize(q.stats());
+}
+
+void durable_size(benchmark::State& state) {
+  durable::Queue<job> q{pending_file(state.range(0)), "bench", options()};
+  for (auto _ : state) benchmark::DoNotOptimize(q.size());
+}
+
+void durable_push_hard_limit(benchmark::State& state) {
+  auto o = options();
+  o.hard_limit = 100'000'000;
+  durable::Queue<job> q{pending_file(state.range(0)), "bench", o};
+  const job j{1, std::string(64, 'x')};
+  for (auto _ : state) q.push(j);
+  state.SetItemsProcessed(state.iterations());
 }
 
 }  // namespace
@@ -311,5 +514,29 @@ BENCHMARK(durable_claim_ack)->Arg(64)->Arg(1024);
 BENCHMARK(raw_claim_ack)->Arg(64)->Arg(1024);
 BENCHMARK(durable_claim_batch_ack)->Arg(64)->Arg(1024);
 BENCHMARK(raw_claim_batch_ack)->Arg(64)->Arg(1024);
+BENCHMARK(minimal_push)->Arg(64)->Arg(1024);
+BENCHMARK(minimal_push_many)->Arg(64)->Arg(1024);
+BENCHMARK(minimal_claim_ack)->Arg(64)->Arg(1024);
+
+// Args: {job size, durability}; threads 1, 2, 4, 8 against the one-connection ceiling.
+BENCHMARK(durable_push_threads)
+    ->ArgsProduct({{64, 1024}, {0, 1}})
+    ->ThreadRange(1, 8)
+    ->UseRealTime();
+BENCHMARK(minimal_push_sync)->ArgsProduct({{64, 1024}, {0, 1}})->UseRealTime();
+BENCHMARK(durable_claim_ack_threads)
+    ->ArgsProduct({{64, 1024}, {0, 1}})
+    ->ThreadRange(1, 8)
+    ->Iterations(consumer_iterations)
+    ->UseRealTime();
+BENCHMARK(minimal_claim_ack_sync)
+    ->ArgsProduct({{64, 1024}, {0, 1}})
+    ->Iterations(consumer_iterations)
+    ->UseRealTime();
+
+// Arg: pending jobs in the queue.
+BENCHMARK(durable_stats)->Arg(1'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(durable_size)->Arg(1'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(durable_push_hard_limit)->Arg(1'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -6,17 +6,22 @@
 #   scripts/install-deps.sh demo   # what scripts/demo.sh needs: compiler, CMake, libraries
 #   scripts/install-deps.sh test   # plus clang, sanitizer runtimes, clang-format and -tidy, doctest,
 #                                  # Google Benchmark: what scripts/test.sh needs
+#   scripts/install-deps.sh bench  # what scripts/bench.sh needs: the demo set, Google Benchmark,
+#                                  # gnuplot (plots), python3-persist-queue (the comparison)
 set -euo pipefail
 
 demo_packages=(cmake ninja-build g++ libsqlite3-dev libboost1.81-dev libfmt-dev)
 # libclang-rt-14-dev holds the sanitizer runtimes; clang only recommends it.
 test_packages=("${demo_packages[@]}" clang libclang-rt-14-dev clang-format clang-tidy doctest-dev
                libbenchmark-dev)
+bench_packages=("${demo_packages[@]}" libbenchmark-dev gnuplot-nox python3 python3-persist-queue
+                sqlite3)
 
 case "${1:-}" in
   demo) packages=("${demo_packages[@]}") ;;
   test) packages=("${test_packages[@]}") ;;
-  *) echo "usage: $0 demo|test" >&2; exit 2 ;;
+  bench) packages=("${bench_packages[@]}") ;;
+  *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

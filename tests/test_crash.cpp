@@ -244,7 +244,9 @@ TEST_CASE("crash: SIGKILL after observed progress loses, resurrects and duplicat
     auto check = c.query("PRAGMA integrity_check");
     REQUIRE(check->step());
     CHECK(check->text(0) == "ok");
-    auto q = c.query("SELECT id FROM durable_jobs WHERE queue = 'crash'");
+    auto q = c.query(
+        "SELECT id FROM durable_jobs WHERE queue_id = (SELECT id FROM durable_queues WHERE name = "
+        "'crash')");
     while (q->step()) stored.insert(q->int64(0));
   }
   std::int64_t lost = 0;

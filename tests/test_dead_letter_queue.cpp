@@ -408,38 +408,41 @@ TEST_CASE("window queries over 100,000 entries agree with a brute-force scan" *
   {
     // One transaction, through the SQL layer, to keep the setup fast.
     std::mt19937_64 rng{20260101};
-    sql::connection c{path, {}};
-    c.exec("PRAGMA cache_size = -262144");  // no spilling to the WAL mid-transaction
-    sql::write_transaction tx{c};
-    std::vector<std::byte> payload;
-    durable::pfr_codec::encode(email{1, "x"}, payload);
-    for (int i = 0; i < 100'000; ++i) {
-      row r;
-      r.failed_at = t0 + static_cast<std::int64_t>(rng() % 20'000);  // ~5 entries per ms
-      r.type = types[rng() % types.size()];
-      const auto k = rng() % 10;
-      if (k < 6) {
-        r.key = durable::job_key{static_cast<std::int64_t>(rng() % 500)};
-      } else if (k < 9) {
-        r.key = durable::job_key{"k\"" + std::to_string(rng() % 100)};  // a quote: JSON escaping
+    auto& backend = dynamic_cast<durable::detail::sqlite::sqlite_backend&>(dlq.db().storage());
+    backend.write([&](sql::write_context& ctx) {
+      ctx.db.exec("PRAGMA cache_size = -262144");  // no spilling to the WAL mid-transaction
+      std::vector<std::byte> payload;
+      durable::pfr_codec::encode(email{1, "x"}, payload);
+      for (int i = 0; i < 100'000; ++i) {
+        row r;
+        r.failed_at = t0 + static_cast<std::int64_t>(rng() % 20'000);  // ~5 entries per ms
+        r.type = types[rng() % types.size()];
+        const auto k = rng() % 10;
+        if (k < 6) {
+          r.key = durable::job_key{static_cast<std::int64_t>(rng() % 500)};
+        } else if (k < 9) {
+          r.key = durable::job_key{"k\"" + std::to_string(rng() % 100)};  // a quote: JSON escaping
+        }
+        r.queue = rng() % 4 == 0 ? "b" : "a";
+        r.redriven = rng() % 10 == 0;
+        durable::storage::new_dead_letter d;
+        d.dlq = "big";
+        d.queue = r.queue;
+        d.key = r.key ? &*r.key : nullptr;
+        d.codec = "pfr";
+        d.fingerprint = durable::pfr_codec::fingerprint<email>();
+        d.payload = payload;
+        d.failure = {r.type, "failed", "", durable::redrive_policy::safe, r.failed_at};
+        d.attempts = 1;
+        d.enqueued_at_ms = t0;
+        r.id = sql::insert_dead_letter(ctx, d).value();
+        if (r.redriven) {
+          sql::mark_redriven(ctx, ctx.existing_id(sql::name_kind::dead_letter_queue, "big").value(),
+                             r.id, t0 + 30'000);
+        }
+        rows.push_back(std::move(r));
       }
-      r.queue = rng() % 4 == 0 ? "b" : "a";
-      r.redriven = rng() % 10 == 0;
-      durable::storage::new_dead_letter d;
-      d.dlq = "big";
-      d.queue = r.queue;
-      d.key = r.key ? &*r.key : nullptr;
-      d.codec = "pfr";
-      d.fingerprint = durable::pfr_codec::fingerprint<email>();
-      d.payload = payload;
-      d.failure = {r.type, "failed", "", durable::redrive_policy::safe, r.failed_at};
-      d.attempts = 1;
-      d.enqueued_at_ms = t0;
-      r.id = sql::insert_dead_letter(c, d).value();
-      if (r.redriven) sql::mark_redriven(c, "big", r.id, t0 + 30'000);
-      rows.push_back(std::move(r));
-    }
-    tx.commit();
+    });
   }
   {
     std::vector<std::pair<std::int64_t, std::size_t>> order;  // (failed_at, index = id order)
@@ -594,9 +597,9 @@ std::string index_name(sql::dead_letter_index index) {
 
 std::string equality(sql::dead_letter_index index) {
   switch (index) {
-    case sql::dead_letter_index::time: return "(dlq=? AND failed_at";
-    case sql::dead_letter_index::type: return "(dlq=? AND error_type=? AND failed_at";
-    case sql::dead_letter_index::key: return "(dlq=? AND key=? AND failed_at";
+    case sql::dead_letter_index::time: return "(dlq_id=? AND failed_at";
+    case sql::dead_letter_index::type: return "(dlq_id=? AND error_type=? AND failed_at";
+    case sql::dead_letter_index::key: return "(dlq_id=? AND key=? AND failed_at";
   }
   return "";
 }
@@ -632,7 +635,7 @@ void check_filter_plans(sql::connection& c) {
     }
   }
   check_plan(c, std::string{sql::delete_failed_before_sql}, "durable_dead_letters_time",
-             "(dlq=? AND failed_at<?)");
+             "(dlq_id=? AND failed_at<?)");
 }
 
 }  // namespace
@@ -651,9 +654,9 @@ TEST_CASE("every dead-letter statement is an index range scan, without a temp b-
       sql::write_transaction tx{c};
       c.exec(
           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
-          "INSERT INTO durable_dead_letters (dlq, origin, job_id, queue, key, codec, "
+          "INSERT INTO durable_dead_letters (dlq_id, origin, job_id, queue, key, codec, "
           "fingerprint, payload, error_type, message, attempts, enqueued_at, failed_at) "
-          "SELECT 'd' || (i % 3), 'o', i, 'q', CASE WHEN i % 4 = 0 THEN NULL ELSE i % 700 END, "
+          "SELECT i % 3, 'o', i, 'q', CASE WHEN i % 4 = 0 THEN NULL ELSE i % 700 END, "
           "'pfr', 1, x'00', 't' || (i % 5), 'm', 1, 0, i * 7 FROM n");
       tx.commit();
     }

@@ -115,14 +115,15 @@ inline backend_factory& postgres_factory() noexcept {
 /// belongs to the process that made it: a forked child opens its own connection.
 inline std::shared_ptr<database_state> open_shared(const std::string& path,
                                                    const open_options& options) {
-  using key_type = std::tuple<std::string, int, std::int64_t, pid_t>;
+  using key_type = std::tuple<std::string, int, std::int64_t, std::int64_t, pid_t>;
   static std::mutex mutex;
   static std::map<key_type, std::weak_ptr<database_state>> open;
   std::error_code ec;
   const auto canonical = is_postgres_target(path) ? std::filesystem::path{}
                                                   : std::filesystem::weakly_canonical(path, ec);
   const key_type key{canonical.empty() || ec ? path : canonical.string(),
-                     static_cast<int>(options.durability), options.busy_timeout.count(), getpid()};
+                     static_cast<int>(options.durability), options.busy_timeout.count(),
+                     options.page_cache_kib, getpid()};
   std::lock_guard lock{mutex};
   if (auto existing = open[key].lock()) return existing;
   for (auto it = open.begin(); it != open.end();) {  // forget closed databases

@@ -158,6 +158,20 @@ struct add_options {
   std::int64_t max_attempts = 5;
 };
 
+/// One job to dead-letter by hand with DeadLetterQueue::add_many: the job, its final
+/// failure, the attempts made and the add_options, as DeadLetterQueue::add takes them.
+template <class Job>
+struct add_entry {
+  /// The job.
+  Job job{};
+  /// Its final failure.
+  failure error{};
+  /// Attempts made (>= 0).
+  std::int64_t attempts = 0;
+  /// Where it belongs and how a redrive treats it.
+  add_options options{};
+};
+
 /// How a redrive puts jobs back.
 struct redrive_options {
   /// The redriven jobs become claimable this long from now.

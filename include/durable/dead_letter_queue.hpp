@@ -15,6 +15,7 @@
 #include <optional>
 #include <ranges>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -84,6 +85,34 @@ class DeadLetterQueue {
     Codec::encode(job, buffer);
     const detail::encoded_dead_letter entry{buffer, &error, attempts, &options};
     return engine_.add({&entry, 1}, codec()).front();
+  }
+
+  /// Dead-letters every element of `entries` (`add_entry<Job>`s) by hand in one
+  /// transaction, all or none; returns the entries' ids in order. Throws as add() does,
+  /// before anything is stored. Use it to build or import a large DLQ at batch speed.
+  template <std::ranges::input_range R>
+  std::vector<dead_letter_id> add_many(R&& entries) {
+    static_assert(
+        std::convertible_to<std::ranges::range_reference_t<R>, const add_entry<Job>&>,
+        "durable: DeadLetterQueue::add_many: the range's elements must be add_entry<Job>; see "
+        "docs/dead_letter_queue.md");
+    std::vector<std::vector<std::byte>> payloads;
+    std::vector<add_entry<Job>> kept;  // elements may be temporaries of a view
+    std::vector<const add_entry<Job>*> items;
+    if constexpr (std::is_lvalue_reference_v<std::ranges::range_reference_t<R>>) {
+      for (const add_entry<Job>& e : entries) items.push_back(&e);
+    } else {
+      for (add_entry<Job> e : entries) kept.push_back(std::move(e));
+      for (const auto& e : kept) items.push_back(&e);
+    }
+    payloads.resize(items.size());
+    std::vector<detail::encoded_dead_letter> encoded;
+    encoded.reserve(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      Codec::encode(items[i]->job, payloads[i]);
+      encoded.push_back({payloads[i], &items[i]->error, items[i]->attempts, &items[i]->options});
+    }
+    return engine_.add(encoded, codec());
   }
 
   /// Moves claimed job `claimed` from `queue` into this DLQ with its final failure

@@ -5,6 +5,7 @@
 /// How durable opens a database file: durability and lock waiting.
 
 #include <chrono>
+#include <cstdint>
 
 namespace durable::inline v0 {
 
@@ -24,6 +25,12 @@ struct open_options {
   durability_mode durability = durability_mode::normal;
   /// How long a write waits for another connection's lock before `busy_error`.
   std::chrono::milliseconds busy_timeout{5000};
+  /// SQLite's page cache of each connection, in KiB (`PRAGMA cache_size = -N`). A process
+  /// opens one writer and a few reader connections per database file. The default keeps
+  /// the hot index pages of a queue or a DLQ with a million rows in memory; SQLite's own
+  /// default is 2,000 KiB. Raise it for window queries over large DLQs, lower it for
+  /// many small databases. Must be >= 0.
+  std::int64_t page_cache_kib = 8192;
 };
 
 }  // namespace durable::inline v0

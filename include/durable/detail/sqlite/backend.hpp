@@ -2,11 +2,15 @@
 #pragma once
 
 /// \file
-/// The SQLite backend: storage::backend on one connection per database file per process.
-/// Every call takes the connection's mutex, so threads of one process write through one
-/// connection and never wait in SQLite's busy handler for each other; other processes
-/// take turns on SQLite's file lock. Part of the SQLite layer, the only place SQL lives.
+/// The SQLite backend: storage::backend on one database file for one process. One writer
+/// connection takes every write, merging concurrent calls from threads into one
+/// transaction (group_commit.hpp), so threads of one process never wait in SQLite's busy
+/// handler for each other; other processes take turns on SQLite's file lock. Reads run
+/// on reader connections (reader_pool.hpp) and never wait for the writer. Part of the
+/// SQLite layer, the only place SQL lives.
 
+#include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -15,237 +19,266 @@
 #include <utility>
 #include <vector>
 
+#include "durable/detail/sqlite/catalog.hpp"
 #include "durable/detail/sqlite/claim.hpp"
 #include "durable/detail/sqlite/connection.hpp"
 #include "durable/detail/sqlite/dead_letter_move.hpp"
 #include "durable/detail/sqlite/dead_letter_query.hpp"
 #include "durable/detail/sqlite/finish.hpp"
+#include "durable/detail/sqlite/group_commit.hpp"
 #include "durable/detail/sqlite/push.hpp"
 #include "durable/detail/sqlite/queue_state.hpp"
+#include "durable/detail/sqlite/reader_pool.hpp"
 #include "durable/detail/sqlite/redrive.hpp"
 #include "durable/detail/sqlite/schema.hpp"
+#include "durable/detail/sqlite/write_context.hpp"
 #include "durable/open_options.hpp"
 #include "durable/storage.hpp"
 
 namespace durable::inline v0::detail::sqlite {
 
-/// storage::backend on a SQLite file (see storage.hpp for the contract).
+/// storage::backend on a SQLite file (see storage.hpp for the contract). Every write call
+/// commits before it returns, possibly in one transaction with other threads' calls.
 class sqlite_backend final : public storage::backend {
  public:
   /// Opens (creating if needed) `path` and brings it to the current schema.
-  sqlite_backend(std::string path, const open_options& options) : conn_(std::move(path), options) {
-    ensure_schema(conn_);
-    database_id_ = sqlite::database_id(conn_);
+  sqlite_backend(std::string path, const open_options& options)
+      : writer_(std::move(path), options),
+        readers_(writer_.path(), options),
+        stamp_(writer_.path(), options),
+        group_(writer_, names_) {
+    stamp_.exec("PRAGMA query_only = 1");
+    ensure_schema(writer_);
+    database_id_ = sqlite::database_id(writer_);
   }
 
-  [[nodiscard]] const std::string& target() const noexcept override { return conn_.path(); }
+  [[nodiscard]] const std::string& target() const noexcept override { return writer_.path(); }
   [[nodiscard]] const std::string& database_id() const noexcept override { return database_id_; }
-  // data_version changes only for other connections' commits; this process's writes all
-  // go through conn_, so they are counted here.
+  // PRAGMA data_version on a connection that never writes changes with every commit to
+  // the file, by any connection, this process's writer included.
   [[nodiscard]] std::optional<std::int64_t> change_stamp() override {
-    std::lock_guard lock{mutex_};
-    return conn_.data_version() + (writes_ << 40);
+    std::lock_guard lock{stamp_mutex_};
+    return stamp_.data_version();
   }
+
+  // ---- Queues
 
   void configure_queue(std::string_view queue, const storage::queue_settings& settings) override {
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    sqlite::configure_queue(conn_, queue, settings);
+    group_.run([&](write_context& ctx) { sqlite::configure_queue(ctx, queue, settings); });
   }
   [[nodiscard]] storage::queue_settings queue_configuration(std::string_view queue) override {
-    std::lock_guard lock{mutex_};
-    return queue_settings(conn_, queue);
+    return readers_.read([&](connection& c) { return queue_settings(c, queue); });
   }
 
   std::vector<storage::pushed> push(std::span<const storage::new_job> jobs,
                                     storage::push_mode mode) override {
-    std::vector<storage::pushed> out;
-    out.reserve(jobs.size());
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    write_transaction tx{conn_};
-    push_path path{conn_};
-    for (const auto& job : jobs) {
-      out.push_back(path.push(job));
-      if (out.back().status == storage::push_status::full &&
-          mode == storage::push_mode::all_or_nothing) {
-        return out;  // rolled back
+    return group_.run([&](write_context& ctx) {
+      std::vector<storage::pushed> out;
+      out.reserve(jobs.size());
+      for (const auto& job : jobs) {
+        out.push_back(push_job(ctx, job));
+        if (out.back().status == storage::push_status::full &&
+            mode == storage::push_mode::all_or_nothing) {
+          ctx.discard();
+          break;
+        }
       }
-    }
-    tx.commit();
-    return out;
+      return out;
+    });
   }
 
   [[nodiscard]] std::vector<storage::claimed_row> claim(
       const storage::claim_request& request) override {
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    if (request.max <= 1) return claim_next(conn_, request);
-    write_transaction tx{conn_};
-    auto rows = claim_head(conn_, request);
-    tx.commit();
-    return rows;
+    return group_.run([&](write_context& ctx) {
+      const auto queue_id = ctx.existing_id(name_kind::queue, request.queue);
+      if (!queue_id) return std::vector<storage::claimed_row>{};
+      return request.max <= 1 ? claim_next(ctx.db, *queue_id, request)
+                              : claim_head(ctx.db, *queue_id, request);
+    });
   }
 
   bool ack(const storage::lease_ref& lease) override {
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    return delete_claimed(conn_, lease);
+    return group_.run([&](write_context& ctx) { return delete_claimed(ctx, lease); });
   }
   bool nack(const storage::nack_request& request) override {
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    return release_claimed(conn_, request);
+    return group_.run([&](write_context& ctx) { return release_claimed(ctx, request); });
   }
   bool extend(const storage::lease_ref& lease, std::int64_t lease_until_ms) override {
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    return extend_claimed(conn_, lease, lease_until_ms);
+    return group_.run(
+        [&](write_context& ctx) { return extend_claimed(ctx, lease, lease_until_ms); });
   }
 
   [[nodiscard]] std::vector<attempt_record> job_history(std::string_view queue,
                                                         job_id id) override {
-    std::lock_guard lock{mutex_};
-    return sqlite::job_history(conn_, queue, id);
+    return read_queue(queue, std::vector<attempt_record>{},
+                      [&](connection& c, std::int64_t q) { return sqlite::job_history(c, q, id); });
   }
   [[nodiscard]] storage::queue_counts count_jobs(std::string_view queue,
                                                  std::int64_t now_ms) override {
-    std::lock_guard lock{mutex_};
-    return sqlite::count_jobs(conn_, queue, now_ms);
+    return read_queue(queue, storage::queue_counts{}, [&](connection& c, std::int64_t q) {
+      return sqlite::count_jobs(c, q, queue_jobs(c, queue), now_ms);
+    });
   }
   [[nodiscard]] std::int64_t size(std::string_view queue) override {
-    std::lock_guard lock{mutex_};
-    return count_all(conn_, queue);
+    return readers_.read([&](connection& c) { return queue_jobs(c, queue); });
   }
   [[nodiscard]] std::optional<std::int64_t> next_run_at(std::string_view queue) override {
-    std::lock_guard lock{mutex_};
-    return sqlite::next_run_at(conn_, queue);
+    return read_queue(queue, std::optional<std::int64_t>{},
+                      [&](connection& c, std::int64_t q) { return sqlite::next_run_at(c, q); });
   }
   [[nodiscard]] bool has_key(std::string_view queue, const job_key& key) override {
-    std::lock_guard lock{mutex_};
-    return find_by_key(conn_, queue, key).has_value();
+    return read_queue(queue, false, [&](connection& c, std::int64_t q) {
+      return find_by_key(c, q, key).has_value();
+    });
   }
   [[nodiscard]] std::vector<std::string> claimers(std::string_view queue) override {
-    std::lock_guard lock{mutex_};
-    return sqlite::claimers(conn_, queue);
+    return read_queue(queue, std::vector<std::string>{},
+                      [&](connection& c, std::int64_t q) { return sqlite::claimers(c, q); });
   }
   std::int64_t release_claimer(std::string_view queue, std::string_view claimer,
                                std::int64_t now_ms) override {
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    return sqlite::release_claimer(conn_, queue, claimer, now_ms);
+    return group_.run(
+        [&](write_context& ctx) { return sqlite::release_claimer(ctx, queue, claimer, now_ms); });
   }
 
+  // ---- Dead letters
+
   std::optional<dead_letter_id> move_to_dead_letter(const storage::move_request& request) override {
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    write_transaction tx{conn_};
-    const auto id = copy_claimed_to_dead_letters(conn_, request, database_id_);
-    if (!id || !delete_claimed(conn_, request.lease)) return std::nullopt;
-    tx.commit();
-    return id;
+    return group_.run(
+        [&](write_context& ctx) { return move_claimed_to_dead_letters(ctx, request); });
   }
   [[nodiscard]] std::optional<storage::job_snapshot> read_claimed(
       const storage::lease_ref& lease) override {
-    std::lock_guard lock{mutex_};
-    return read_claimed_job(conn_, lease);
+    return read_queue(lease.queue, std::optional<storage::job_snapshot>{},
+                      [&](connection& c, std::int64_t q) { return read_claimed_job(c, q, lease); });
   }
   std::vector<std::pair<dead_letter_id, bool>> add_dead_letters(
       std::span<const storage::new_dead_letter> entries) override {
-    std::vector<std::pair<dead_letter_id, bool>> out;
-    out.reserve(entries.size());
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    write_transaction tx{conn_};
-    for (const auto& entry : entries) {
-      if (const auto id = insert_dead_letter(conn_, entry)) {
-        out.emplace_back(*id, true);
-      } else {
-        const auto existing = entry.origin && entry.original_id
-                                  ? find_dead_letter(conn_, *entry.origin, *entry.original_id)
-                                  : std::nullopt;
-        out.emplace_back(existing.value_or(0), false);
+    return group_.run([&](write_context& ctx) {
+      std::vector<std::pair<dead_letter_id, bool>> out;
+      out.reserve(entries.size());
+      for (const auto& entry : entries) {
+        if (const auto id = insert_dead_letter(ctx, entry)) {
+          out.emplace_back(*id, true);
+        } else {
+          const auto existing = entry.origin && entry.original_id
+                                    ? find_dead_letter(ctx.db, *entry.origin, *entry.original_id)
+                                    : std::nullopt;
+          out.emplace_back(existing.value_or(0), false);
+        }
       }
-    }
-    tx.commit();
-    return out;
+      return out;
+    });
   }
   bool remove_dead_letter(std::string_view dlq, dead_letter_id id) override {
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    return delete_dead_letter(conn_, dlq, id);
+    return group_.run([&](write_context& ctx) {
+      const auto dlq_id = ctx.existing_id(name_kind::dead_letter_queue, dlq);
+      return dlq_id && delete_dead_letter(ctx, *dlq_id, id);
+    });
   }
   [[nodiscard]] std::optional<storage::dead_letter_row> dead_letter(std::string_view dlq,
                                                                     dead_letter_id id) override {
-    std::lock_guard lock{mutex_};
-    read_transaction snapshot{conn_};
-    return read_dead_letter(conn_, dlq, id);
+    return read_dlq(
+        dlq, std::optional<storage::dead_letter_row>{},
+        [&](connection& c, std::int64_t d) { return read_dead_letter(c, d, id, database_id_); });
   }
   [[nodiscard]] std::vector<dead_letter_summary> dead_letter_page(
       const storage::dead_letter_where& where, const storage::page_position& position) override {
-    std::lock_guard lock{mutex_};
-    read_transaction snapshot{conn_};
-    return sqlite::dead_letter_page(conn_, where, position);
+    return read_dlq(where.dlq, std::vector<dead_letter_summary>{},
+                    [&](connection& c, std::int64_t d) {
+                      return sqlite::dead_letter_page(c, d, where, position);
+                    });
   }
   [[nodiscard]] std::int64_t count_dead_letters(const storage::dead_letter_where& where) override {
-    std::lock_guard lock{mutex_};
-    return sqlite::count_dead_letters(conn_, where);
+    return read_dlq(where.dlq, std::int64_t{0}, [&](connection& c, std::int64_t d) {
+      return sqlite::count_dead_letters(c, d, where);
+    });
   }
   [[nodiscard]] std::vector<dead_letter_id> select_dead_letters(
       const storage::dead_letter_where& where) override {
-    std::lock_guard lock{mutex_};
-    return sqlite::select_dead_letters(conn_, where);
+    return read_dlq(where.dlq, std::vector<dead_letter_id>{}, [&](connection& c, std::int64_t d) {
+      return sqlite::select_dead_letters(c, d, where);
+    });
   }
   std::int64_t delete_dead_letters(const storage::dead_letter_where& where) override {
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    write_transaction tx{conn_};
-    const auto removed = sqlite::delete_dead_letters(conn_, where);
-    tx.commit();
-    return removed;
+    return group_.run([&](write_context& ctx) -> std::int64_t {
+      const auto dlq_id = ctx.existing_id(name_kind::dead_letter_queue, where.dlq);
+      return dlq_id ? sqlite::delete_dead_letters(ctx, *dlq_id, where) : 0;
+    });
   }
   std::int64_t delete_failed_before(std::string_view dlq, std::int64_t cutoff_ms) override {
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    write_transaction tx{conn_};
-    const auto removed = sqlite::delete_failed_before(conn_, dlq, cutoff_ms);
-    tx.commit();
-    return removed;
+    return group_.run([&](write_context& ctx) -> std::int64_t {
+      const auto dlq_id = ctx.existing_id(name_kind::dead_letter_queue, dlq);
+      return dlq_id ? sqlite::delete_failed_before(ctx, *dlq_id, cutoff_ms) : 0;
+    });
   }
   std::vector<storage::redriven_entry> redrive(const storage::redrive_request& request) override {
-    std::vector<storage::redriven_entry> out;
-    out.reserve(request.ids.size());
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    write_transaction tx{conn_};
-    push_path path{conn_};
-    for (const auto id : request.ids) {
-      out.push_back(redrive_one(conn_, path, request, id, database_id_));
-    }
-    tx.commit();
-    return out;
+    return group_.run([&](write_context& ctx) {
+      std::vector<storage::redriven_entry> out;
+      out.reserve(request.ids.size());
+      const auto dlq_id = ctx.existing_id(name_kind::dead_letter_queue, request.dlq);
+      for (const auto id : request.ids) {
+        if (dlq_id) {
+          out.push_back(redrive_one(ctx, *dlq_id, request, id));
+        } else {
+          out.push_back({id, storage::redrive_status::gone, 0, {}, 0});
+        }
+      }
+      return out;
+    });
   }
   std::int64_t mark_redriven(std::string_view dlq, std::span<const dead_letter_id> ids,
                              std::int64_t now_ms) override {
-    std::lock_guard lock{mutex_};
-    ++writes_;
-    write_transaction tx{conn_};
-    std::int64_t marked = 0;
-    for (const auto id : ids) marked += sqlite::mark_redriven(conn_, dlq, id, now_ms) ? 1 : 0;
-    tx.commit();
-    return marked;
+    return group_.run([&](write_context& ctx) -> std::int64_t {
+      const auto dlq_id = ctx.existing_id(name_kind::dead_letter_queue, dlq);
+      std::int64_t marked = 0;
+      for (const auto id : ids) {
+        if (dlq_id && sqlite::mark_redriven(ctx, *dlq_id, id, now_ms)) ++marked;
+      }
+      return marked;
+    });
   }
 
-  /// The connection, for tests and tools that need SQLite itself. Hold `mutex()`.
-  [[nodiscard]] connection& raw_connection() noexcept { return conn_; }
-  /// The mutex every call takes.
-  [[nodiscard]] std::mutex& mutex() noexcept { return mutex_; }
+  // ---- For tests and tools
+
+  /// Runs `f(write_context&)` as a write call of the next group transaction (see
+  /// group_commit::run): the way to reach the writer connection.
+  template <class F>
+  auto write(F&& f) {
+    return group_.run(std::forward<F>(f));
+  }
+  /// Runs `f(connection&)` on a reader connection in a read transaction.
+  template <class F>
+  auto read(F&& f) {
+    return readers_.read(std::forward<F>(f));
+  }
+  /// The group commit, for tests: calls waiting, transactions run.
+  [[nodiscard]] const group_commit& writer() const noexcept { return group_; }
 
  private:
-  std::mutex mutex_;
-  connection conn_;
+  // f(connection&, queue id) on a reader; `none` when the queue has no id yet.
+  template <class R, class F>
+  R read_queue(std::string_view queue, R none, F&& f) {
+    return readers_.read([&](connection& c) -> R {
+      const auto id = names_.lookup(c, name_kind::queue, queue);
+      return id ? f(c, *id) : std::move(none);
+    });
+  }
+  template <class R, class F>
+  R read_dlq(std::string_view dlq, R none, F&& f) {
+    return readers_.read([&](connection& c) -> R {
+      const auto id = names_.lookup(c, name_kind::dead_letter_queue, dlq);
+      return id ? f(c, *id) : std::move(none);
+    });
+  }
+
+  connection writer_;
+  reader_pool readers_;
+  std::mutex stamp_mutex_;
+  connection stamp_;  // guarded by stamp_mutex_
+  name_cache names_;
+  group_commit group_;
   std::string database_id_;
-  std::int64_t writes_ = 0;  // guarded by mutex_
 };
 
 }  // namespace durable::inline v0::detail::sqlite

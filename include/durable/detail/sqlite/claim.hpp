@@ -50,16 +50,17 @@ namespace durable::inline v0::detail::sqlite {
   return row;
 }
 
-/// Claims the first claimable job of the queue (by priority desc, run_at, id) in one
-/// statement. The statement is stepped to its end before the row is returned: with
-/// RETURNING, SQLite writes (and, outside a transaction, commits) only then, so a failed
-/// write is an exception, never a job handed out that nothing in the file holds.
+/// Claims the first claimable job of queue `queue_id` (by priority desc, run_at, id) in
+/// one statement. The statement is stepped to its end before the row is returned: with
+/// RETURNING, SQLite writes only then, so a failed write is an exception, never a job
+/// handed out that nothing in the file holds.
 [[nodiscard]] inline std::vector<storage::claimed_row> claim_next(connection& c,
+                                                                  std::int64_t queue_id,
                                                                   const storage::claim_request& r) {
   auto q = c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
-                   "WHERE id = (SELECT id FROM durable_jobs WHERE queue = ?5 AND run_at <= ?4 "
+                   "WHERE id = (SELECT id FROM durable_jobs WHERE queue_id = ?5 AND run_at <= ?4 "
                    "ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING,
-                   r.token, r.lease_until_ms, r.claimer, r.now_ms, r.queue);
+                   r.token, r.lease_until_ms, r.claimer, r.now_ms, queue_id);
   std::vector<storage::claimed_row> out;
   if (q->step()) out.push_back(read_claimed(*q, r));
   q->run();
@@ -68,13 +69,13 @@ namespace durable::inline v0::detail::sqlite {
 
 /// Up to `max` claimable jobs at the head of the queue as (id, sequential), in claim order.
 [[nodiscard]] inline std::vector<std::pair<job_id, bool>> claimable_head(connection& c,
-                                                                         std::string_view queue,
+                                                                         std::int64_t queue_id,
                                                                          std::int64_t now_ms,
                                                                          std::int64_t max) {
   auto q = c.query(
-      "SELECT id, sequential FROM durable_jobs WHERE queue = ?1 AND run_at <= ?2 "
+      "SELECT id, sequential FROM durable_jobs WHERE queue_id = ?1 AND run_at <= ?2 "
       "ORDER BY priority DESC, run_at, id LIMIT ?3",
-      queue, now_ms, max);
+      queue_id, now_ms, max);
   std::vector<std::pair<job_id, bool>> head;
   while (q->step()) head.emplace_back(q->int64(0), q->int64(1) != 0);
   return head;
@@ -84,9 +85,10 @@ namespace durable::inline v0::detail::sqlite {
 /// before a sequential job; a sequential job at the head comes alone. The caller holds a
 /// write transaction.
 [[nodiscard]] inline std::vector<storage::claimed_row> claim_head(connection& c,
+                                                                  std::int64_t queue_id,
                                                                   const storage::claim_request& r) {
   std::vector<storage::claimed_row> out;
-  const auto head = claimable_head(c, r.queue, r.now_ms, static_cast<std::int64_t>(r.max));
+  const auto head = claimable_head(c, queue_id, r.now_ms, static_cast<std::int64_t>(r.max));
   for (const auto& [id, sequential] : head) {
     if (sequential && !out.empty()) break;
     auto q = c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -55,6 +56,8 @@ class connection {
       switch_to_wal(options.busy_timeout);
       exec(options.durability == durability_mode::full ? "PRAGMA synchronous=FULL"
                                                        : "PRAGMA synchronous=NORMAL");
+      exec(fmt::format("PRAGMA cache_size = -{}", std::max<std::int64_t>(options.page_cache_kib, 0))
+               .c_str());
     } catch (...) {
       cache_.clear();
       sqlite3_close_v2(db_);

@@ -8,9 +8,9 @@
 /// Filtered statements are composed from a fixed set of SQL fragments chosen by which
 /// filter fields are set; every value is bound. Each variant is an index range scan
 /// (tests/test_dead_letter_queue.cpp checks EXPLAIN QUERY PLAN for all of them):
-/// - no key or type: durable_dead_letters_time (dlq, failed_at, id, redriven_at);
-/// - error types: durable_dead_letters_type (dlq, error_type, failed_at, id, redriven_at);
-/// - keys: durable_dead_letters_key (dlq, key, failed_at, id, redriven_at), with the
+/// - no key or type: durable_dead_letters_time (dlq_id, failed_at, id, redriven_at);
+/// - error types: durable_dead_letters_type (dlq_id, error_type, failed_at, id, redriven_at);
+/// - keys: durable_dead_letters_key (dlq_id, key, failed_at, id, redriven_at), with the
 ///   error types, if any, as a residual filter (`+error_type` keeps it off the index).
 /// Lists of values are bound as one JSON array and read with json_each. Ordered pages use
 /// one value per statement (an equality, so the index gives the order and there is no
@@ -27,8 +27,10 @@
 #include <vector>
 
 #include "durable/dead_letter.hpp"
+#include "durable/detail/sqlite/catalog.hpp"
 #include "durable/detail/sqlite/connection.hpp"
 #include "durable/detail/sqlite/values.hpp"
+#include "durable/detail/sqlite/write_context.hpp"
 #include "durable/storage.hpp"
 
 namespace durable::inline v0::detail::sqlite {
@@ -55,7 +57,7 @@ inline constexpr std::string_view summary_columns =
   return e;
 }
 
-/// The history of entry `id`: every failed attempt, oldest first.
+/// The earlier attempts of entry `id`, oldest first (the final failure is the entry's own).
 [[nodiscard]] inline std::vector<attempt_record> dead_letter_history(connection& c,
                                                                      dead_letter_id id) {
   return read_history(c.query(
@@ -65,21 +67,22 @@ inline constexpr std::string_view summary_columns =
       id));
 }
 
-/// Entry `id` of `dlq` with its payload and history; empty when there is none.
-[[nodiscard]] inline std::optional<storage::dead_letter_row> read_dead_letter(connection& c,
-                                                                              std::string_view dlq,
-                                                                              dead_letter_id id) {
+/// Entry `id` of DLQ `dlq_id` with its payload and history (the final failure last);
+/// empty when there is none. `database_id` is this file's: the origin of its own jobs.
+[[nodiscard]] inline std::optional<storage::dead_letter_row> read_dead_letter(
+    connection& c, std::int64_t dlq_id, dead_letter_id id, std::string_view database_id) {
   static const std::string sql =
       "SELECT " + std::string{summary_columns} +
       ", origin, context, priority, sequential, codec, fingerprint, payload, unique_key, "
-      "max_attempts FROM durable_dead_letters WHERE id = ?1 AND dlq = ?2";
+      "max_attempts FROM durable_dead_letters WHERE id = ?1 AND dlq_id = ?2";
   std::optional<storage::dead_letter_row> out;
   {
-    auto q = c.query(sql, id, dlq);
+    auto q = c.query(sql, id, dlq_id);
     if (!q->step()) return out;
     storage::dead_letter_row row;
     row.summary = read_summary(*q);
     row.origin = column_text(*q, 11);
+    if (q->is_null(11) && row.summary.original_id) row.origin = std::string{database_id};
     row.context = column_text(*q, 12);
     row.priority = static_cast<int>(q->int64(13));
     row.sequential = q->int64(14) != 0;
@@ -91,6 +94,8 @@ inline constexpr std::string_view summary_columns =
     out = std::move(row);
   }
   out->history = dead_letter_history(c, id);
+  const auto& s = out->summary;
+  out->history.push_back({s.attempts, s.error_type, s.message, s.failed_at});
   return out;
 }
 
@@ -102,7 +107,7 @@ enum class dead_letter_index { time, type, key };
 /// One ordered page over one index, resuming strictly after (ascending) or before
 /// (descending) the position (after_ms, after_id).
 struct page_query {
-  std::string_view dlq;
+  std::int64_t dlq_id = 0;
   dead_letter_index index = dead_letter_index::time;
   const std::string* type = nullptr;  ///< the error type, for dead_letter_index::type
   const job_key* key = nullptr;       ///< the key, for dead_letter_index::key
@@ -122,7 +127,7 @@ struct page_query {
   const auto index = v / 16;
   const bool descending = (v & 8U) != 0;
   std::string s =
-      "SELECT " + std::string{summary_columns} + " FROM durable_dead_letters WHERE dlq = ?1";
+      "SELECT " + std::string{summary_columns} + " FROM durable_dead_letters WHERE dlq_id = ?1";
   if (index == 1) s += " AND error_type = ?2";
   if (index == 2) s += " AND key = ?2";
   s += descending ? " AND (failed_at, id) < (?3, ?4) AND failed_at >= ?5"
@@ -153,7 +158,7 @@ struct page_query {
 inline void select_page(connection& c, const page_query& p, std::vector<dead_letter_summary>& out) {
   const bool resid = p.index == dead_letter_index::key && p.types_json != nullptr;
   auto q = c.query(page_sql(p.index, p.descending, resid, p.queue.has_value(), p.include_redriven));
-  q->bind(1, p.dlq);
+  q->bind(1, p.dlq_id);
   if (p.index == dead_letter_index::type) {
     q->bind(2, *p.type);
   } else if (p.index == dead_letter_index::key) {
@@ -170,7 +175,7 @@ inline void select_page(connection& c, const page_query& p, std::vector<dead_let
 
 /// What a filtered statement does.
 enum class filter_action {
-  count,   ///< SELECT count(*)
+  count,   ///< SELECT count(*), count(redriven_at)
   remove,  ///< DELETE
   select,  ///< SELECT failed_at, id
 };
@@ -181,8 +186,10 @@ enum class filter_action {
   const auto action = v / 16;
   const bool types = (v & 8U) != 0;
   const bool keys = (v & 4U) != 0;
-  std::string s = action == 0 ? "SELECT count(*)" : action == 1 ? "DELETE" : "SELECT failed_at, id";
-  s += " FROM durable_dead_letters WHERE dlq = ?1 AND failed_at >= ?2 AND failed_at <= ?3";
+  std::string s = action == 0   ? "SELECT count(*), count(redriven_at)"
+                  : action == 1 ? "DELETE"
+                                : "SELECT failed_at, id";
+  s += " FROM durable_dead_letters WHERE dlq_id = ?1 AND failed_at >= ?2 AND failed_at <= ?3";
   if (keys) s += " AND key IN (SELECT value FROM json_each(?6))";
   if (types && keys) s += " AND +error_type IN (SELECT value FROM json_each(?5))";
   if (types && !keys) s += " AND error_type IN (SELECT value FROM json_each(?5))";
@@ -206,13 +213,13 @@ enum class filter_action {
 
 /// Runs filtered statement `action` over `w` to completion, calling `row` on each row.
 template <class Row>
-void run_filtered(connection& c, filter_action action, const storage::dead_letter_where& w,
-                  Row&& row) {
+void run_filtered(connection& c, filter_action action, std::int64_t dlq_id,
+                  const storage::dead_letter_where& w, Row&& row) {
   const bool types = !w.error_types.empty();
   const bool keys = !w.keys.empty();
   const std::string types_json = types ? json_array(w.error_types) : std::string{};
   const std::string keys_json = keys ? json_array(w.keys) : std::string{};
-  auto q = c.query(filter_sql(action, types, keys, w.queue.has_value(), w.include_redriven), w.dlq,
+  auto q = c.query(filter_sql(action, types, keys, w.queue.has_value(), w.include_redriven), dlq_id,
                    w.from_ms, w.to_ms);
   if (w.queue) q->bind(4, *w.queue);
   if (types) q->bind(5, types_json);
@@ -220,25 +227,49 @@ void run_filtered(connection& c, filter_action action, const storage::dead_lette
   while (q->step()) row(*q);
 }
 
-/// How many entries match `w`.
-[[nodiscard]] inline std::int64_t count_dead_letters(connection& c,
+/// True when `w` selects the whole DLQ (no window, type, key or queue): its counters answer.
+[[nodiscard]] inline bool whole_queue(const storage::dead_letter_where& w) noexcept {
+  return w.from_ms == min_ms && w.to_ms == max_ms && w.error_types.empty() && w.keys.empty() &&
+         !w.queue;
+}
+
+/// (matching entries, of which redriven) for `w` over DLQ `dlq_id`: an index range scan.
+[[nodiscard]] inline std::pair<std::int64_t, std::int64_t> scan_count(
+    connection& c, std::int64_t dlq_id, const storage::dead_letter_where& w) {
+  std::pair<std::int64_t, std::int64_t> n{0, 0};
+  run_filtered(c, filter_action::count, dlq_id, w, [&](const statement& s) {
+    n = {s.int64(0), s.int64(1)};
+  });
+  return n;
+}
+
+/// How many entries of DLQ `dlq_id` match `w`: from the counters for the whole DLQ,
+/// else an index range scan.
+[[nodiscard]] inline std::int64_t count_dead_letters(connection& c, std::int64_t dlq_id,
                                                      const storage::dead_letter_where& w) {
-  std::int64_t count = 0;
-  run_filtered(c, filter_action::count, w, [&](const statement& s) { count = s.int64(0); });
-  return count;
+  if (whole_queue(w)) {
+    const auto [entries, redriven] = dead_letter_counts(c, dlq_id);
+    return w.include_redriven ? entries : entries - redriven;
+  }
+  return scan_count(c, dlq_id, w).first;
 }
 
-/// Deletes the entries matching `w`; returns how many.
-inline std::int64_t delete_dead_letters(connection& c, const storage::dead_letter_where& w) {
-  run_filtered(c, filter_action::remove, w, [](const statement&) {});
-  return sqlite3_changes64(c.handle());
+/// Deletes the entries of DLQ `dlq_id` matching `w`; returns how many.
+inline std::int64_t delete_dead_letters(write_context& ctx, std::int64_t dlq_id,
+                                        const storage::dead_letter_where& w) {
+  const auto [matching, redriven] = scan_count(ctx.db, dlq_id, w);
+  if (matching == 0) return 0;
+  ctx.before_delete(id_table::dead_letters);
+  run_filtered(ctx.db, filter_action::remove, dlq_id, w, [](const statement&) {});
+  ctx.count_dead_letters(dlq_id, -matching, -redriven);
+  return matching;
 }
 
-/// Ids of every entry matching `w`, oldest failure first.
+/// Ids of every entry of DLQ `dlq_id` matching `w`, oldest failure first.
 [[nodiscard]] inline std::vector<dead_letter_id> select_dead_letters(
-    connection& c, const storage::dead_letter_where& w) {
+    connection& c, std::int64_t dlq_id, const storage::dead_letter_where& w) {
   std::vector<std::pair<std::int64_t, dead_letter_id>> found;
-  run_filtered(c, filter_action::select, w,
+  run_filtered(c, filter_action::select, dlq_id, w,
                [&](const statement& s) { found.emplace_back(s.int64(0), s.int64(1)); });
   std::sort(found.begin(), found.end());
   std::vector<dead_letter_id> ids;
@@ -250,9 +281,10 @@ inline std::int64_t delete_dead_letters(connection& c, const storage::dead_lette
 /// Up to `pos.limit` summaries matching `w` in (failed_at, id) order from `pos`: one
 /// statement per error type or key, merged.
 [[nodiscard]] inline std::vector<dead_letter_summary> dead_letter_page(
-    connection& c, const storage::dead_letter_where& w, const storage::page_position& pos) {
+    connection& c, std::int64_t dlq_id, const storage::dead_letter_where& w,
+    const storage::page_position& pos) {
   page_query q;
-  q.dlq = w.dlq;
+  q.dlq_id = dlq_id;
   q.descending = pos.descending;
   q.after_ms = pos.after_ms;
   q.after_id = pos.after_id;
@@ -299,17 +331,36 @@ inline std::int64_t delete_dead_letters(connection& c, const storage::dead_lette
 
 /// The SQL of delete_failed_before, for plan tests.
 inline constexpr std::string_view delete_failed_before_sql =
-    "DELETE FROM durable_dead_letters WHERE dlq = ?1 AND failed_at < ?2";
+    "DELETE FROM durable_dead_letters WHERE dlq_id = ?1 AND failed_at < ?2";
 
-/// Deletes the entries of `dlq` that failed before `cutoff_ms`; returns how many.
-inline std::int64_t delete_failed_before(connection& c, std::string_view dlq,
+/// Deletes the entries of DLQ `dlq_id` that failed before `cutoff_ms`; returns how many.
+inline std::int64_t delete_failed_before(write_context& ctx, std::int64_t dlq_id,
                                          std::int64_t cutoff_ms) {
-  return c.run(delete_failed_before_sql, dlq, cutoff_ms);
+  if (cutoff_ms == min_ms) return 0;
+  storage::dead_letter_where w;
+  w.from_ms = min_ms;
+  w.to_ms = cutoff_ms - 1;
+  w.include_redriven = true;
+  const auto [matching, redriven] = scan_count(ctx.db, dlq_id, w);
+  if (matching == 0) return 0;
+  ctx.before_delete(id_table::dead_letters);
+  ctx.db.run(delete_failed_before_sql, dlq_id, cutoff_ms);
+  ctx.count_dead_letters(dlq_id, -matching, -redriven);
+  return matching;
 }
 
-/// Deletes entry `id` of `dlq`; false when there is none.
-inline bool delete_dead_letter(connection& c, std::string_view dlq, dead_letter_id id) {
-  return c.run("DELETE FROM durable_dead_letters WHERE id = ?1 AND dlq = ?2", id, dlq) == 1;
+/// Deletes entry `id` of DLQ `dlq_id`; false when there is none.
+inline bool delete_dead_letter(write_context& ctx, std::int64_t dlq_id, dead_letter_id id) {
+  ctx.before_delete(id_table::dead_letters, id);
+  auto q = ctx.db.query(
+      "DELETE FROM durable_dead_letters WHERE id = ?1 AND dlq_id = ?2 "
+      "RETURNING redriven_at IS NOT NULL",
+      id, dlq_id);
+  if (!q->step()) return false;
+  const bool redriven = q->int64(0) != 0;
+  q->run();
+  ctx.count_dead_letters(dlq_id, -1, redriven ? -1 : 0);
+  return true;
 }
 
 }  // namespace durable::inline v0::detail::sqlite

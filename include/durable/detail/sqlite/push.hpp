@@ -4,25 +4,28 @@
 /// \file
 /// Push: the one path every job enters a queue by (push, push_many, redrive), with the
 /// queue's hard limit and unique keys, and the queue settings it reads them from. Part
-/// of the SQLite layer, the only place SQL lives. Callers hold a write transaction.
+/// of the SQLite layer, the only place SQL lives. Writes run in a group transaction
+/// (write_context); reads take the connection they run on.
 
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
+#include "durable/detail/sqlite/catalog.hpp"
 #include "durable/detail/sqlite/connection.hpp"
 #include "durable/detail/sqlite/values.hpp"
+#include "durable/detail/sqlite/write_context.hpp"
 #include "durable/storage.hpp"
 
 namespace durable::inline v0::detail::sqlite {
 
 /// Stores `settings` for `queue`.
-inline void configure_queue(connection& c, std::string_view queue,
+inline void configure_queue(write_context& ctx, std::string_view queue,
                             const storage::queue_settings& settings) {
-  c.run(
-      "INSERT INTO durable_queues (name, hard_limit, soft_limit) VALUES (?1, ?2, ?3) "
-      "ON CONFLICT (name) DO UPDATE SET hard_limit = ?2, soft_limit = ?3",
-      queue, settings.hard_limit, settings.soft_limit);
+  const auto id = ctx.id_of(name_kind::queue, queue);
+  ctx.db.run("UPDATE durable_queues SET hard_limit = ?2, soft_limit = ?3 WHERE id = ?1", id,
+             settings.hard_limit, settings.soft_limit);
+  ctx.settings_changed(id);
 }
 
 /// The stored settings of `queue`.
@@ -36,84 +39,53 @@ inline void configure_queue(connection& c, std::string_view queue,
   return s;
 }
 
-/// Number of jobs in `queue`, in any state.
-[[nodiscard]] inline std::int64_t count_all(connection& c, std::string_view queue) {
-  auto q = c.query("SELECT count(*) FROM durable_jobs WHERE queue = ?1", queue);
-  return q->step() ? q->int64(0) : 0;
-}
-
-/// The id of a job in `queue` with `key` (pending or claimed), if there is one.
-[[nodiscard]] inline std::optional<job_id> find_by_key(connection& c, std::string_view queue,
+/// The id of a job in queue `queue_id` with `key` (pending or claimed), if there is one.
+[[nodiscard]] inline std::optional<job_id> find_by_key(connection& c, std::int64_t queue_id,
                                                        const job_key& key) {
-  auto q = c.query("SELECT id FROM durable_jobs WHERE queue = ?1 AND key = ?2 LIMIT 1");
-  q->bind(1, queue);
+  auto q = c.query("SELECT id FROM durable_jobs WHERE queue_id = ?1 AND key = ?2 LIMIT 1");
+  q->bind(1, queue_id);
   bind_key(*q, 2, key);
   if (!q->step()) return std::nullopt;
   return q->int64(0);
 }
 
-/// Inserts `job` as it is; returns its id.
-inline job_id insert_job(connection& c, const storage::new_job& job) {
+/// Inserts `job` as row `id` of queue `queue_id`.
+inline void insert_job(connection& c, job_id id, std::int64_t queue_id,
+                       const storage::new_job& job) {
   auto q = c.query(
-      "INSERT INTO durable_jobs (queue, key, priority, run_at, enqueued_at, sequential, "
-      "attempts, codec, fingerprint, payload, history, max_attempts, unique_key) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
-  q->bind(1, job.queue);
-  bind_key(*q, 2, job.key);
-  q->bind_all_from(3, job.priority, job.run_at_ms, job.enqueued_at_ms, job.sequential, job.attempts,
-                   job.codec, static_cast<std::int64_t>(job.fingerprint), job.payload);
+      "INSERT INTO durable_jobs (id, queue_id, priority, run_at, attempts, max_attempts, "
+      "sequential, unique_key, enqueued_at, key, codec, fingerprint, history, payload) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+  q->bind_all(id, queue_id, job.priority, job.run_at_ms, job.attempts, job.max_attempts,
+              job.sequential, job.unique && job.key != nullptr, job.enqueued_at_ms);
+  bind_key(*q, 10, job.key);
+  q->bind_all_from(11, job.codec, static_cast<std::int64_t>(job.fingerprint));
   if (job.history_json.empty()) {
-    q->bind(11, std::nullopt);
+    q->bind(13, std::nullopt);
   } else {
-    q->bind(11, job.history_json);
+    q->bind(13, job.history_json);
   }
-  q->bind_all_from(12, job.max_attempts, job.unique && job.key != nullptr);
+  q->bind(14, job.payload);
   q->run();
-  return c.last_insert_rowid();
 }
 
-/// Pushes one job through the limits of its queue: a unique key already queued gives
-/// `duplicate`, a queue at its hard limit gives `full`. `sizes` caches each queue's size
-/// and limit for the rest of the transaction.
-class push_path {
- public:
-  explicit push_path(connection& c) : c_(c) {}
-
-  storage::pushed push(const storage::new_job& job) {
-    if (job.unique && job.key != nullptr) {
-      if (auto existing = find_by_key(c_, job.queue, *job.key)) {
-        return {*existing, storage::push_status::duplicate};
-      }
+/// Pushes one job through the limits of its queue: a unique key already queued (also by
+/// an earlier call of the same transaction) gives `duplicate`, a queue at its hard limit
+/// gives `full`.
+inline storage::pushed push_job(write_context& ctx, const storage::new_job& job) {
+  const auto queue_id = ctx.id_of(name_kind::queue, job.queue);
+  if (job.unique && job.key != nullptr) {
+    if (auto existing = find_by_key(ctx.db, queue_id, *job.key)) {
+      return {*existing, storage::push_status::duplicate};
     }
-    auto& limit = limit_of(job.queue);
-    if (limit.hard && limit.size >= *limit.hard) return {0, storage::push_status::full};
-    const auto id = insert_job(c_, job);
-    if (limit.hard) ++limit.size;
-    return {id, storage::push_status::created};
   }
-
- private:
-  struct queue_limit {
-    std::string queue;
-    std::optional<std::int64_t> hard;
-    std::int64_t size = 0;
-  };
-
-  queue_limit& limit_of(std::string_view queue) {
-    if (last_ != nullptr && last_->queue == queue) return *last_;
-    for (auto& l : limits_) {
-      if (l.queue == queue) return *(last_ = &l);
-    }
-    queue_limit l{std::string{queue}, queue_settings(c_, queue).hard_limit, 0};
-    if (l.hard) l.size = count_all(c_, queue);
-    limits_.push_back(std::move(l));
-    last_ = nullptr;  // push_back may move the elements
-    return *(last_ = &limits_.back());
-  }
-
-  connection& c_;
-  std::vector<queue_limit> limits_;
-  queue_limit* last_ = nullptr;
-};
+  const auto row = ctx.queue(queue_id);
+  if (row.hard_limit && row.jobs >= *row.hard_limit) return {0, storage::push_status::full};
+  const auto id = ctx.next_id(id_table::jobs);
+  insert_job(ctx.db, id, queue_id, job);
+  ctx.inserted(id_table::jobs, id);
+  ctx.count_jobs(queue_id, 1);
+  return {id, storage::push_status::created};
+}
 
 }  // namespace durable::inline v0::detail::sqlite

@@ -14,29 +14,37 @@
 #include "durable/detail/sqlite/connection.hpp"
 #include "durable/detail/sqlite/push.hpp"
 #include "durable/detail/sqlite/values.hpp"
+#include "durable/detail/sqlite/write_context.hpp"
 #include "durable/storage.hpp"
 
 namespace durable::inline v0::detail::sqlite {
 
-/// Marks entry `id` redriven at `at_ms`; false when it already was (or is gone).
-inline bool mark_redriven(connection& c, std::string_view dlq, dead_letter_id id,
+/// Marks entry `id` of DLQ `dlq_id` redriven at `at_ms`; false when it already was (or
+/// is gone).
+inline bool mark_redriven(write_context& ctx, std::int64_t dlq_id, dead_letter_id id,
                           std::int64_t at_ms) {
-  return c.run(
-             "UPDATE durable_dead_letters SET redriven_at = ?3 "
-             "WHERE id = ?1 AND dlq = ?2 AND redriven_at IS NULL",
-             id, dlq, at_ms) == 1;
+  if (ctx.db.run("UPDATE durable_dead_letters SET redriven_at = ?3 "
+                 "WHERE id = ?1 AND dlq_id = ?2 AND redriven_at IS NULL",
+                 id, dlq_id, at_ms) != 1) {
+    return false;
+  }
+  ctx.count_dead_letters(dlq_id, 0, 1);
+  return true;
 }
 
-/// Reads entry `id` and pushes its job; empty when a check decided first (`out.status`).
-inline std::optional<storage::pushed> read_and_push(connection& c, push_path& push,
+/// Reads entry `id` and pushes its job (its history: the earlier attempts and the final
+/// failure); empty when a check decided first (`out.status`).
+inline std::optional<storage::pushed> read_and_push(write_context& ctx, std::int64_t dlq_id,
                                                     const storage::redrive_request& r,
-                                                    dead_letter_id id, std::string_view database_id,
+                                                    dead_letter_id id,
                                                     storage::redriven_entry& out) {
-  auto q = c.query(
-      "SELECT origin, queue, key, priority, sequential, codec, fingerprint, payload, history, "
-      "enqueued_at, unique_key, max_attempts, redrive_policy FROM durable_dead_letters "
-      "WHERE id = ?1 AND dlq = ?2 AND redriven_at IS NULL",
-      id, r.dlq);
+  auto q = ctx.db.query(
+      "SELECT origin, queue, key, priority, sequential, codec, fingerprint, payload, "
+      "json_insert(coalesce(history, '[]'), '$[#]', json_object('attempt', attempts, 'type', "
+      "error_type, 'message', message, 'at', failed_at)), enqueued_at, unique_key, "
+      "max_attempts, redrive_policy FROM durable_dead_letters "
+      "WHERE id = ?1 AND dlq_id = ?2 AND redriven_at IS NULL",
+      id, dlq_id);
   if (!q->step()) return std::nullopt;
   const auto codec = q->text(5);
   const auto fingerprint = static_cast<std::uint64_t>(q->int64(6));
@@ -54,9 +62,8 @@ inline std::optional<storage::pushed> read_and_push(connection& c, push_path& pu
   if (r.queue) {
     queue = *r.queue;
   } else {
-    const bool foreign = !q->is_null(0) && q->text(0) != database_id;
     queue = q->text(1);
-    if (foreign || queue.empty()) {
+    if (!q->is_null(0) || queue.empty()) {  // from another database, or added without one
       out.status = storage::redrive_status::no_target;
       return std::nullopt;
     }
@@ -74,24 +81,23 @@ inline std::optional<storage::pushed> read_and_push(connection& c, push_path& pu
   job.codec = codec;
   job.fingerprint = fingerprint;
   job.payload = q->blob(7);
-  if (!q->is_null(8)) job.history_json = q->text(8);
+  job.history_json = q->text(8);
   out.queue = std::string{queue};
-  return push.push(job);
+  return push_job(ctx, job);
 }
 
-/// Redrives entry `id` of `r` into a queue of this file (the caller holds a write
-/// transaction): pushed through `push`, then marked redriven.
-inline storage::redriven_entry redrive_one(connection& c, push_path& push,
-                                           const storage::redrive_request& r, dead_letter_id id,
-                                           std::string_view database_id) {
+/// Redrives entry `id` of `r` into a queue of this file: pushed through the push path,
+/// then marked redriven.
+inline storage::redriven_entry redrive_one(write_context& ctx, std::int64_t dlq_id,
+                                           const storage::redrive_request& r, dead_letter_id id) {
   storage::redriven_entry out{id, storage::redrive_status::gone, 0, {}, {}, 0};
-  const auto pushed = read_and_push(c, push, r, id, database_id, out);
+  const auto pushed = read_and_push(ctx, dlq_id, r, id, out);
   if (!pushed) return out;
   out.job = pushed->id;
   switch (pushed->status) {
     case storage::push_status::created:
       out.status = storage::redrive_status::redriven;
-      mark_redriven(c, r.dlq, id, r.now_ms);
+      mark_redriven(ctx, dlq_id, id, r.now_ms);
       break;
     case storage::push_status::duplicate: out.status = storage::redrive_status::duplicate; break;
     case storage::push_status::full: out.status = storage::redrive_status::full; break;

@@ -104,8 +104,136 @@ CREATE TABLE durable_queues (
 INSERT OR IGNORE INTO durable_queues (name) SELECT DISTINCT queue FROM durable_jobs;
 )sql"};
 
+// Version 3: leaner rows and indexes, and O(1) bookkeeping.
+// - Queues and DLQs get integer ids (durable_queues.id, durable_dead_letter_queues.id);
+//   rows and index keys carry the id, not the name, so no index repeats a long name.
+// - No AUTOINCREMENT (its sqlite_sequence row was written on every insert). Ids are
+//   assigned by durable: max(high-water mark, max(id)) + 1, the high-water marks kept in
+//   durable_meta ('job_id_hwm', 'dead_letter_id_hwm') and raised only when a transaction
+//   deletes the newest row, so an id is still never reused.
+// - Counters kept in the same transactions as the rows they count: durable_queues.jobs
+//   (jobs of the queue in any state), durable_dead_letter_queues.entries and .redriven.
+//   size(), the hard-limit check and a DLQ's size and count() read them.
+// - A dead letter's history holds the earlier attempts only; the final failure is the
+//   row's own (error_type, message, failed_at, attempts), so adding an entry builds no JSON.
+// - A dead letter's origin is NULL when the job came from this database (job_id set) or
+//   was added by hand (job_id NULL); the (origin, job_id) uniqueness that makes a move
+//   from another database idempotent is a partial index over the other entries only.
+// - The claim index ends at run_at: the rowid (id) that every index entry ends with gives
+//   the FIFO order among equal run_at.
+inline constexpr migration schema_v3{3, R"sql(
+CREATE TABLE durable_queues_v3 (
+  id          INTEGER PRIMARY KEY,
+  name        TEXT    NOT NULL UNIQUE,
+  hard_limit  INTEGER,
+  soft_limit  INTEGER,
+  paused      INTEGER NOT NULL DEFAULT 0,
+  jobs        INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO durable_queues_v3 (name, hard_limit, soft_limit, paused)
+  SELECT name, hard_limit, soft_limit, paused FROM durable_queues ORDER BY name;
+INSERT OR IGNORE INTO durable_queues_v3 (name) SELECT DISTINCT queue FROM durable_jobs;
+UPDATE durable_queues_v3 SET jobs = (SELECT count(*) FROM durable_jobs WHERE queue = name);
+DROP TABLE durable_queues;
+ALTER TABLE durable_queues_v3 RENAME TO durable_queues;
+
+INSERT INTO durable_meta (key, value) SELECT 'job_id_hwm', max(
+  coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'durable_jobs'), 0),
+  coalesce((SELECT max(id) FROM durable_jobs), 0));
+INSERT INTO durable_meta (key, value) SELECT 'dead_letter_id_hwm', max(
+  coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'durable_dead_letters'), 0),
+  coalesce((SELECT max(id) FROM durable_dead_letters), 0));
+
+CREATE TABLE durable_jobs_v3 (
+  id           INTEGER PRIMARY KEY,
+  queue_id     INTEGER NOT NULL,
+  priority     INTEGER NOT NULL DEFAULT 0,
+  run_at       INTEGER NOT NULL,
+  lease_token  INTEGER,
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL DEFAULT 5,
+  sequential   INTEGER NOT NULL DEFAULT 0,
+  unique_key   INTEGER NOT NULL DEFAULT 0,
+  enqueued_at  INTEGER NOT NULL,
+  key,
+  codec        TEXT    NOT NULL,
+  fingerprint  INTEGER NOT NULL,
+  claimed_by   TEXT,
+  history      TEXT,
+  payload      BLOB    NOT NULL
+);
+INSERT INTO durable_jobs_v3 (id, queue_id, priority, run_at, lease_token, attempts,
+    max_attempts, sequential, unique_key, enqueued_at, key, codec, fingerprint, claimed_by,
+    history, payload)
+  SELECT j.id, q.id, j.priority, j.run_at, j.lease_token, j.attempts, j.max_attempts,
+    j.sequential, j.unique_key, j.enqueued_at, j.key, j.codec, j.fingerprint, j.claimed_by,
+    j.history, j.payload
+  FROM durable_jobs AS j JOIN durable_queues AS q ON q.name = j.queue;
+DROP TABLE durable_jobs;
+ALTER TABLE durable_jobs_v3 RENAME TO durable_jobs;
+CREATE INDEX durable_jobs_claim ON durable_jobs (queue_id, priority DESC, run_at);
+CREATE INDEX durable_jobs_key ON durable_jobs (queue_id, key) WHERE key IS NOT NULL;
+
+CREATE TABLE durable_dead_letter_queues (
+  id        INTEGER PRIMARY KEY,
+  name      TEXT    NOT NULL UNIQUE,
+  entries   INTEGER NOT NULL DEFAULT 0,
+  redriven  INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO durable_dead_letter_queues (name, entries, redriven)
+  SELECT dlq, count(*), count(redriven_at) FROM durable_dead_letters GROUP BY dlq ORDER BY dlq;
+
+CREATE TABLE durable_dead_letters_v3 (
+  id             INTEGER PRIMARY KEY,
+  dlq_id         INTEGER NOT NULL,
+  failed_at      INTEGER NOT NULL,
+  redriven_at    INTEGER,
+  error_type     TEXT    NOT NULL,
+  message        TEXT    NOT NULL,
+  attempts       INTEGER NOT NULL,
+  enqueued_at    INTEGER NOT NULL,
+  redrive_policy TEXT    NOT NULL DEFAULT 'optional',
+  queue          TEXT    NOT NULL,
+  key,
+  job_id         INTEGER,
+  origin         TEXT,
+  priority       INTEGER NOT NULL DEFAULT 0,
+  sequential     INTEGER NOT NULL DEFAULT 0,
+  max_attempts   INTEGER NOT NULL DEFAULT 5,
+  unique_key     INTEGER NOT NULL DEFAULT 0,
+  codec          TEXT    NOT NULL,
+  fingerprint    INTEGER NOT NULL,
+  context        TEXT    NOT NULL DEFAULT '',
+  history        TEXT,
+  payload        BLOB    NOT NULL
+);
+INSERT INTO durable_dead_letters_v3 (id, dlq_id, failed_at, redriven_at, error_type, message,
+    attempts, enqueued_at, redrive_policy, queue, key, job_id, origin, priority, sequential,
+    max_attempts, unique_key, codec, fingerprint, context, history, payload)
+  SELECT d.id, l.id, d.failed_at, d.redriven_at, d.error_type, d.message, d.attempts,
+    d.enqueued_at, d.redrive_policy, d.queue, d.key, d.job_id,
+    CASE WHEN d.origin = (SELECT value FROM durable_meta WHERE key = 'database_id') THEN NULL
+         ELSE d.origin END,
+    d.priority, d.sequential, d.max_attempts, d.unique_key, d.codec, d.fingerprint,
+    d.context,
+    CASE WHEN d.history IS NULL OR json_array_length(d.history) <= 1 THEN NULL
+         ELSE json_remove(d.history, '$[#-1]') END,
+    d.payload
+  FROM durable_dead_letters AS d JOIN durable_dead_letter_queues AS l ON l.name = d.dlq;
+DROP TABLE durable_dead_letters;
+ALTER TABLE durable_dead_letters_v3 RENAME TO durable_dead_letters;
+CREATE INDEX durable_dead_letters_time ON durable_dead_letters
+  (dlq_id, failed_at, id, redriven_at);
+CREATE INDEX durable_dead_letters_type ON durable_dead_letters
+  (dlq_id, error_type, failed_at, id, redriven_at);
+CREATE INDEX durable_dead_letters_key ON durable_dead_letters
+  (dlq_id, key, failed_at, id, redriven_at) WHERE key IS NOT NULL;
+CREATE UNIQUE INDEX durable_dead_letters_origin ON durable_dead_letters (origin, job_id)
+  WHERE origin IS NOT NULL;
+)sql"};
+
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v1, schema_v2};
+inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3};
 
 /// The schema version stored in the file; 0 when durable has not written to it yet.
 [[nodiscard]] inline std::int64_t stored_schema_version(connection& c) {
