@@ -23,4 +23,5 @@
 #include "durable/recovery.hpp"
 #include "durable/retry.hpp"
 #include "durable/storage.hpp"
+#include "durable/version.hpp"
 #include "durable/worker.hpp"

@@ -59,7 +59,7 @@ inline std::vector<storage::redriven_entry> redrive_across(dead_letter_engine& d
   std::vector<std::size_t> pushed_at;  // index in `out` of each job
   rows.reserve(ids.size());
   for (const auto id : ids) {
-    storage::redriven_entry e{id, storage::redrive_status::gone, 0, {}, {}, 0};
+    storage::redriven_entry e{.id = id};
     auto row = dlq.storage().dead_letter(r.dlq, id);
     if (row && !row->summary.redriven_at) {
       if (r.expect && (row->codec != r.expect->first || row->fingerprint != r.expect->second)) {

@@ -221,7 +221,7 @@ class sqlite_backend final : public storage::backend {
         if (dlq_id) {
           out.push_back(redrive_one(ctx, *dlq_id, request, id));
         } else {
-          out.push_back({id, storage::redrive_status::gone, 0, {}, 0});
+          out.push_back(storage::redriven_entry{.id = id});
         }
       }
       return out;

@@ -90,7 +90,7 @@ inline std::optional<storage::pushed> read_and_push(write_context& ctx, std::int
 /// then marked redriven.
 inline storage::redriven_entry redrive_one(write_context& ctx, std::int64_t dlq_id,
                                            const storage::redrive_request& r, dead_letter_id id) {
-  storage::redriven_entry out{id, storage::redrive_status::gone, 0, {}, {}, 0};
+  storage::redriven_entry out{.id = id};
   const auto pushed = read_and_push(ctx, dlq_id, r, id, out);
   if (!pushed) return out;
   out.job = pushed->id;
