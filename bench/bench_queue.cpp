@@ -428,14 +428,16 @@ void minimal_push_sync(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-constexpr std::int64_t consumer_iterations = 1000;
+constexpr std::int64_t normal_consumer_iterations = 1000;
+constexpr std::int64_t full_consumer_iterations = 100;
 
 void durable_claim_ack_threads(benchmark::State& state) {
   if (state.thread_index() == 0) {
     shared_dir = std::make_unique<scratch>();
     shared_queue = std::make_unique<durable::Queue<job>>(shared_dir->db(), "bench",
                                                          options(durability_of(state)));
-    const std::vector<job> jobs(1000, job{1, body_of(state)});
+    const std::vector<job> jobs(static_cast<std::size_t>(state.max_iterations),
+                                job{1, body_of(state)});
     for (int i = 0; i < state.threads(); ++i) shared_queue->push_many(jobs);
   }
   const auto commits_before = state.thread_index() == 0 ? commits() : 0;
@@ -456,7 +458,7 @@ void minimal_claim_ack_sync(benchmark::State& state) {
   scratch dir;
   minimal_queue q{dir.db(), durability_of(state)};
   const auto body = body_of(state);
-  q.push_many(body, consumer_iterations);
+  q.push_many(body, state.max_iterations);
   for (auto _ : state) {
     if (!q.claim_ack()) throw std::runtime_error("minimal_claim_ack_sync: the queue ran dry");
   }
@@ -518,20 +520,39 @@ BENCHMARK(minimal_push)->Arg(64)->Arg(1024);
 BENCHMARK(minimal_push_many)->Arg(64)->Arg(1024);
 BENCHMARK(minimal_claim_ack)->Arg(64)->Arg(1024);
 
-// Args: {job size, durability}; threads 1, 2, 4, 8 against the one-connection ceiling.
+// Args: {job size, durability}; threads against the one-connection ceiling: 1, 2, 4, 8
+// for 64 B jobs (the plot), 1 and 8 for 1 KiB. Consumers at FULL take 100 iterations per
+// thread (two fsyncs each), at NORMAL 1,000.
+BENCHMARK(durable_push_threads)->ArgsProduct({{64}, {0, 1}})->ThreadRange(1, 8)->UseRealTime();
 BENCHMARK(durable_push_threads)
-    ->ArgsProduct({{64, 1024}, {0, 1}})
-    ->ThreadRange(1, 8)
+    ->ArgsProduct({{1024}, {0, 1}})
+    ->Threads(1)
+    ->Threads(8)
     ->UseRealTime();
 BENCHMARK(minimal_push_sync)->ArgsProduct({{64, 1024}, {0, 1}})->UseRealTime();
 BENCHMARK(durable_claim_ack_threads)
-    ->ArgsProduct({{64, 1024}, {0, 1}})
+    ->ArgsProduct({{64}, {0}})
     ->ThreadRange(1, 8)
-    ->Iterations(consumer_iterations)
+    ->Iterations(normal_consumer_iterations)
+    ->UseRealTime();
+BENCHMARK(durable_claim_ack_threads)
+    ->ArgsProduct({{64}, {1}})
+    ->ThreadRange(1, 8)
+    ->Iterations(full_consumer_iterations)
+    ->UseRealTime();
+BENCHMARK(durable_claim_ack_threads)
+    ->ArgsProduct({{1024}, {0}})
+    ->Threads(1)
+    ->Threads(8)
+    ->Iterations(normal_consumer_iterations)
     ->UseRealTime();
 BENCHMARK(minimal_claim_ack_sync)
-    ->ArgsProduct({{64, 1024}, {0, 1}})
-    ->Iterations(consumer_iterations)
+    ->ArgsProduct({{64, 1024}, {0}})
+    ->Iterations(normal_consumer_iterations)
+    ->UseRealTime();
+BENCHMARK(minimal_claim_ack_sync)
+    ->ArgsProduct({{64}, {1}})
+    ->Iterations(full_consumer_iterations)
     ->UseRealTime();
 
 // Arg: pending jobs in the queue.

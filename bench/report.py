@@ -122,13 +122,14 @@ class report:
                                   3.0 if t == 8 else None)
         for sync, sync_label in [(0, "NORMAL"), (1, "FULL")]:
             for s, label in sizes:
-                base = "minimal_claim_ack_sync/%d/%d/iterations:1000/real_time" % (s, sync)
+                it = 1000 if sync == 0 else 100
+                base = "minimal_claim_ack_sync/%d/%d/iterations:%d/real_time" % (s, sync, it)
                 for t in (1, 8):
                     self.rate_row(
                         "claim + ack, %d thread%s, %s, %s" % (t, "s" if t > 1 else "", label,
                                                               sync_label),
-                        "durable_claim_ack_threads/%d/%d/iterations:1000/real_time/threads:%d" %
-                        (s, sync, t), base, "minimal claim + ack, %s" % sync_label,
+                        "durable_claim_ack_threads/%d/%d/iterations:%d/real_time/threads:%d" %
+                        (s, sync, it, t), base, "minimal claim + ack, %s" % sync_label,
                         3.0 if (t == 8 and sync == 0) else None)
         self.section("Bookkeeping at 1,000,000 rows against 1,000 rows")
         for name, figure in [("durable_stats", "Queue::stats()"), ("durable_size", "Queue::size()"),
@@ -194,9 +195,10 @@ class report:
     def plots(self):
         threads = [1, 2, 4, 8]
         series = []
-        for what, name, iters in [("push", "durable_push_threads", ""),
-                                  ("claim+ack", "durable_claim_ack_threads", "iterations:1000/")]:
+        for what, name in [("push", "durable_push_threads"),
+                           ("claim+ack", "durable_claim_ack_threads")]:
             for sync, label in [(0, "NORMAL"), (1, "FULL")]:
+                iters = "" if what == "push" else "iterations:%d/" % (1000 if sync == 0 else 100)
                 pts = []
                 for t in threads:
                     b = self.get("%s/64/%d/%sreal_time/threads:%d" % (name, sync, iters, t))
@@ -205,6 +207,7 @@ class report:
                 if pts:
                     series.append(("durable %s, %s" % (what, label), pts))
             for sync, label in [(0, "NORMAL"), (1, "FULL")]:
+                iters = "" if what == "push" else "iterations:%d/" % (1000 if sync == 0 else 100)
                 base = "minimal_push_sync" if what == "push" else "minimal_claim_ack_sync"
                 b = self.get("%s/64/%d/%sreal_time" % (base, sync, iters))
                 if b:

@@ -13,8 +13,9 @@
 #
 # Environment: DURABLE_BENCH_REPS (repetitions, default 5), DURABLE_BENCH_WORKER_DLQ (DLQ
 # entries of the Worker benchmark, default 10,000,000; the file takes ~2 GB in $TMPDIR),
-# DURABLE_BENCH_RSS_JOBS (default 1,000,000), DURABLE_BENCH_FILTER (a Google Benchmark
-# filter applied to every program, default: all).
+# DURABLE_BENCH_RSS_JOBS (default 1,000,000), DURABLE_BENCH_PQ_RUNS (runs of the
+# persist-queue comparison, default 3: persist-queue at FULL takes ~5 ms per put here),
+# DURABLE_BENCH_FILTER (a Google Benchmark filter applied to every program, default: all).
 #
 # Installs what it needs first (scripts/install-deps.sh bench: Google Benchmark, gnuplot,
 # Debian's python3-persist-queue). Benchmarks on a shared machine are noisy: run nothing
@@ -33,7 +34,8 @@ mkdir -p "$out"
 bin=build/release/bench
 reps=${DURABLE_BENCH_REPS:-5}
 common=(--benchmark_repetitions="$reps" --benchmark_enable_random_interleaving=true
-        --benchmark_report_aggregates_only=true --benchmark_out_format=json)
+        --benchmark_report_aggregates_only=true --benchmark_min_time=0.3
+        --benchmark_out_format=json)
 if [[ -n ${DURABLE_BENCH_FILTER:-} ]]; then common+=(--benchmark_filter="$DURABLE_BENCH_FILTER"); fi
 
 {
@@ -50,7 +52,8 @@ cat "$out/machine.txt"
 DURABLE_BENCH_WORKER_DLQ=${DURABLE_BENCH_WORKER_DLQ:-10000000} \
   "$bin/bench_worker" "${common[@]}" --benchmark_out="$out/worker.json" | tee "$out/worker.txt"
 "$bin/bench_rss" "${DURABLE_BENCH_RSS_JOBS:-1000000}" | tee "$out/rss.txt"
-/usr/bin/python3 bench/persist_queue.py --durable "$bin/bench_compare" --runs "$reps" \
+/usr/bin/python3 bench/persist_queue.py --durable "$bin/bench_compare" \
+  --runs "${DURABLE_BENCH_PQ_RUNS:-3}" \
   --json "$out/persist_queue.json" | tee "$out/persist_queue.md"
 /usr/bin/python3 bench/report.py "$out" >/dev/null
 echo "bench.sh: wrote $out/report.md, $out/threads.{png,svg}, $out/table_size.{png,svg}"

@@ -184,10 +184,12 @@ class DeadLetterQueue {
     return std::move(row->history);
   }
 
-  /// Number of entries not yet redriven. O(n) over the time index, no table reads.
+  /// Number of entries not yet redriven. O(1): counters kept in the same transactions
+  /// as the entries.
   [[nodiscard]] std::int64_t size() { return engine_.size(); }
 
-  /// Number of entries matching `filter`. An index range scan. Throws
+  /// Number of entries matching `filter`: O(1) for the whole DLQ (no window, type, key or
+  /// queue), else an index range scan over the matching entries. Throws
   /// invalid_argument_error when `filter.from` is after `filter.to`.
   [[nodiscard]] std::int64_t count(const dead_letter_filter& filter) {
     return engine_.count(filter);

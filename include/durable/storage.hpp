@@ -15,7 +15,13 @@
 /// - Every finalising call (ack, nack, extend, move to the DLQ) matches queue, id and
 ///   lease token, and changes nothing when they do not match.
 /// - Names, keys and texts are bound values, never spliced into statements.
-/// - A backend object may be called from several threads; it serializes what it must.
+/// - A backend object may be called from several threads; it serializes what it must,
+///   and may merge concurrent calls into one transaction (group commit) as long as each
+///   call returns only after its own changes committed and a failing call changes nothing.
+/// - Bookkeeping does not scan: size(), the hard-limit check of push, the total of
+///   count_jobs and count_dead_letters of a whole DLQ come from counters the backend keeps
+///   in the same transactions as the rows (the SQLite backend: durable_queues.jobs,
+///   durable_dead_letter_queues.entries / .redriven).
 
 #include <cstddef>
 #include <cstdint>

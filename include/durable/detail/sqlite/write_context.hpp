@@ -3,8 +3,9 @@
 
 /// \file
 /// What the calls of one write transaction share: the writer connection, ids for new rows
-/// (a high-water mark read once per transaction, not an AUTOINCREMENT write per row), the
-/// counter changes (written once per queue per transaction), and the catalog ids created.
+/// (from a high-water mark and max(id), read at most once per transaction and kept while
+/// no other connection commits; not an AUTOINCREMENT write per row), the counter changes
+/// (written once per queue per transaction), and the catalog ids created.
 /// A call that fails is rolled back to its savepoint and its share of this state with it
 /// (snapshot/restore). Part of the SQLite layer, the only place SQL lives.
 
@@ -47,10 +48,11 @@ class write_context {
     if (cache_.data_version != version) cache_ = {};
     cache_.data_version = version;
     for (int t = 0; t < 2; ++t) {
-      state_.ids[t].next = cache_.next_id[t];  // NOLINT(cppcoreguidelines-pro-bounds-*)
-      state_.ids[t].newest_present =
-          cache_.newest_present[t];  // NOLINT(cppcoreguidelines-pro-bounds-*)
-      hwm_[t] = cache_.hwm[t];       // NOLINT(cppcoreguidelines-pro-bounds-*)
+      // NOLINTBEGIN(cppcoreguidelines-pro-bounds-constant-array-index)
+      state_.ids[t].next = cache_.next_id[t];
+      state_.ids[t].newest_present = cache_.newest_present[t];
+      hwm_[t] = cache_.hwm[t];
+      // NOLINTEND(cppcoreguidelines-pro-bounds-constant-array-index)
     }
   }
 
@@ -172,10 +174,11 @@ class write_context {
   void committed() {
     for (const auto& n : state_.created) names_.remember(n.kind, n.name, n.id);
     for (int t = 0; t < 2; ++t) {
-      cache_.next_id[t] = state_.ids[t].next;  // NOLINT(cppcoreguidelines-pro-bounds-*)
-      cache_.newest_present[t] =
-          state_.ids[t].newest_present;  // NOLINT(cppcoreguidelines-pro-bounds-*)
-      cache_.hwm[t] = hwm_[t];           // NOLINT(cppcoreguidelines-pro-bounds-*)
+      // NOLINTBEGIN(cppcoreguidelines-pro-bounds-constant-array-index)
+      cache_.next_id[t] = state_.ids[t].next;
+      cache_.newest_present[t] = state_.ids[t].newest_present;
+      cache_.hwm[t] = hwm_[t];
+      // NOLINTEND(cppcoreguidelines-pro-bounds-constant-array-index)
     }
     for (const auto& [id, delta] : state_.jobs) {
       if (auto it = cache_.queues.find(id); it != cache_.queues.end()) {
