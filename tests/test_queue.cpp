@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -422,6 +423,23 @@ TEST_CASE("each job keeps the max attempts it was pushed with") {
   auto zero = quiet_queue();
   zero.max_attempts = 0;
   CHECK_THROWS_AS((Queue<email>{path, "emails", zero}), durable::invalid_argument_error);
+}
+
+TEST_CASE("a PostgreSQL target without the PostgreSQL backend is a clear error, no file made" *
+          doctest::skip(!durable_test::on_sqlite())) {
+  temp_dir dir;
+  const std::filesystem::path cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  try {
+    Queue<email> q{"postgresql://user:secret@localhost/jobs", "emails", quiet_queue()};
+    FAIL("a PostgreSQL target must need <durable/postgres.hpp>");
+  } catch (const durable::invalid_argument_error& e) {
+    CHECK(e.argument() == "target");
+    CHECK(std::string{e.what()}.find("durable/postgres.hpp") != std::string::npos);
+    CHECK(std::string{e.what()}.find("secret") == std::string::npos);
+  }
+  CHECK(std::filesystem::is_empty(dir.path()));
+  std::filesystem::current_path(cwd);
 }
 
 TEST_CASE("Queue objects of one process on one database share one connection") {

@@ -129,8 +129,7 @@ inline std::shared_ptr<database_state> open_shared(const std::string& path,
   for (auto it = open.begin(); it != open.end();) {  // forget closed databases
     it = it->second.expired() ? open.erase(it) : std::next(it);
   }
-  auto state =
-      std::make_shared<database_state>(std::make_shared<sqlite::sqlite_backend>(path, options));
+  auto state = std::make_shared<database_state>(open_backend(path, options));
   open[key] = state;
   return state;
 }
