@@ -26,8 +26,9 @@ inline std::optional<dead_letter_id> insert_dead_letter(connection& c,
       "codec, fingerprint, payload, error_type, message, context, history, attempts, "
       "enqueued_at, failed_at, max_attempts, unique_key, redrive_policy) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-      "json_insert(coalesce(?14, '[]'), '$[#]', json_object('attempt', ?15, 'type', ?11, "
-      "'message', ?12, 'at', ?17)), ?15, ?16, ?17, ?18, ?19, ?20) "
+      "json_insert(" DURABLE_DETAIL_HISTORY_ARRAY("?14")
+      ", '$[#]', json_object('attempt', ?15, 'type', ?11, 'message', ?12, 'at', ?17)), "
+      "?15, ?16, ?17, ?18, ?19, ?20) "
       "ON CONFLICT (origin, job_id) DO NOTHING RETURNING id");
   q->bind_all(row.dlq, row.origin, row.original_id, row.queue);
   bind_key(*q, 5, row.key);
@@ -68,9 +69,9 @@ inline std::optional<dead_letter_id> copy_claimed_to_dead_letters(connection& c,
       "codec, fingerprint, payload, error_type, message, context, history, attempts, "
       "enqueued_at, failed_at, max_attempts, unique_key, redrive_policy) "
       "SELECT ?1, ?2, id, queue, key, priority, sequential, codec, fingerprint, payload, ?6, ?7, "
-      "?8, json_insert(coalesce(history, '[]'), '$[#]', json_object('attempt', attempts + 1, "
-      "'type', ?6, 'message', ?7, 'at', ?9)), attempts + 1, enqueued_at, ?9, max_attempts, "
-      "unique_key, ?10 "
+      "?8, json_insert(" DURABLE_DETAIL_HISTORY_ARRAY("history")
+      ", '$[#]', json_object('attempt', attempts + 1, 'type', ?6, 'message', ?7, 'at', ?9)), "
+      "attempts + 1, enqueued_at, ?9, max_attempts, unique_key, ?10 "
       "FROM durable_jobs WHERE id = ?3 AND lease_token = ?4 AND queue = ?5",
       r.dlq, origin, r.lease.id, r.lease.token, r.lease.queue, r.failure.error_type,
       r.failure.message, r.failure.context, r.failure.failed_at_ms, to_string(r.failure.redrive));

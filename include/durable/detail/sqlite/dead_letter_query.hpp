@@ -12,7 +12,8 @@
 /// - error types: durable_dead_letters_type (dlq, error_type, failed_at, id, redriven_at);
 /// - keys: durable_dead_letters_key (dlq, key, failed_at, id, redriven_at), with the
 ///   error types, if any, as a residual filter (`+error_type` keeps it off the index).
-/// Lists of values are bound as one JSON array and read with json_each. Ordered pages use
+/// Lists of error types are bound as one JSON array and read with json_each; keys are
+/// bound one per statement (json_each would cut a key at a NUL). Ordered pages use
 /// one value per statement (an equality, so the index gives the order and there is no
 /// temp b-tree) and the results are merged.
 
@@ -55,16 +56,6 @@ inline constexpr std::string_view summary_columns =
   return e;
 }
 
-/// The history of entry `id`: every failed attempt, oldest first.
-[[nodiscard]] inline std::vector<attempt_record> dead_letter_history(connection& c,
-                                                                     dead_letter_id id) {
-  return read_history(c.query(
-      "SELECT json_extract(h.value, '$.attempt'), json_extract(h.value, '$.type'), "
-      "json_extract(h.value, '$.message'), json_extract(h.value, '$.at') "
-      "FROM durable_dead_letters AS d, json_each(d.history) AS h WHERE d.id = ?1 ORDER BY h.key",
-      id));
-}
-
 /// Entry `id` of `dlq` with its payload and history; empty when there is none.
 [[nodiscard]] inline std::optional<storage::dead_letter_row> read_dead_letter(connection& c,
                                                                               std::string_view dlq,
@@ -72,26 +63,22 @@ inline constexpr std::string_view summary_columns =
   static const std::string sql =
       "SELECT " + std::string{summary_columns} +
       ", origin, context, priority, sequential, codec, fingerprint, payload, unique_key, "
-      "max_attempts FROM durable_dead_letters WHERE id = ?1 AND dlq = ?2";
-  std::optional<storage::dead_letter_row> out;
-  {
-    auto q = c.query(sql, id, dlq);
-    if (!q->step()) return out;
-    storage::dead_letter_row row;
-    row.summary = read_summary(*q);
-    row.origin = column_text(*q, 11);
-    row.context = column_text(*q, 12);
-    row.priority = static_cast<int>(q->int64(13));
-    row.sequential = q->int64(14) != 0;
-    row.codec = std::string{q->text(15)};
-    row.fingerprint = static_cast<std::uint64_t>(q->int64(16));
-    row.payload = column_bytes(*q, 17);
-    row.unique = q->int64(18) != 0;
-    row.max_attempts = q->int64(19);
-    out = std::move(row);
-  }
-  out->history = dead_letter_history(c, id);
-  return out;
+      "max_attempts, history FROM durable_dead_letters WHERE id = ?1 AND dlq = ?2";
+  auto q = c.query(sql, id, dlq);
+  if (!q->step()) return std::nullopt;
+  storage::dead_letter_row row;
+  row.summary = read_summary(*q);
+  row.origin = column_text(*q, 11);
+  row.context = column_text(*q, 12);
+  row.priority = static_cast<int>(q->int64(13));
+  row.sequential = q->int64(14) != 0;
+  row.codec = std::string{q->text(15)};
+  row.fingerprint = static_cast<std::uint64_t>(q->int64(16));
+  row.payload = column_bytes(*q, 17);
+  row.unique = q->int64(18) != 0;
+  row.max_attempts = q->int64(19);
+  row.history = column_history(*q, 20);
+  return row;
 }
 
 // ---- Ordered pages (keyset pagination)
@@ -183,7 +170,7 @@ enum class filter_action {
   const bool keys = (v & 4U) != 0;
   std::string s = action == 0 ? "SELECT count(*)" : action == 1 ? "DELETE" : "SELECT failed_at, id";
   s += " FROM durable_dead_letters WHERE dlq = ?1 AND failed_at >= ?2 AND failed_at <= ?3";
-  if (keys) s += " AND key IN (SELECT value FROM json_each(?6))";
+  if (keys) s += " AND key = ?6";
   if (types && keys) s += " AND +error_type IN (SELECT value FROM json_each(?5))";
   if (types && !keys) s += " AND error_type IN (SELECT value FROM json_each(?5))";
   if ((v & 2U) != 0) s += " AND queue = ?4";
@@ -204,34 +191,43 @@ enum class filter_action {
   return variants.at(v);
 }
 
-/// Runs filtered statement `action` over `w` to completion, calling `row` on each row.
+/// Runs filtered statement `action` over `w` to completion, calling `row` on each row;
+/// returns the rows it changed. With keys, one statement per key, each key bound with its
+/// full length (json_each would cut a key at an escaped NUL), in one snapshot.
 template <class Row>
-void run_filtered(connection& c, filter_action action, const storage::dead_letter_where& w,
-                  Row&& row) {
+std::int64_t run_filtered(connection& c, filter_action action, const storage::dead_letter_where& w,
+                          Row&& row) {
   const bool types = !w.error_types.empty();
   const bool keys = !w.keys.empty();
   const std::string types_json = types ? json_array(w.error_types) : std::string{};
-  const std::string keys_json = keys ? json_array(w.keys) : std::string{};
-  auto q = c.query(filter_sql(action, types, keys, w.queue.has_value(), w.include_redriven), w.dlq,
-                   w.from_ms, w.to_ms);
-  if (w.queue) q->bind(4, *w.queue);
-  if (types) q->bind(5, types_json);
-  if (keys) q->bind(6, keys_json);
-  while (q->step()) row(*q);
+  std::optional<read_transaction> snapshot;
+  if (w.keys.size() > 1 && !c.in_transaction()) snapshot.emplace(c);
+  const auto run = [&](const job_key* key) {
+    auto q = c.query(filter_sql(action, types, keys, w.queue.has_value(), w.include_redriven),
+                     w.dlq, w.from_ms, w.to_ms);
+    if (w.queue) q->bind(4, *w.queue);
+    if (types) q->bind(5, types_json);
+    if (key != nullptr) bind_key(*q, 6, *key);
+    while (q->step()) row(*q);
+    return sqlite3_changes64(c.handle());
+  };
+  if (!keys) return run(nullptr);
+  std::int64_t changed = 0;
+  for (const auto& key : w.keys) changed += run(&key);
+  return changed;
 }
 
 /// How many entries match `w`.
 [[nodiscard]] inline std::int64_t count_dead_letters(connection& c,
                                                      const storage::dead_letter_where& w) {
   std::int64_t count = 0;
-  run_filtered(c, filter_action::count, w, [&](const statement& s) { count = s.int64(0); });
+  run_filtered(c, filter_action::count, w, [&](const statement& s) { count += s.int64(0); });
   return count;
 }
 
 /// Deletes the entries matching `w`; returns how many.
 inline std::int64_t delete_dead_letters(connection& c, const storage::dead_letter_where& w) {
-  run_filtered(c, filter_action::remove, w, [](const statement&) {});
-  return sqlite3_changes64(c.handle());
+  return run_filtered(c, filter_action::remove, w, [](const statement&) {});
 }
 
 /// Ids of every entry matching `w`, oldest failure first.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "durable/detail/sqlite/connection.hpp"
+#include "durable/detail/sqlite/values.hpp"
 #include "durable/storage.hpp"
 
 namespace durable::inline v0::detail::sqlite {
@@ -25,13 +26,13 @@ inline bool delete_claimed(connection& c, const storage::lease_ref& l) {
 /// Returns a claimed job to pending with one more attempt and the error appended to its
 /// history; false when the lease does not match.
 inline bool release_claimed(connection& c, const storage::nack_request& r) {
-  return c.run(
-             "UPDATE durable_jobs SET lease_token = NULL, claimed_by = NULL, run_at = ?4, "
-             "attempts = attempts + 1, history = json_insert(coalesce(history, '[]'), '$[#]', "
-             "json_object('attempt', attempts + 1, 'type', ?6, 'message', ?7, 'at', ?5)) "
-             "WHERE id = ?1 AND lease_token = ?2 AND queue = ?3",
-             r.lease.id, r.lease.token, r.lease.queue, r.run_at_ms, r.now_ms, r.error_type,
-             r.message) == 1;
+  static constexpr std::string_view sql =
+      "UPDATE durable_jobs SET lease_token = NULL, claimed_by = NULL, run_at = ?4, "
+      "attempts = attempts + 1, history = json_insert(" DURABLE_DETAIL_HISTORY_ARRAY("history")
+      ", '$[#]', json_object('attempt', attempts + 1, 'type', ?6, 'message', ?7, 'at', ?5)) "
+      "WHERE id = ?1 AND lease_token = ?2 AND queue = ?3";
+  return c.run(sql, r.lease.id, r.lease.token, r.lease.queue, r.run_at_ms, r.now_ms, r.error_type,
+               r.message) == 1;
 }
 
 /// Moves a claimed job's lease end; false when the lease does not match.
@@ -58,13 +59,13 @@ inline bool extend_claimed(connection& c, const storage::lease_ref& l,
 /// (run_at = enqueued_at), counting the lost attempt; returns how many.
 inline std::int64_t release_claimer(connection& c, std::string_view queue, std::string_view claimer,
                                     std::int64_t now_ms) {
-  return c.run(
+  static constexpr std::string_view sql =
       "UPDATE durable_jobs SET lease_token = NULL, claimed_by = NULL, run_at = enqueued_at, "
-      "attempts = attempts + 1, history = json_insert(coalesce(history, '[]'), '$[#]', "
-      "json_object('attempt', attempts + 1, 'type', 'claimer_died', 'message', "
+      "attempts = attempts + 1, history = json_insert(" DURABLE_DETAIL_HISTORY_ARRAY("history")
+      ", '$[#]', json_object('attempt', attempts + 1, 'type', 'claimer_died', 'message', "
       "'the process holding the claim died', 'at', ?3)) "
-      "WHERE queue = ?1 AND claimed_by = ?2 AND lease_token IS NOT NULL",
-      queue, claimer, now_ms);
+      "WHERE queue = ?1 AND claimed_by = ?2 AND lease_token IS NOT NULL";
+  return c.run(sql, queue, claimer, now_ms);
 }
 
 }  // namespace durable::inline v0::detail::sqlite

@@ -47,12 +47,9 @@ namespace durable::inline v0::detail::sqlite {
 /// The history of job `id` of `queue`: its earlier attempts' errors, oldest first.
 [[nodiscard]] inline std::vector<attempt_record> job_history(connection& c, std::string_view queue,
                                                              job_id id) {
-  return read_history(
-      c.query("SELECT json_extract(h.value, '$.attempt'), json_extract(h.value, '$.type'), "
-              "json_extract(h.value, '$.message'), json_extract(h.value, '$.at') "
-              "FROM durable_jobs AS j, json_each(j.history) AS h "
-              "WHERE j.id = ?1 AND j.queue = ?2 ORDER BY h.key",
-              id, queue));
+  auto q = c.query("SELECT history FROM durable_jobs WHERE id = ?1 AND queue = ?2", id, queue);
+  if (!q->step()) return {};
+  return column_history(*q, 0);
 }
 
 }  // namespace durable::inline v0::detail::sqlite
