@@ -56,6 +56,7 @@ class connection {
       exec(options.durability == durability_mode::full ? "PRAGMA synchronous=FULL"
                                                        : "PRAGMA synchronous=NORMAL");
     } catch (...) {
+      keep_wal_on_close();
       cache_.clear();
       sqlite3_close_v2(db_);
       throw;
@@ -110,6 +111,12 @@ class connection {
   [[nodiscard]] std::int64_t data_version() {
     auto q = query("PRAGMA data_version");
     return q->step() ? q->int64(0) : 0;
+  }
+
+  /// Closing will not checkpoint the WAL into the database file. For a file durable
+  /// refuses: a WAL that is damaged or belongs to another file must not be copied into it.
+  void keep_wal_on_close() noexcept {
+    sqlite3_db_config(db_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   }
 
   /// True while a transaction is open on this connection.
