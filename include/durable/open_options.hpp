@@ -22,7 +22,9 @@ enum class durability_mode {
 struct open_options {
   /// What a committed write survives.
   durability_mode durability = durability_mode::normal;
-  /// How long a write waits for another connection's lock before `busy_error`.
+  /// How long a write waits for a lock that another connection holds without committing
+  /// before `busy_error`. Waiting while other connections take the lock in turn, each
+  /// committing, does not count: many processes writing one file never time out.
   std::chrono::milliseconds busy_timeout{5000};
 };
 
