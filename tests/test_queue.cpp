@@ -468,7 +468,7 @@ TEST_CASE("two processes pushing and claiming 10,000 jobs each deliver every job
       int code = 0;
       try {
         Queue<email> q{path, "shared", quiet_queue()};
-        std::ofstream out{dir.db("got-" + std::to_string(p)), std::ios::binary};
+        std::ofstream out{dir.file("got-" + std::to_string(p)), std::ios::binary};
         const auto take = [&] {
           auto c = q.claim(5min);
           if (!c) return false;
@@ -497,7 +497,7 @@ TEST_CASE("two processes pushing and claiming 10,000 jobs each deliver every job
   }
   std::vector<std::int64_t> got;
   for (int p = 0; p < 2; ++p) {
-    std::ifstream in{dir.db("got-" + std::to_string(p)), std::ios::binary};
+    std::ifstream in{dir.file("got-" + std::to_string(p)), std::ios::binary};
     std::int64_t n = 0;
     while (in.read(reinterpret_cast<char*>(&n), sizeof n)) got.push_back(n);
   }
