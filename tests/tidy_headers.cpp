@@ -4,6 +4,7 @@
 #include <string>
 
 #include <durable/durable.hpp>
+#include <durable/postgres.hpp>
 
 namespace {
 struct tidy_job {
