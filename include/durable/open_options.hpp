@@ -2,7 +2,7 @@
 #pragma once
 
 /// \file
-/// How durable opens a database file: durability and lock waiting.
+/// How durable opens a database file: durability, lock waiting, read-only.
 
 #include <chrono>
 
@@ -24,6 +24,11 @@ struct open_options {
   durability_mode durability = durability_mode::normal;
   /// How long a write waits for another connection's lock before `busy_error`.
   std::chrono::milliseconds busy_timeout{5000};
+  /// Open an existing database for reading only, as tools do: a missing file is an error
+  /// (never created), nothing is migrated or switched to WAL, and every write fails with
+  /// sqlite_error. A file of another schema version than this build's is refused with
+  /// schema_error: read-only opens do not migrate.
+  bool read_only = false;
 };
 
 }  // namespace durable::inline v0

@@ -9,17 +9,20 @@
 
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "durable/detail/sqlite/admin.hpp"
 #include "durable/detail/sqlite/claim.hpp"
 #include "durable/detail/sqlite/connection.hpp"
 #include "durable/detail/sqlite/dead_letter_move.hpp"
 #include "durable/detail/sqlite/dead_letter_query.hpp"
 #include "durable/detail/sqlite/finish.hpp"
+#include "durable/detail/sqlite/inspect.hpp"
 #include "durable/detail/sqlite/push.hpp"
 #include "durable/detail/sqlite/queue_state.hpp"
 #include "durable/detail/sqlite/redrive.hpp"
@@ -32,9 +35,15 @@ namespace durable::inline v0::detail::sqlite {
 /// storage::backend on a SQLite file (see storage.hpp for the contract).
 class sqlite_backend final : public storage::backend {
  public:
-  /// Opens (creating if needed) `path` and brings it to the current schema.
+  /// Opens (creating if needed) `path` and brings it to the current schema; with
+  /// open_options::read_only, opens an existing file of the current schema and writes
+  /// nothing.
   sqlite_backend(std::string path, const open_options& options) : conn_(std::move(path), options) {
-    ensure_schema(conn_);
+    if (options.read_only) {
+      check_schema_readable(conn_);
+    } else {
+      ensure_schema(conn_);
+    }
     database_id_ = sqlite::database_id(conn_);
   }
 
@@ -222,7 +231,7 @@ class sqlite_backend final : public storage::backend {
     for (const auto id : request.ids) {
       out.push_back(redrive_one(conn_, path, request, id, database_id_));
     }
-    tx.commit();
+    if (!request.dry_run) tx.commit();  // else rolled back by tx's destructor
     return out;
   }
   std::int64_t mark_redriven(std::string_view dlq, std::span<const dead_letter_id> ids,
@@ -236,6 +245,62 @@ class sqlite_backend final : public storage::backend {
     return marked;
   }
 
+  void record_job_type(std::string_view codec, std::uint64_t fingerprint,
+                       std::string_view description, std::int64_t now_ms) override {
+    std::lock_guard lock{mutex_};
+    auto known = std::pair{std::string{codec}, fingerprint};
+    if (recorded_types_.contains(known)) return;
+    if (!has_job_type(conn_, codec, fingerprint)) {  // a read first: no write lock when known
+      ++writes_;
+      sqlite::record_job_type(conn_, codec, fingerprint, description, now_ms);
+    }
+    recorded_types_.insert(std::move(known));
+  }
+  [[nodiscard]] std::optional<std::string> job_type_description(
+      std::string_view codec, std::uint64_t fingerprint) override {
+    std::lock_guard lock{mutex_};
+    return sqlite::job_type_description(conn_, codec, fingerprint);
+  }
+
+  [[nodiscard]] std::vector<storage::queue_info> list_queues(std::int64_t now_ms) override {
+    std::lock_guard lock{mutex_};
+    return sqlite::list_queues(conn_, now_ms);
+  }
+  bool set_paused(std::string_view queue, bool paused) override {
+    std::lock_guard lock{mutex_};
+    ++writes_;
+    return sqlite::set_paused(conn_, queue, paused);
+  }
+  [[nodiscard]] std::vector<storage::job_row> list_jobs(std::string_view queue,
+                                                        std::optional<storage::job_state> state,
+                                                        std::int64_t now_ms,
+                                                        std::int64_t limit) override {
+    std::lock_guard lock{mutex_};
+    return sqlite::list_jobs(conn_, queue, state, now_ms, limit);
+  }
+  [[nodiscard]] std::optional<storage::job_row> find_job(job_id id) override {
+    std::lock_guard lock{mutex_};
+    read_transaction snapshot{conn_};
+    return sqlite::find_job(conn_, id);
+  }
+  storage::cancel_result cancel_job(job_id id, std::int64_t now_ms, bool claimed_too) override {
+    std::lock_guard lock{mutex_};
+    ++writes_;
+    write_transaction tx{conn_};
+    auto result = sqlite::cancel_job(conn_, id, now_ms, claimed_too);
+    tx.commit();
+    return result;
+  }
+  [[nodiscard]] std::vector<storage::dead_letter_queue_info> dead_letter_queues() override {
+    std::lock_guard lock{mutex_};
+    return sqlite::dead_letter_queues(conn_);
+  }
+  [[nodiscard]] std::vector<storage::dead_letter_group> count_dead_letters_by(
+      const storage::dead_letter_where& where, storage::dead_letter_grouping grouping) override {
+    std::lock_guard lock{mutex_};
+    return sqlite::count_dead_letters_by(conn_, where, grouping);
+  }
+
   /// The connection, for tests and tools that need SQLite itself. Hold `mutex()`.
   [[nodiscard]] connection& raw_connection() noexcept { return conn_; }
   /// The mutex every call takes.
@@ -246,6 +311,7 @@ class sqlite_backend final : public storage::backend {
   connection conn_;
   std::string database_id_;
   std::int64_t writes_ = 0;  // guarded by mutex_
+  std::set<std::pair<std::string, std::uint64_t>> recorded_types_;  // guarded by mutex_
 };
 
 }  // namespace durable::inline v0::detail::sqlite

@@ -3,8 +3,9 @@
 
 /// \file
 /// Claim: taking the jobs at the head of a queue under a fenced lease. A job whose lease
-/// expired is claimable again; the claim counts the lost attempt and records it. Part of
-/// the SQLite layer, the only place SQL lives.
+/// expired is claimable again; the claim counts the lost attempt and records it. A queue
+/// whose durable_queues.paused is set (`durable queue pause`) gives nothing to any claim,
+/// in any process. Part of the SQLite layer, the only place SQL lives.
 
 #include <cstdint>
 #include <string_view>
@@ -29,6 +30,9 @@ namespace durable::inline v0::detail::sqlite {
 #define DURABLE_DETAIL_CLAIM_RETURNING                                                     \
   " RETURNING id, key, attempts, max_attempts, priority, sequential, enqueued_at, codec, " \
   "fingerprint, payload"
+// The claim's queue (parameter `param`) is not paused.
+#define DURABLE_DETAIL_NOT_PAUSED(param) \
+  " AND NOT EXISTS (SELECT 1 FROM durable_queues WHERE name = " param " AND paused) "
 // NOLINTEND(cppcoreguidelines-macro-usage)
 
 /// The claimed row of a claim statement (DURABLE_DETAIL_CLAIM_RETURNING's columns).
@@ -58,6 +62,7 @@ namespace durable::inline v0::detail::sqlite {
                                                                   const storage::claim_request& r) {
   auto q = c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
                    "WHERE id = (SELECT id FROM durable_jobs WHERE queue = ?5 AND run_at <= ?4 "
+                   DURABLE_DETAIL_NOT_PAUSED("?5")
                    "ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING,
                    r.token, r.lease_until_ms, r.claimer, r.now_ms, r.queue);
   std::vector<storage::claimed_row> out;
@@ -73,7 +78,7 @@ namespace durable::inline v0::detail::sqlite {
                                                                          std::int64_t max) {
   auto q = c.query(
       "SELECT id, sequential FROM durable_jobs WHERE queue = ?1 AND run_at <= ?2 "
-      "ORDER BY priority DESC, run_at, id LIMIT ?3",
+      DURABLE_DETAIL_NOT_PAUSED("?1") "ORDER BY priority DESC, run_at, id LIMIT ?3",
       queue, now_ms, max);
   std::vector<std::pair<job_id, bool>> head;
   while (q->step()) head.emplace_back(q->int64(0), q->int64(1) != 0);
@@ -101,5 +106,6 @@ namespace durable::inline v0::detail::sqlite {
 
 #undef DURABLE_DETAIL_CLAIM_SET
 #undef DURABLE_DETAIL_CLAIM_RETURNING
+#undef DURABLE_DETAIL_NOT_PAUSED
 
 }  // namespace durable::inline v0::detail::sqlite
