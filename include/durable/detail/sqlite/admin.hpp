@@ -2,8 +2,8 @@
 #pragma once
 
 /// \file
-/// Administration for tools: pausing and resuming a queue, cancelling a job, and
-/// recording a job type's description. Part of the SQLite layer, the only place SQL lives.
+/// Administration for tools: registering, pausing and resuming a queue, cancelling a job,
+/// and recording a job type's description. Part of the SQLite layer, the only place SQL lives.
 
 #include <cstdint>
 #include <string_view>
@@ -22,6 +22,17 @@ inline bool set_paused(connection& c, std::string_view queue, bool paused) {
              "OR EXISTS (SELECT 1 FROM durable_jobs WHERE queue = ?1) "
              "ON CONFLICT (name) DO UPDATE SET paused = ?2",
              queue, paused) == 1;
+}
+
+/// True when `queue` has an entry in durable_queues.
+[[nodiscard]] inline bool has_queue(connection& c, std::string_view queue) {
+  auto q = c.query("SELECT 1 FROM durable_queues WHERE name = ?1", queue);
+  return q->step();
+}
+
+/// Gives `queue` an entry in durable_queues (default settings) unless it has one.
+inline void register_queue(connection& c, std::string_view queue) {
+  c.run("INSERT INTO durable_queues (name) VALUES (?1) ON CONFLICT (name) DO NOTHING", queue);
 }
 
 /// Deletes job `id` unless it is under a live lease and `claimed_too` is false. The

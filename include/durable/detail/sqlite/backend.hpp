@@ -56,6 +56,15 @@ class sqlite_backend final : public storage::backend {
     return conn_.data_version() + (writes_ << 40);
   }
 
+  void register_queue(std::string_view queue) override {
+    std::lock_guard lock{mutex_};
+    if (registered_queues_.contains(queue)) return;
+    if (!has_queue(conn_, queue)) {  // a read first: no write lock when known
+      ++writes_;
+      sqlite::register_queue(conn_, queue);
+    }
+    registered_queues_.emplace(queue);
+  }
   void configure_queue(std::string_view queue, const storage::queue_settings& settings) override {
     std::lock_guard lock{mutex_};
     ++writes_;
@@ -312,6 +321,7 @@ class sqlite_backend final : public storage::backend {
   std::string database_id_;
   std::int64_t writes_ = 0;  // guarded by mutex_
   std::set<std::pair<std::string, std::uint64_t>> recorded_types_;  // guarded by mutex_
+  std::set<std::string, std::less<>> registered_queues_;            // guarded by mutex_
 };
 
 }  // namespace durable::inline v0::detail::sqlite
