@@ -188,8 +188,8 @@ TEST_CASE("dead_letter_queues and count_dead_letters_by type, hour and day") {
   clock.advance(1h);
   dlq.add({3, "c"}, fail("bad_input", durable::redrive_policy::never), 1);
   clock.advance(24h);
-  const auto last = dlq.add({4, "d"}, fail("timeout", durable::redrive_policy::safe), 3,
-                            {.queue = "tasks"});
+  const auto last =
+      dlq.add({4, "d"}, fail("timeout", durable::redrive_policy::safe), 3, {.queue = "tasks"});
   other.add({5, "e"}, fail("x", durable::redrive_policy::optional), 1);
   REQUIRE(dlq.redrive(last).outcome == durable::redrive_outcome::redriven);
 
@@ -243,10 +243,9 @@ TEST_CASE("opening a Queue or DLQ records its pfr job type's description once") 
   CHECK(storage.job_type_description("pfr", fingerprint) ==
         durable::pfr_codec::description<task>());
   Queue<std::string, durable::bytes_codec> bytes{q.db(), "raw", quiet_queue()};
-  CHECK_FALSE(storage
-                  .job_type_description("bytes",
-                                        durable::bytes_codec::fingerprint<std::string>())
-                  .has_value());
+  CHECK_FALSE(
+      storage.job_type_description("bytes", durable::bytes_codec::fingerprint<std::string>())
+          .has_value());
 }
 
 TEST_CASE("a dry-run redrive reports every outcome and changes nothing") {
@@ -255,12 +254,12 @@ TEST_CASE("a dry-run redrive reports every outcome and changes nothing") {
   options.hard_limit = 1;
   Queue<task> q{dir.db("admin.db"), "tasks", options};
   DeadLetterQueue<task> dlq{q.db(), "failed", quiet_dlq()};
-  const auto a = dlq.add({1, "a"}, fail("timeout", durable::redrive_policy::safe), 3,
-                         {.queue = "tasks"});
-  const auto b = dlq.add({2, "b"}, fail("bad_input", durable::redrive_policy::never), 1,
-                         {.queue = "tasks"});
-  const auto c = dlq.add({3, "c"}, fail("timeout", durable::redrive_policy::safe), 3,
-                         {.queue = "tasks"});
+  const auto a =
+      dlq.add({1, "a"}, fail("timeout", durable::redrive_policy::safe), 3, {.queue = "tasks"});
+  const auto b =
+      dlq.add({2, "b"}, fail("bad_input", durable::redrive_policy::never), 1, {.queue = "tasks"});
+  const auto c =
+      dlq.add({3, "c"}, fail("timeout", durable::redrive_policy::safe), 3, {.queue = "tasks"});
   const std::vector ids{a, b, c};
   durable::detail::redrive_target target;
   target.dry_run = true;

@@ -310,7 +310,8 @@ TEST_CASE("a row written by another job type is a poison job that stays until fi
   CHECK(q.empty());
 }
 
-TEST_CASE("a corrupt blob with the right fingerprint is a poison job carrying the decode error" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("a corrupt blob with the right fingerprint is a poison job carrying the decode error" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto path = dir.db("q.db");
   Queue<email> q{path, "emails", quiet_queue()};

@@ -41,9 +41,10 @@ inline storage::cancel_result cancel_job(connection& c, job_id id, std::int64_t 
                                          bool claimed_too) {
   storage::cancel_result out;
   {
-    auto q = c.query("SELECT queue, lease_token IS NOT NULL AND run_at > ?2 FROM durable_jobs "
-                     "WHERE id = ?1",
-                     id, now_ms);
+    auto q = c.query(
+        "SELECT queue, lease_token IS NOT NULL AND run_at > ?2 FROM durable_jobs "
+        "WHERE id = ?1",
+        id, now_ms);
     if (!q->step()) return out;
     out.queue = std::string{q->text(0)};
     if (q->int64(1) != 0 && !claimed_too) {

@@ -319,7 +319,7 @@ class sqlite_backend final : public storage::backend {
   std::mutex mutex_;
   connection conn_;
   std::string database_id_;
-  std::int64_t writes_ = 0;  // guarded by mutex_
+  std::int64_t writes_ = 0;                                         // guarded by mutex_
   std::set<std::pair<std::string, std::uint64_t>> recorded_types_;  // guarded by mutex_
   std::set<std::string, std::less<>> registered_queues_;            // guarded by mutex_
 };

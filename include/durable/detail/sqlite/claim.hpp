@@ -60,11 +60,12 @@ namespace durable::inline v0::detail::sqlite {
 /// write is an exception, never a job handed out that nothing in the file holds.
 [[nodiscard]] inline std::vector<storage::claimed_row> claim_next(connection& c,
                                                                   const storage::claim_request& r) {
-  auto q = c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
-                   "WHERE id = (SELECT id FROM durable_jobs WHERE queue = ?5 AND run_at <= ?4 "
-                   DURABLE_DETAIL_NOT_PAUSED("?5")
-                   "ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING,
-                   r.token, r.lease_until_ms, r.claimer, r.now_ms, r.queue);
+  auto q = c.query(
+      "UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
+      "WHERE id = (SELECT id FROM durable_jobs WHERE queue = ?5 AND run_at <= "
+      "?4 " DURABLE_DETAIL_NOT_PAUSED(
+          "?5") "ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING,
+      r.token, r.lease_until_ms, r.claimer, r.now_ms, r.queue);
   std::vector<storage::claimed_row> out;
   if (q->step()) out.push_back(read_claimed(*q, r));
   q->run();
@@ -77,8 +78,8 @@ namespace durable::inline v0::detail::sqlite {
                                                                          std::int64_t now_ms,
                                                                          std::int64_t max) {
   auto q = c.query(
-      "SELECT id, sequential FROM durable_jobs WHERE queue = ?1 AND run_at <= ?2 "
-      DURABLE_DETAIL_NOT_PAUSED("?1") "ORDER BY priority DESC, run_at, id LIMIT ?3",
+      "SELECT id, sequential FROM durable_jobs WHERE queue = ?1 AND run_at <= "
+      "?2 " DURABLE_DETAIL_NOT_PAUSED("?1") "ORDER BY priority DESC, run_at, id LIMIT ?3",
       queue, now_ms, max);
   std::vector<std::pair<job_id, bool>> head;
   while (q->step()) head.emplace_back(q->int64(0), q->int64(1) != 0);

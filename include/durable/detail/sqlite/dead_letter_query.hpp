@@ -254,10 +254,10 @@ void run_filtered(connection& c, filter_action action, const storage::dead_lette
 /// The entries matching `w`, counted by error type, hour or day.
 [[nodiscard]] inline std::vector<storage::dead_letter_group> count_dead_letters_by(
     connection& c, const storage::dead_letter_where& w, storage::dead_letter_grouping grouping) {
-  const auto action = grouping == storage::dead_letter_grouping::error_type
-                          ? filter_action::group_by_type
-                      : grouping == storage::dead_letter_grouping::hour ? filter_action::group_by_hour
-                                                                        : filter_action::group_by_day;
+  const auto action =
+      grouping == storage::dead_letter_grouping::error_type ? filter_action::group_by_type
+      : grouping == storage::dead_letter_grouping::hour     ? filter_action::group_by_hour
+                                                            : filter_action::group_by_day;
   std::vector<storage::dead_letter_group> groups;
   run_filtered(c, action, w, [&](const statement& s) {
     groups.push_back({std::string{s.text(0)}, s.int64(1), s.int64(2)});

@@ -78,10 +78,9 @@ inline constexpr std::string_view job_row_columns =
 }
 
 /// Up to `limit` jobs of `queue` in claim order, only those in `state` when given.
-[[nodiscard]] inline std::vector<storage::job_row> list_jobs(connection& c, std::string_view queue,
-                                                             std::optional<storage::job_state> state,
-                                                             std::int64_t now_ms,
-                                                             std::int64_t limit) {
+[[nodiscard]] inline std::vector<storage::job_row> list_jobs(
+    connection& c, std::string_view queue, std::optional<storage::job_state> state,
+    std::int64_t now_ms, std::int64_t limit) {
   // ?3: 0 any state, 1 pending, 2 scheduled, 3 claimed.
   static const std::string sql =
       "SELECT " + std::string{job_row_columns} +
@@ -98,8 +97,8 @@ inline constexpr std::string_view job_row_columns =
 
 /// Job `id` of any queue with payload and history; empty when there is none.
 [[nodiscard]] inline std::optional<storage::job_row> find_job(connection& c, job_id id) {
-  static const std::string sql = "SELECT " + std::string{job_row_columns} +
-                                 ", payload FROM durable_jobs WHERE id = ?1";
+  static const std::string sql =
+      "SELECT " + std::string{job_row_columns} + ", payload FROM durable_jobs WHERE id = ?1";
   std::optional<storage::job_row> out;
   {
     auto q = c.query(sql, id);
@@ -140,8 +139,9 @@ inline constexpr std::string_view job_row_columns =
 [[nodiscard]] inline std::optional<std::string> job_type_description(connection& c,
                                                                      std::string_view codec,
                                                                      std::uint64_t fingerprint) {
-  auto q = c.query("SELECT description FROM durable_job_types WHERE codec = ?1 AND fingerprint = ?2",
-                   codec, static_cast<std::int64_t>(fingerprint));
+  auto q =
+      c.query("SELECT description FROM durable_job_types WHERE codec = ?1 AND fingerprint = ?2",
+              codec, static_cast<std::int64_t>(fingerprint));
   if (!q->step()) return std::nullopt;
   return std::string{q->text(0)};
 }
