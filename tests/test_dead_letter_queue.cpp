@@ -88,7 +88,8 @@ std::int64_t count_table(const std::string& path, const char* table) {
 
 // ---------------------------------------------------------------- opening, add, get
 
-TEST_CASE("a DLQ name with odd characters is refused before the file is touched" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("a DLQ name with odd characters is refused before the file is touched" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const std::vector<std::string> bad_names = {"", "dead letters",
                                               "x'; DROP TABLE durable_dead_letters; --",
@@ -201,7 +202,8 @@ TEST_CASE("add refuses bad input and stores nothing") {
 }
 
 TEST_CASE(
-    "a blob written by another job type is a decode_error naming the row, and the entry stays" * doctest::skip(!durable_test::on_sqlite())) {
+    "a blob written by another job type is a decode_error naming the row, and the entry stays" *
+    doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto path = dir.db("d.db");
   DeadLetterQueue<other_job> writer{path, "dlq", quiet_dlq()};
@@ -392,7 +394,8 @@ std::vector<durable::dead_letter_id> brute_force(const std::vector<row>& rows,
 
 }  // namespace
 
-TEST_CASE("window queries over 100,000 entries agree with a brute-force scan" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("window queries over 100,000 entries agree with a brute-force scan" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto path = dir.db("d.db");
   durable::manual_clock clock;
@@ -530,7 +533,8 @@ TEST_CASE("filters by source queue, redriven state and mixed key types") {
   }
 }
 
-TEST_CASE("delete_older_than keeps entries exactly age old and refuses a negative age" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("delete_older_than keeps entries exactly age old and refuses a negative age" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   durable::manual_clock clock;
   DeadLetterQueue<email> dlq{dir.db("d.db"), "dlq", quiet_dlq(&clock)};
@@ -633,7 +637,8 @@ void check_filter_plans(sql::connection& c) {
 
 }  // namespace
 
-TEST_CASE("every dead-letter statement is an index range scan, without a temp b-tree" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("every dead-letter statement is an index range scan, without a temp b-tree" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   sql::connection c{dir.db("d.db"), {}};
   sql::ensure_schema(c);
@@ -706,6 +711,12 @@ TEST_CASE("move_from, same file: the job leaves the queue and enters the DLQ in 
   CHECK(e->history[2].error_type == "http.400");
   CHECK(e->history[2].attempt == 3);
   CHECK(e->history[2].at == clock.now());
+  const auto status = q.status(pushed.id);
+  CHECK(status.state == durable::job_state::dead_lettered);
+  CHECK(status.dead_letter == id);
+  CHECK(status.dead_letter_queue == "emails.dlq");
+  CHECK(status.attempts == 3);
+  CHECK(dlq.find(q, pushed.id) == id);
   // The claim is spent: a second move or an ack is a lost lease.
   CHECK_THROWS_AS(dlq.move_from(q, *c3, {"x", "y", ""}), durable::lease_lost_error);
   CHECK_THROWS_AS(q.ack(*c3), durable::lease_lost_error);
@@ -763,7 +774,8 @@ TEST_CASE("a poison job moves with its raw bytes, get reports it, and the entry 
   CHECK(reader.get(id)->job.x == 1.5);  // the bytes are intact
 }
 
-TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failure between steps" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failure between steps" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto queue_path = dir.db("queue.db");
   const auto dlq_path = dir.db("archive.db");
@@ -790,6 +802,10 @@ TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failu
     CHECK(e->history[0].error_type == "timeout");
     CHECK(e->history[1].error_type == "http.400");
     CHECK(count_table(dlq_path, "durable_jobs") == 0);
+    // The queue's file does not hold the entry; the DLQ finds it by the job it holds.
+    CHECK(q.status(pushed.id).state == durable::job_state::not_found);
+    CHECK(dlq.find(q, pushed.id) == id);
+    CHECK_FALSE(dlq.find(q, pushed.id + 1));
   }
 
   SUBCASE("the delete from the queue fails after the insert into the DLQ") {
@@ -929,7 +945,8 @@ TEST_CASE("redrive applies each entry's stored redrive policy; force overrides n
   const auto safe = dlq.add({1, ""}, {"t", "m", "", redrive_policy::safe}, 1, {.queue = "emails"});
   const auto optional =
       dlq.add({2, ""}, {"t", "m", "", redrive_policy::optional}, 1, {.queue = "emails"});
-  const auto never = dlq.add({3, ""}, {"bad", "m", "", redrive_policy::never}, 1, {.queue = "emails"});
+  const auto never =
+      dlq.add({3, ""}, {"bad", "m", "", redrive_policy::never}, 1, {.queue = "emails"});
   CHECK(dlq.summary(safe)->redrive == redrive_policy::safe);
   CHECK(dlq.summary(never)->redrive == redrive_policy::never);
   CHECK(dlq.redrive(never).outcome == durable::redrive_outcome::not_redrivable);
@@ -1008,7 +1025,8 @@ TEST_CASE("redrive of a filter, run twice, enqueues each job once") {
   CHECK(order == timeouts);
 }
 
-TEST_CASE("redrive targets: another queue, no queue to go back to, a Queue in another file" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("redrive targets: another queue, no queue to go back to, a Queue in another file" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto path = dir.db("q.db");
   durable::manual_clock clock;

@@ -165,8 +165,14 @@ class Queue {
   /// The errors of job `id`'s earlier attempts, oldest first (empty for an unknown id).
   [[nodiscard]] std::vector<attempt_record> history(job_id id) { return engine_.history(id); }
 
-  /// Counts by state, and the age of the oldest claimable job. O(jobs in the queue).
+  /// Counts by state, the age of the oldest claimable job, and how full the queue is
+  /// against its soft limit. O(jobs in the queue).
   [[nodiscard]] queue_stats stats() { return engine_.stats(); }
+
+  /// Where job `id` is: pending, scheduled, claimed (with its lease end), dead-lettered
+  /// (with the entry's id, for a DLQ in this queue's database), or not found (acked,
+  /// purged, or not this queue's). One consistent read; O(log n).
+  [[nodiscard]] job_status status(job_id id) { return engine_.status(id); }
 
   /// Number of jobs in the queue, in any state. O(jobs in the queue).
   [[nodiscard]] std::int64_t size() { return engine_.size(); }
@@ -206,6 +212,9 @@ class Queue {
     c.sequential = row.sequential;
     c.enqueued_at = detail::from_unix_ms(row.enqueued_at_ms);
     c.lease_until = detail::from_unix_ms(row.lease_until_ms);
+    c.first_run_at = detail::from_unix_ms(row.first_run_at_ms);
+    c.ready_at = detail::from_unix_ms(row.ready_at_ms);
+    if (row.timeout_ms) c.timeout = std::chrono::milliseconds{*row.timeout_ms};
     c.exhausted = c.attempts >= c.max_attempts;
     if (auto why = engine_.mismatch(row)) {
       c.poison.emplace(engine_.poison(row, *why));

@@ -192,6 +192,13 @@ class dead_letter_engine {
     return storage().dead_letter(name_, id);
   }
 
+  /// The entry of this DLQ holding job `id` of the database `origin`; empty when none.
+  [[nodiscard]] std::optional<dead_letter_id> find(std::string_view origin, job_id id) {
+    auto ref = storage().locate_dead_letter(origin, id);
+    if (!ref || ref->dlq != name_) return std::nullopt;
+    return ref->id;
+  }
+
   /// Entries not yet redriven. O(n) over the time index, no table reads.
   [[nodiscard]] std::int64_t size() { return count(dead_letter_filter{}); }
 

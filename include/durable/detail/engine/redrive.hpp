@@ -13,8 +13,8 @@
 #include <cstddef>
 #include <optional>
 #include <set>
-#include <string_view>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "durable/dead_letter.hpp"

@@ -20,6 +20,7 @@
 #include "durable/detail/sqlite/dead_letter_move.hpp"
 #include "durable/detail/sqlite/dead_letter_query.hpp"
 #include "durable/detail/sqlite/finish.hpp"
+#include "durable/detail/sqlite/job_status.hpp"
 #include "durable/detail/sqlite/push.hpp"
 #include "durable/detail/sqlite/queue_state.hpp"
 #include "durable/detail/sqlite/redrive.hpp"
@@ -116,6 +117,17 @@ class sqlite_backend final : public storage::backend {
   [[nodiscard]] std::int64_t size(std::string_view queue) override {
     std::lock_guard lock{mutex_};
     return count_all(conn_, queue);
+  }
+  [[nodiscard]] storage::job_status_row job_status(std::string_view queue, job_id id,
+                                                   std::int64_t now_ms) override {
+    std::lock_guard lock{mutex_};
+    read_transaction snapshot{conn_};
+    return sqlite::job_status(conn_, queue, id, now_ms, database_id_);
+  }
+  [[nodiscard]] std::optional<storage::dead_letter_ref> locate_dead_letter(
+      std::string_view origin, job_id original_id) override {
+    std::lock_guard lock{mutex_};
+    return dead_letter_of(conn_, origin, original_id);
   }
   [[nodiscard]] std::optional<std::int64_t> next_run_at(std::string_view queue) override {
     std::lock_guard lock{mutex_};

@@ -56,8 +56,8 @@ inline void configure_queue(connection& c, std::string_view queue,
 inline job_id insert_job(connection& c, const storage::new_job& job) {
   auto q = c.query(
       "INSERT INTO durable_jobs (queue, key, priority, run_at, enqueued_at, sequential, "
-      "attempts, codec, fingerprint, payload, history, max_attempts, unique_key) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+      "attempts, codec, fingerprint, payload, history, max_attempts, unique_key, timeout_ms) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
   q->bind(1, job.queue);
   bind_key(*q, 2, job.key);
   q->bind_all_from(3, job.priority, job.run_at_ms, job.enqueued_at_ms, job.sequential, job.attempts,
@@ -67,7 +67,7 @@ inline job_id insert_job(connection& c, const storage::new_job& job) {
   } else {
     q->bind(11, job.history_json);
   }
-  q->bind_all_from(12, job.max_attempts, job.unique && job.key != nullptr);
+  q->bind_all_from(12, job.max_attempts, job.unique && job.key != nullptr, job.timeout_ms);
   q->run();
   return c.last_insert_rowid();
 }

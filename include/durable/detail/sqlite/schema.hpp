@@ -104,8 +104,23 @@ CREATE TABLE durable_queues (
 INSERT OR IGNORE INTO durable_queues (name) SELECT DISTINCT queue FROM durable_jobs;
 )sql"};
 
+// Version 3: what the Worker needs. Each job keeps the timeout it was pushed with (NULL:
+// the worker's default), when it first ran, and when it became claimable for its current
+// claim (its run-at before the claim overwrote it with the lease end; for wait-time
+// metrics). The order index serves the sequential barrier of the claim statements
+// (barrier.hpp): "is any job of this queue older than this one" is one index probe, and
+// the partial barrier index finds a queue's oldest sequential job at no cost to the many
+// queues that have none.
+inline constexpr migration schema_v3{3, R"sql(
+ALTER TABLE durable_jobs ADD COLUMN timeout_ms INTEGER;
+ALTER TABLE durable_jobs ADD COLUMN first_run_at INTEGER;
+ALTER TABLE durable_jobs ADD COLUMN ready_at INTEGER;
+CREATE INDEX durable_jobs_order ON durable_jobs (queue, id);
+CREATE INDEX durable_jobs_barrier ON durable_jobs (queue, id) WHERE sequential <> 0;
+)sql"};
+
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v1, schema_v2};
+inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3};
 
 /// The schema version stored in the file; 0 when durable has not written to it yet.
 [[nodiscard]] inline std::int64_t stored_schema_version(connection& c) {
