@@ -24,5 +24,6 @@
 #include "durable/queue_options.hpp"
 #include "durable/recovery.hpp"
 #include "durable/retry.hpp"
+#include "durable/signals.hpp"
 #include "durable/storage.hpp"
 #include "durable/worker.hpp"
