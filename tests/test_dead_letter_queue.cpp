@@ -938,7 +938,7 @@ TEST_CASE("redrive goes through the push path: the hard limit and unique keys ho
   CHECK(later.skipped_queue_full == 1);
 }
 
-TEST_CASE("redrive applies each entry's stored redrive policy; force overrides never") {
+TEST_CASE("redrive applies each entry's stored redrive policy, and force overrides never") {
   temp_dir dir;
   const auto path = dir.db("q.db");
   Queue<email> q{path, "emails", quiet_queue()};
@@ -1137,7 +1137,7 @@ TEST_CASE("one DeadLetterQueue is usable from many threads") {
   CHECK(q.size() == 0);
 }
 
-TEST_CASE("with log_events the DLQ logs each add, move and retention run; off by default") {
+TEST_CASE("with log_events the DLQ logs each add, move and retention run (off by default)") {
   temp_dir dir;
   durable::manual_clock clock;
   std::vector<std::pair<std::string, std::string>> events;  // name, message
