@@ -60,8 +60,9 @@ class raw_queue {
         "?4)) END, first_run_at = coalesce(first_run_at, ?4), ready_at = run_at "
         "WHERE id = (SELECT id FROM durable_jobs AS j WHERE queue = ?5 AND run_at <= ?4 AND "
         "(+j.id <= coalesce((SELECT min(b.id) FROM durable_jobs AS b WHERE b.queue = ?5 AND "
-        "b.sequential <> 0), 9223372036854775807) AND (j.sequential = 0 OR NOT EXISTS (SELECT 1 "
-        "FROM durable_jobs AS e WHERE e.queue = ?5 AND e.id < j.id))) "
+        "b.sequential <> 0), 9223372036854775807) AND (j.sequential = 0 OR (SELECT e.id FROM "
+        "durable_jobs AS e NOT INDEXED WHERE e.id < j.id AND e.queue = ?5 ORDER BY e.id DESC "
+        "LIMIT 1) IS NULL)) "
         "ORDER BY priority DESC, run_at, id LIMIT 1) "
         "RETURNING id, key, attempts, priority, sequential, enqueued_at, codec, fingerprint, "
         "payload, timeout_ms, first_run_at, ready_at");
@@ -80,8 +81,9 @@ class raw_queue {
     head_ = prepare(
         "SELECT id, sequential FROM durable_jobs AS j WHERE queue = ?1 AND run_at <= ?2 AND "
         "(+j.id <= coalesce((SELECT min(b.id) FROM durable_jobs AS b WHERE b.queue = ?1 AND "
-        "b.sequential <> 0), 9223372036854775807) AND (j.sequential = 0 OR NOT EXISTS (SELECT 1 "
-        "FROM durable_jobs AS e WHERE e.queue = ?1 AND e.id < j.id))) "
+        "b.sequential <> 0), 9223372036854775807) AND (j.sequential = 0 OR (SELECT e.id FROM "
+        "durable_jobs AS e NOT INDEXED WHERE e.id < j.id AND e.queue = ?1 ORDER BY e.id DESC "
+        "LIMIT 1) IS NULL)) "
         "ORDER BY priority DESC, run_at, id LIMIT ?3");
     claim_id_ = prepare(
         "UPDATE durable_jobs SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "
