@@ -13,9 +13,11 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include <durable/dead_letter_queue.hpp>
@@ -23,6 +25,7 @@
 #include <durable/detail/sqlite/dead_letter_query.hpp>
 #include <durable/detail/sqlite/redrive.hpp>
 #include <durable/detail/sqlite/schema.hpp>
+#include <durable/recovery.hpp>
 
 #include "quiet_options.hpp"
 #include "support.hpp"
@@ -44,6 +47,19 @@ struct email {
 
 struct other_job {
   double x = 0;
+};
+
+/// pfr_codec (same name and fingerprints), except that it refuses to decode an email to
+/// "poison": bytes of the reader's own codec and type that do not decode.
+struct picky_codec : durable::pfr_codec {
+  template <class Job>
+  static Job decode(std::span<const std::byte> bytes) {
+    Job job = durable::pfr_codec::decode<Job>(bytes);
+    if constexpr (std::is_same_v<Job, email>) {
+      if (job.to == "poison") throw durable::decode_error("durable: test: a poison email");
+    }
+    return job;
+  }
 };
 
 std::int64_t ms(durable::time_point t) { return durable::detail::to_unix_ms(t); }
@@ -88,7 +104,8 @@ std::int64_t count_table(const std::string& path, const char* table) {
 
 // ---------------------------------------------------------------- opening, add, get
 
-TEST_CASE("a DLQ name with odd characters is refused before the file is touched" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("a DLQ name with odd characters is refused before the file is touched" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const std::vector<std::string> bad_names = {"", "dead letters",
                                               "x'; DROP TABLE durable_dead_letters; --",
@@ -201,7 +218,8 @@ TEST_CASE("add refuses bad input and stores nothing") {
 }
 
 TEST_CASE(
-    "a blob written by another job type is a decode_error naming the row, and the entry stays" * doctest::skip(!durable_test::on_sqlite())) {
+    "a blob written by another job type is a decode_error naming the row, and the entry stays" *
+    doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto path = dir.db("d.db");
   DeadLetterQueue<other_job> writer{path, "dlq", quiet_dlq()};
@@ -392,7 +410,8 @@ std::vector<durable::dead_letter_id> brute_force(const std::vector<row>& rows,
 
 }  // namespace
 
-TEST_CASE("window queries over 100,000 entries agree with a brute-force scan" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("window queries over 100,000 entries agree with a brute-force scan" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto path = dir.db("d.db");
   durable::manual_clock clock;
@@ -530,7 +549,8 @@ TEST_CASE("filters by source queue, redriven state and mixed key types") {
   }
 }
 
-TEST_CASE("delete_older_than keeps entries exactly age old and refuses a negative age" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("delete_older_than keeps entries exactly age old and refuses a negative age" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   durable::manual_clock clock;
   DeadLetterQueue<email> dlq{dir.db("d.db"), "dlq", quiet_dlq(&clock)};
@@ -633,7 +653,8 @@ void check_filter_plans(sql::connection& c) {
 
 }  // namespace
 
-TEST_CASE("every dead-letter statement is an index range scan, without a temp b-tree" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("every dead-letter statement is an index range scan, without a temp b-tree" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   sql::connection c{dir.db("d.db"), {}};
   sql::ensure_schema(c);
@@ -743,12 +764,9 @@ TEST_CASE("move_from with a lost lease changes nothing") {
 TEST_CASE("a poison job moves with its raw bytes, get reports it, and the entry stays") {
   temp_dir dir;
   const auto path = dir.db("q.db");
-  {
-    Queue<other_job> writer{path, "mixed", quiet_queue()};
-    writer.push({1.5}, {.key = 9});
-  }
-  Queue<email> q{path, "mixed", quiet_queue()};
-  DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq()};
+  Queue<email, picky_codec> q{path, "mixed", quiet_queue()};
+  DeadLetterQueue<email, picky_codec> dlq{path, "dlq", quiet_dlq()};
+  q.push({1, "poison"}, {.key = 9});
   auto c = q.claim(10s);
   REQUIRE(c);
   REQUIRE(c->poison);
@@ -759,11 +777,34 @@ TEST_CASE("a poison job moves with its raw bytes, get reports it, and the entry 
   const auto s = dlq.summary(id);
   REQUIRE(s);
   CHECK(s->key == durable::job_key{std::int64_t{9}});
-  DeadLetterQueue<other_job> reader{path, "dlq", quiet_dlq()};
-  CHECK(reader.get(id)->job.x == 1.5);  // the bytes are intact
+  DeadLetterQueue<email> reader{path, "dlq", quiet_dlq()};
+  CHECK(reader.get(id)->job.to == "poison");  // the bytes are intact
+
+  // Its bytes carry the right codec and fingerprint but do not decode: redrive by id refuses
+  // it, a redrive of every entry skips it, and recovery counts it as failed; it stays.
+  try {
+    static_cast<void>(dlq.redrive(id, {.force = true}));
+    FAIL("redriving bytes that do not decode must throw");
+  } catch (const durable::decode_error& e) {
+    CHECK(e.row_id() == id);
+    CHECK(std::string{e.what()}.find("a poison email") != std::string::npos);
+    CHECK(std::string{e.what()}.find("not redriven") != std::string::npos);
+  }
+  const auto all = dlq.redrive({}, {.force = true});
+  CHECK(all.redriven == 0);
+  CHECK(all.skipped_incompatible == 1);
+  REQUIRE(all.entries.size() == 1);
+  CHECK(all.entries[0].outcome == durable::redrive_outcome::incompatible);
+  const auto recovered = durable::recover(dlq, q, {.error_types = {"durable::decode_error"}});
+  CHECK(recovered.total == 1);
+  CHECK(recovered.recovered == 0);
+  CHECK(recovered.failed == 1);
+  CHECK(dlq.size() == 1);
+  CHECK(q.empty());
 }
 
-TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failure between steps" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failure between steps" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto queue_path = dir.db("queue.db");
   const auto dlq_path = dir.db("archive.db");
@@ -929,7 +970,8 @@ TEST_CASE("redrive applies each entry's stored redrive policy; force overrides n
   const auto safe = dlq.add({1, ""}, {"t", "m", "", redrive_policy::safe}, 1, {.queue = "emails"});
   const auto optional =
       dlq.add({2, ""}, {"t", "m", "", redrive_policy::optional}, 1, {.queue = "emails"});
-  const auto never = dlq.add({3, ""}, {"bad", "m", "", redrive_policy::never}, 1, {.queue = "emails"});
+  const auto never =
+      dlq.add({3, ""}, {"bad", "m", "", redrive_policy::never}, 1, {.queue = "emails"});
   CHECK(dlq.summary(safe)->redrive == redrive_policy::safe);
   CHECK(dlq.summary(never)->redrive == redrive_policy::never);
   CHECK(dlq.redrive(never).outcome == durable::redrive_outcome::not_redrivable);
@@ -1008,7 +1050,8 @@ TEST_CASE("redrive of a filter, run twice, enqueues each job once") {
   CHECK(order == timeouts);
 }
 
-TEST_CASE("redrive targets: another queue, no queue to go back to, a Queue in another file" * doctest::skip(!durable_test::on_sqlite())) {
+TEST_CASE("redrive targets: another queue, no queue to go back to, a Queue in another file" *
+          doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto path = dir.db("q.db");
   durable::manual_clock clock;

@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include <durable/detail/names.hpp>
 #include <durable/dead_letter_queue.hpp>
+#include <durable/detail/names.hpp>
 #include <durable/detail/sqlite/schema.hpp>
 #include <durable/queue.hpp>
 

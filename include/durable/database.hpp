@@ -119,8 +119,8 @@ inline std::shared_ptr<database_state> open_shared(const std::string& path,
   static std::mutex mutex;
   static std::map<key_type, std::weak_ptr<database_state>> open;
   std::error_code ec;
-  const auto canonical =
-      is_postgres_target(path) ? std::filesystem::path{} : std::filesystem::weakly_canonical(path, ec);
+  const auto canonical = is_postgres_target(path) ? std::filesystem::path{}
+                                                  : std::filesystem::weakly_canonical(path, ec);
   const key_type key{canonical.empty() || ec ? path : canonical.string(),
                      static_cast<int>(options.durability), options.busy_timeout.count(), getpid()};
   std::lock_guard lock{mutex};

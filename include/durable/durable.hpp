@@ -23,4 +23,5 @@
 #include "durable/recovery.hpp"
 #include "durable/retry.hpp"
 #include "durable/storage.hpp"
+#include "durable/upgrade.hpp"
 #include "durable/worker.hpp"

@@ -20,6 +20,7 @@
 #include "durable/detail/sqlite/dead_letter_move.hpp"
 #include "durable/detail/sqlite/dead_letter_query.hpp"
 #include "durable/detail/sqlite/finish.hpp"
+#include "durable/detail/sqlite/job_types.hpp"
 #include "durable/detail/sqlite/push.hpp"
 #include "durable/detail/sqlite/queue_state.hpp"
 #include "durable/detail/sqlite/redrive.hpp"
@@ -134,6 +135,24 @@ class sqlite_backend final : public storage::backend {
     std::lock_guard lock{mutex_};
     ++writes_;
     return sqlite::release_claimer(conn_, queue, claimer, now_ms);
+  }
+
+  [[nodiscard]] std::vector<storage::job_type_count> count_job_types(std::string_view queue,
+                                                                     std::int64_t now_ms) override {
+    std::lock_guard lock{mutex_};
+    return sqlite::count_job_types(conn_, queue, now_ms);
+  }
+
+  void register_job_type(std::string_view codec, std::uint64_t fingerprint,
+                         std::string_view description) override {
+    std::lock_guard lock{mutex_};
+    if (job_type_registered(conn_, codec, fingerprint)) return;  // no write lock when known
+    ++writes_;
+    sqlite::register_job_type(conn_, codec, fingerprint, description);
+  }
+  [[nodiscard]] std::vector<storage::job_type> job_types() override {
+    std::lock_guard lock{mutex_};
+    return sqlite::job_types(conn_);
   }
 
   std::optional<dead_letter_id> move_to_dead_letter(const storage::move_request& request) override {

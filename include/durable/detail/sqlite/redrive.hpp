@@ -40,12 +40,6 @@ inline std::optional<storage::pushed> read_and_push(connection& c, push_path& pu
   if (!q->step()) return std::nullopt;
   const auto codec = q->text(5);
   const auto fingerprint = static_cast<std::uint64_t>(q->int64(6));
-  if (r.expect && (codec != r.expect->first || fingerprint != r.expect->second)) {
-    out.status = storage::redrive_status::incompatible;
-    out.found_codec = std::string{codec};
-    out.found_fingerprint = fingerprint;
-    return std::nullopt;
-  }
   if (!r.force && column_policy(*q, 12) == redrive_policy::never) {
     out.status = storage::redrive_status::not_redrivable;
     return std::nullopt;
@@ -84,7 +78,7 @@ inline std::optional<storage::pushed> read_and_push(connection& c, push_path& pu
 inline storage::redriven_entry redrive_one(connection& c, push_path& push,
                                            const storage::redrive_request& r, dead_letter_id id,
                                            std::string_view database_id) {
-  storage::redriven_entry out{id, storage::redrive_status::gone, 0, {}, {}, 0};
+  storage::redriven_entry out{id, storage::redrive_status::gone, 0, {}};
   const auto pushed = read_and_push(c, push, r, id, database_id, out);
   if (!pushed) return out;
   out.job = pushed->id;

@@ -104,8 +104,25 @@ CREATE TABLE durable_queues (
 INSERT OR IGNORE INTO durable_queues (name) SELECT DISTINCT queue FROM durable_jobs;
 )sql"};
 
+// Version 3: job types. durable_types holds one description per (codec, fingerprint), as
+// the codec writes it (pfr_codec: "pfr/1:{3:u64,s,o(s)}"), registered when a Queue or
+// DeadLetterQueue of the type is opened: a reader of a newer version of the type tells an
+// older version (fewer trailing fields) from a different type by it, and tools can render
+// payloads. durable_jobs_type lets a typed claim seek the head of each type it can decode,
+// so jobs of types it cannot decode cost nothing to skip.
+inline constexpr migration schema_v3{3, R"sql(
+CREATE TABLE durable_types (
+  codec       TEXT    NOT NULL,
+  fingerprint INTEGER NOT NULL,
+  description TEXT    NOT NULL,
+  PRIMARY KEY (codec, fingerprint)
+) WITHOUT ROWID;
+CREATE INDEX durable_jobs_type ON durable_jobs
+  (queue, codec, fingerprint, priority DESC, run_at, id);
+)sql"};
+
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v1, schema_v2};
+inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3};
 
 /// The schema version stored in the file; 0 when durable has not written to it yet.
 [[nodiscard]] inline std::int64_t stored_schema_version(connection& c) {

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// Job types: the registered descriptions (durable_types) and the claimable jobs of a queue
+/// counted per type. Part of the SQLite layer, the only place SQL lives.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "durable/detail/sqlite/connection.hpp"
+#include "durable/storage.hpp"
+
+namespace durable::inline v0::detail::sqlite {
+
+/// True when (codec, fingerprint) is registered.
+[[nodiscard]] inline bool job_type_registered(connection& c, std::string_view codec,
+                                              std::uint64_t fingerprint) {
+  auto q = c.query("SELECT 1 FROM durable_types WHERE codec = ?1 AND fingerprint = ?2", codec,
+                   static_cast<std::int64_t>(fingerprint));
+  return q->step();
+}
+
+/// Registers a job type unless it is registered.
+inline void register_job_type(connection& c, std::string_view codec, std::uint64_t fingerprint,
+                              std::string_view description) {
+  c.run(
+      "INSERT INTO durable_types (codec, fingerprint, description) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT (codec, fingerprint) DO NOTHING",
+      codec, static_cast<std::int64_t>(fingerprint), description);
+}
+
+/// Every registered job type.
+[[nodiscard]] inline std::vector<storage::job_type> job_types(connection& c) {
+  auto q = c.query("SELECT codec, fingerprint, description FROM durable_types");
+  std::vector<storage::job_type> out;
+  while (q->step()) {
+    out.push_back({std::string{q->text(0)}, static_cast<std::uint64_t>(q->int64(1)),
+                   std::string{q->text(2)}});
+  }
+  return out;
+}
+
+/// Claimable jobs of `queue` per type: an index-only scan of durable_jobs_type.
+[[nodiscard]] inline std::vector<storage::job_type_count> count_job_types(connection& c,
+                                                                          std::string_view queue,
+                                                                          std::int64_t now_ms) {
+  auto q = c.query(
+      "SELECT codec, fingerprint, count(*) FROM durable_jobs WHERE queue = ?1 AND run_at <= ?2 "
+      "GROUP BY codec, fingerprint",
+      queue, now_ms);
+  std::vector<storage::job_type_count> out;
+  while (q->step()) {
+    out.push_back({std::string{q->text(0)}, static_cast<std::uint64_t>(q->int64(1)), q->int64(2)});
+  }
+  return out;
+}
+
+}  // namespace durable::inline v0::detail::sqlite
