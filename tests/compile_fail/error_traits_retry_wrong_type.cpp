@@ -15,7 +15,7 @@ struct durable::error_traits<flaky> {
   static constexpr std::string_view name = "flaky";
   static constexpr durable::error_kind kind = durable::error_kind::transient;
   static constexpr durable::redrive_policy redrive = durable::redrive_policy::safe;
-  static constexpr durable::retry_policy retry{.max_attempts = 10};
+  static constexpr durable::retry_policy retry{.multiplier = 3.0};
 };
 
 durable::classification classify(const std::exception_ptr& p) {
