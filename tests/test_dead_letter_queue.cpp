@@ -931,7 +931,7 @@ TEST_CASE("redrive goes through the push path: the hard limit and unique keys ho
   CHECK(later.skipped_queue_full == 1);
 }
 
-TEST_CASE("redrive applies each entry's stored redrive policy; force overrides never") {
+TEST_CASE("redrive applies each entry's stored redrive policy, and force overrides never") {
   temp_dir dir;
   const auto path = dir.db("q.db");
   Queue<email> q{path, "emails", quiet_queue()};

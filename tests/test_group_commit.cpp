@@ -168,7 +168,7 @@ TEST_CASE("calls that arrive while a transaction runs are merged into the next o
   CHECK(stored_jobs(b, "jobs") == 4);
 }
 
-TEST_CASE("a bad row fails only its own call; unique keys are checked in arrival order") {
+TEST_CASE("a bad row fails only its own call, and unique keys are checked in arrival order") {
   temp_dir dir;
   Queue<task> q{dir.file("g.db"), "jobs", quiet_queue()};
   auto& b = backend_of(q.db());
