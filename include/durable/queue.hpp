@@ -188,7 +188,7 @@ class Queue {
   /// after `seen` (a push_sequence() value), `timeout` passes, or `stop` is requested.
   /// True if pushed. Pushes from other processes do not wake it: poll claim() for those.
   bool wait_for_push(std::uint64_t seen, std::chrono::milliseconds timeout,
-                     std::stop_token stop = {}) {
+                     const std::stop_token& stop = {}) {
     return engine_.wait_for_push(seen, timeout, stop);
   }
 
@@ -198,7 +198,7 @@ class Queue {
  private:
   // A claimed row as a claimed_job: decoded, or a poison job when the codec, the type
   // fingerprint or the bytes are not this Queue's. Nothing a codec throws escapes.
-  claimed_job<Job> typed(const storage::claimed_row& row) const {
+  [[nodiscard]] claimed_job<Job> typed(const storage::claimed_row& row) const {
     claimed_job<Job> c;
     c.id = row.id;
     c.token = row.token;
