@@ -37,6 +37,13 @@ class database_state {
  public:
   explicit database_state(std::shared_ptr<storage::backend> backend)
       : backend_(std::move(backend)) {}
+  database_state(const database_state&) = delete;
+  database_state& operator=(const database_state&) = delete;
+  database_state(database_state&&) = delete;
+  database_state& operator=(database_state&&) = delete;
+  ~database_state() {
+    if (watching_) backend_->watch_pushes({});  // no call into this object after here
+  }
 
   [[nodiscard]] storage::backend& backend() const noexcept { return *backend_; }
 
@@ -46,21 +53,31 @@ class database_state {
     const auto it = sequences_.find(queue);
     return it == sequences_.end() ? 0 : it->second;
   }
-  /// Wakes the waiters of `queue`.
+  /// Wakes the waiters of `queue`; of every queue waited on for "".
   void notify_push(std::string_view queue) {
     {
       std::lock_guard lock{mutex_};
-      auto it = sequences_.find(queue);
-      if (it == sequences_.end()) it = sequences_.emplace(std::string{queue}, 0).first;
-      ++it->second;
+      if (queue.empty()) {
+        for (auto& [name, sequence] : sequences_) ++sequence;
+      } else {
+        auto it = sequences_.find(queue);
+        if (it == sequences_.end()) it = sequences_.emplace(std::string{queue}, 0).first;
+        ++it->second;
+      }
     }
     pushed_.notify_all();
   }
   /// Blocks until `queue`'s sequence moves past `seen`, `timeout` passes or `stop` is
-  /// requested; true if it moved.
+  /// requested; true if it moved. The first wait asks the backend to report pushes of
+  /// other processes (storage::backend::watch_pushes), so they wake waiters too.
   bool wait_for_push(std::string_view queue, std::uint64_t seen, std::chrono::milliseconds timeout,
                      const std::stop_token& stop) {
+    std::call_once(watch_once_, [this] {
+      backend_->watch_pushes([this](std::string_view q) { notify_push(q); });
+      watching_ = true;
+    });
     std::unique_lock lock{mutex_};
+    if (!sequences_.contains(queue)) sequences_.emplace(std::string{queue}, 0);
     return pushed_.wait_for(lock, stop, timeout, [&] {
       const auto it = sequences_.find(queue);
       return it != sequences_.end() && it->second != seen;
@@ -69,6 +86,8 @@ class database_state {
 
  private:
   std::shared_ptr<storage::backend> backend_;
+  std::once_flag watch_once_;
+  bool watching_ = false;  // set once, under watch_once_
   std::mutex mutex_;
   std::condition_variable_any pushed_;
   std::map<std::string, std::uint64_t, std::less<>> sequences_;
