@@ -63,6 +63,51 @@ inline void run_on_server(const std::string& sql) {
   if (!failure.empty()) throw std::runtime_error(failure);
 }
 
+/// A plain libpq connection for tests that look at or change the server behind durable's
+/// back. Results as text; every failure throws with the server's message.
+class raw_connection {
+ public:
+  explicit raw_connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      const std::string message = PQerrorMessage(conn_);
+      PQfinish(conn_);
+      throw std::runtime_error("cannot connect: " + message);
+    }
+    PQclear(PQexec(conn_, "SET client_min_messages = warning"));
+  }
+  raw_connection(const raw_connection&) = delete;
+  raw_connection& operator=(const raw_connection&) = delete;
+  ~raw_connection() { PQfinish(conn_); }
+
+  /// The rows of `sql` (one or more statements; the last one's rows), each a vector of
+  /// column texts ("" for NULL).
+  std::vector<std::vector<std::string>> query(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    const auto status = PQresultStatus(r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      const std::string message = PQresultErrorMessage(r);
+      PQclear(r);
+      throw std::runtime_error("\"" + sql + "\" failed: " + message);
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (int i = 0; i < PQntuples(r); ++i) {
+      auto& row = rows.emplace_back();
+      for (int j = 0; j < PQnfields(r); ++j) row.emplace_back(PQgetvalue(r, i, j));
+    }
+    PQclear(r);
+    return rows;
+  }
+  /// The first column of the first row of `sql`.
+  std::string value(const std::string& sql) {
+    const auto rows = query(sql);
+    if (rows.empty() || rows.front().empty()) throw std::runtime_error("no value: " + sql);
+    return rows.front().front();
+  }
+
+ private:
+  PGconn* conn_;
+};
+
 /// The schemas this process created, dropped at exit (by the process that created them).
 class schema_registry {
  public:

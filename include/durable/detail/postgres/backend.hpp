@@ -37,8 +37,9 @@
 
 namespace durable::inline v0::detail::postgres {
 
-/// Throws invalid_argument_error("target") unless libpq can parse `conninfo`. libpq's
-/// message may quote a piece of the string, so it is kept only when no password is in it.
+/// Throws invalid_argument_error("target") unless libpq can parse `conninfo`. A string
+/// libpq cannot parse cannot be redacted reliably, so neither it nor libpq's message (which
+/// may quote a piece of it) is shown when it may hold a password.
 inline void check_conninfo(const std::string& conninfo) {
   char* message = nullptr;
   PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &message);
@@ -51,15 +52,16 @@ inline void check_conninfo(const std::string& conninfo) {
   std::string lower = conninfo;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower.find("password") != std::string::npos || lower.find('@') != std::string::npos) {
-    why = "libpq could not parse it (its message is not shown, as it may quote the password)";
-  }
+  const bool secret = lower.find("password") != std::string::npos ||
+                      lower.find('@') != std::string::npos;
   throw invalid_argument_error(
       "target",
-      fmt::format("durable: invalid argument: \"{}\" is not a valid PostgreSQL connection "
-                  "string: {}; write postgresql://user@host:port/dbname or key=value pairs "
-                  "(host=... dbname=...)",
-                  redact(conninfo), why));
+      fmt::format("durable: invalid argument: {} is not a valid PostgreSQL connection string: "
+                  "{}; write postgresql://user@host:port/dbname or key=value pairs (host=... "
+                  "dbname=...)",
+                  secret ? std::string{"the target (not shown: it may hold a password)"}
+                         : fmt::format("\"{}\"", conninfo),
+                  secret ? std::string{"libpq cannot parse it"} : why));
 }
 
 /// storage::backend on a PostgreSQL database (see storage.hpp for the contract).

@@ -18,6 +18,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include "durable/detail/postgres/connection.hpp"
@@ -148,10 +149,33 @@ inline constexpr const char* push_channel = "durable_push";
   return version;
 }
 
+/// Holds a session-level advisory lock for its lifetime (the server releases it, too, when
+/// the session ends). The destructor never throws.
+class advisory_lock {
+ public:
+  advisory_lock(connection& c, std::string_view key_sql) : c_(c), key_sql_(key_sql) {
+    c_.query(fmt::format("SELECT pg_advisory_lock({})", key_sql_));
+  }
+  advisory_lock(const advisory_lock&) = delete;
+  advisory_lock& operator=(const advisory_lock&) = delete;
+  advisory_lock(advisory_lock&&) = delete;
+  advisory_lock& operator=(advisory_lock&&) = delete;
+  ~advisory_lock() {
+    if (!c_.broken()) {
+      PQclear(PQexec(c_.handle(), fmt::format("SELECT pg_advisory_unlock({})", key_sql_).c_str()));
+    }
+  }
+
+ private:
+  connection& c_;
+  std::string_view key_sql_;
+};
+
 /// Brings the connection's schema to the newest of `steps`: creates durable's tables in a
 /// schema without them, applies missing steps to an older one in one transaction, refuses
 /// a newer one with schema_error. Concurrent first opens (several processes or hosts) are
-/// serialized by a transaction-level advisory lock on the schema's name.
+/// serialized by an advisory lock on the schema's name, taken before the transaction
+/// starts, so that the transaction sees the tables another session created meanwhile.
 inline void migrate(connection& c, std::span<const migration> steps) {
   const std::int64_t supported = steps.back().version;
   const auto check_not_newer = [&](std::int64_t found) {
@@ -168,9 +192,9 @@ inline void migrate(connection& c, std::span<const migration> steps) {
   check_not_newer(found);
   if (found == supported) return;
 
+  const advisory_lock lock{
+      c, "hashtextextended('durable.migrate.' || coalesce(current_schema(), ''), 0)"};
   transaction tx{c};
-  c.query("SELECT pg_advisory_xact_lock(hashtextextended('durable.migrate.' || "
-          "coalesce(current_schema(), ''), 0))");
   found = stored_schema_version(c);  // another process may have migrated meanwhile
   check_not_newer(found);
   if (found == supported) return;
