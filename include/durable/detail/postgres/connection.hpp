@@ -6,6 +6,7 @@
 /// pool of connections a backend takes one from per call. Part of the PostgreSQL layer.
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -80,12 +81,15 @@ class connection {
   [[nodiscard]] std::string_view doing() const noexcept { return doing_; }
 
   /// True when the connection can take the next call: open, outside a transaction, and
-  /// not closed by the server meanwhile (a restart ends idle sessions with a message).
+  /// silent since its last call. An idle session is sent nothing unless the server ends
+  /// it (a restart or an idle timeout sends a FATAL message, then closes), so anything to
+  /// read means it is gone, or may be: it is not reused.
   [[nodiscard]] bool reusable() const noexcept {
     if (PQstatus(conn_) != CONNECTION_OK || PQtransactionStatus(conn_) != PQTRANS_IDLE) {
       return false;
     }
-    return PQconsumeInput(conn_) == 1 && PQstatus(conn_) == CONNECTION_OK;
+    pollfd fd{PQsocket(conn_), POLLIN, 0};
+    return poll(&fd, 1, 0) == 0;
   }
   [[nodiscard]] bool broken() const noexcept { return PQstatus(conn_) == CONNECTION_BAD; }
 
