@@ -3,7 +3,8 @@
 # Installs the Debian 12 packages durable needs, only those missing: one `apt-get update`,
 # then a non-interactive `apt-get install`, through sudo only when not already root.
 #
-#   scripts/install-deps.sh demo   # what scripts/demo.sh needs: compiler, CMake, libraries
+#   scripts/install-deps.sh demo   # what scripts/demo.sh needs: compiler, CMake, libraries (libpq
+#                                  # for `demo --postgres <conninfo>`)
 #   scripts/install-deps.sh test   # plus clang, sanitizer runtimes, clang-format and -tidy, doctest,
 #                                  # Google Benchmark, libpq and a PostgreSQL 15 server (the tests
 #                                  # start a throwaway one): what scripts/test.sh needs
@@ -11,7 +12,7 @@
 #                                  # gnuplot (plots), python3-persist-queue (the comparison)
 set -euo pipefail
 
-demo_packages=(cmake ninja-build g++ libsqlite3-dev libboost1.81-dev libfmt-dev)
+demo_packages=(cmake ninja-build g++ libsqlite3-dev libboost1.81-dev libfmt-dev libpq-dev)
 # libclang-rt-14-dev holds the sanitizer runtimes; clang only recommends it.
 test_packages=("${demo_packages[@]}" clang libclang-rt-14-dev clang-format clang-tidy doctest-dev
                libbenchmark-dev libpq-dev postgresql-15)

@@ -69,7 +69,7 @@ int wait_child(pid_t child) {
 
 // ---------------------------------------------------------------- schema
 
-TEST_CASE("a new schema gets durable's tables at version 2; reopening keeps the database id") {
+TEST_CASE("a new schema gets durable's tables at version 2, and reopening keeps the database id") {
   temp_dir dir;
   const auto t = target(dir, "db");
   std::string id;
@@ -113,10 +113,10 @@ TEST_CASE("a damaged schema_version is a schema_error") {
   const auto t = target(dir, "db");
   { const auto b = durable::make_postgres_backend(t, {}); }
   raw_connection{t}.query("UPDATE durable_meta SET value = 'two' WHERE key = 'schema_version'");
-  CHECK_THROWS_AS(durable::make_postgres_backend(t, {}), durable::schema_error);
+  CHECK_THROWS_AS(static_cast<void>(durable::make_postgres_backend(t, {})), durable::schema_error);
 }
 
-TEST_CASE("migrations: a failing step changes nothing; a later step keeps the rows") {
+TEST_CASE("migrations: a failing step changes nothing, a later step keeps the rows") {
   temp_dir dir;
   const auto t = target(dir, "db");
   const std::array failing{pg::schema_v2, pg::migration{3, "SELECT 1 / 0"}};
@@ -448,7 +448,7 @@ void check_plan(const statement_plans& p, const std::string& index, bool ordered
 
 }  // namespace
 
-TEST_CASE("every dead-letter query is an index range scan; pages need no sort") {
+TEST_CASE("every dead-letter query is an index range scan, and pages need no sort") {
   temp_dir dir;
   const auto t = target(dir, "db");
   { const auto b = durable::make_postgres_backend(t, {}); }

@@ -116,17 +116,23 @@ inline job_id insert_job(connection& c, const storage::new_job& job) {
   return c.run(sql, p).int64(0, 0);
 }
 
-/// The fast path: inserts `jobs` (all of one queue, none unique) in one statement unless
-/// the queue has a hard limit. Returns their ids in order, or nothing (and stores nothing)
-/// when the queue has a hard limit.
-[[nodiscard]] inline std::optional<std::vector<job_id>> insert_unlimited(
-    connection& c, std::span<const storage::new_job> jobs) {
-  static const std::string one = fmt::format(
+/// The fast path's statement for one job: its values as $1..$14 in job_columns order;
+/// inserts nothing when the queue has a hard limit.
+[[nodiscard]] inline const std::string& insert_one_sql() {
+  static const std::string sql = fmt::format(
       "INSERT INTO durable_jobs ({}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
       "$12::jsonb, $13, $14 WHERE NOT EXISTS (SELECT 1 FROM durable_queues WHERE name = $1 "
       "AND hard_limit IS NOT NULL) RETURNING id",
       job_columns);
-  static const std::string many = fmt::format(
+  return sql;
+}
+
+/// The fast path's statement for a batch: $1 the queue, $2..$13 one array per column
+/// (key_int, key_text, priority, run_at, enqueued_at, sequential, attempts, codec,
+/// fingerprint, payload, history, max_attempts); inserts nothing when the queue has a
+/// hard limit.
+[[nodiscard]] inline const std::string& insert_many_sql() {
+  static const std::string sql = fmt::format(
       "INSERT INTO durable_jobs ({}) SELECT $1, k_int, k_text, prio, run_at, enq, seq, att, codec, "
       "fp, payload, hist::jsonb, max_att, false FROM unnest($2::int8[], $3::text[], $4::int8[], "
       "$5::int8[], $6::int8[], $7::bool[], $8::int8[], $9::text[], $10::int8[], $11::bytea[], "
@@ -134,6 +140,16 @@ inline job_id insert_job(connection& c, const storage::new_job& job) {
       "payload, hist, max_att) WHERE NOT EXISTS (SELECT 1 FROM durable_queues WHERE name = $1 "
       "AND hard_limit IS NOT NULL) RETURNING id",
       job_columns);
+  return sql;
+}
+
+/// The fast path: inserts `jobs` (all of one queue, none unique) in one statement unless
+/// the queue has a hard limit. Returns their ids in order, or nothing (and stores nothing)
+/// when the queue has a hard limit.
+[[nodiscard]] inline std::optional<std::vector<job_id>> insert_unlimited(
+    connection& c, std::span<const storage::new_job> jobs) {
+  const auto& one = insert_one_sql();
+  const auto& many = insert_many_sql();
   std::vector<job_id> ids;
   ids.reserve(jobs.size());
   if (jobs.size() == 1) {
