@@ -68,7 +68,8 @@ class raw_pg {
  public:
   explicit raw_pg(const std::string& conninfo) : c_(PQconnectdb(conninfo.c_str())) {
     if (PQstatus(c_) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(c_));
-    PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        c_, [](void*, const char*) {}, nullptr);
   }
   raw_pg(const raw_pg&) = delete;
   raw_pg& operator=(const raw_pg&) = delete;
@@ -82,8 +83,7 @@ class raw_pg {
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw std::runtime_error(message);
   }
   void prepare(const char* name, const std::string& sql, const std::vector<Oid>& types) {
-    PGresult* r =
-        PQprepare(c_, name, sql.c_str(), static_cast<int>(types.size()), types.data());
+    PGresult* r = PQprepare(c_, name, sql.c_str(), static_cast<int>(types.size()), types.data());
     check(r);
     PQclear(r);
   }
@@ -199,10 +199,10 @@ class raw_queue {
     const std::string fingerprint = be64(1);
     const std::string five = be64(5);
     const std::string no(1, '\0');
-    const std::vector<const char*> v{"bench", nullptr,      nullptr,     zero.data(), now.data(),
-                                     now.data(), no.data(), zero.data(), "raw",
-                                     fingerprint.data(), body.data(), nullptr, five.data(),
-                                     no.data()};
+    const std::vector<const char*> v{
+        "bench",     nullptr,   nullptr,     zero.data(), now.data(),
+        now.data(),  no.data(), zero.data(), "raw",       fingerprint.data(),
+        body.data(), nullptr,   five.data(), no.data()};
     const std::vector<int> l{5, 0, 0, 8, 8, 8, 1, 8, 3, 8, static_cast<int>(body.size()), 0, 8, 1};
     PQclear(c_.run("one", v, l));
   }
@@ -214,12 +214,12 @@ class raw_queue {
     const std::string five = be64(5);
     const std::string no(1, '\0');
     const std::string codec = "raw";
-    const std::array arrays{array_of(int8_oid, n, nullptr),  array_of(text_oid, n, nullptr),
-                            array_of(int8_oid, n, &zero),    array_of(int8_oid, n, &now),
-                            array_of(int8_oid, n, &now),     array_of(bool_oid, n, &no),
-                            array_of(int8_oid, n, &zero),    array_of(text_oid, n, &codec),
+    const std::array arrays{array_of(int8_oid, n, nullptr),      array_of(text_oid, n, nullptr),
+                            array_of(int8_oid, n, &zero),        array_of(int8_oid, n, &now),
+                            array_of(int8_oid, n, &now),         array_of(bool_oid, n, &no),
+                            array_of(int8_oid, n, &zero),        array_of(text_oid, n, &codec),
                             array_of(int8_oid, n, &fingerprint), array_of(bytea_oid, n, &body),
-                            array_of(text_oid, n, nullptr),  array_of(int8_oid, n, &five)};
+                            array_of(text_oid, n, nullptr),      array_of(int8_oid, n, &five)};
     std::vector<const char*> v{"bench"};
     std::vector<int> l{5};
     for (const auto& a : arrays) {
@@ -354,7 +354,8 @@ const schema& dlq_fixture() {
         "SELECT 'bench', 'o', i, 'q', i % 5000, 'pfr', 1, '\\x0102030405060708', "
         "'t' || (i % 7), 'the downstream service timed out', 3, i - 1000, i "
         "FROM generate_series(1, " +
-        std::to_string(dlq_entries) + ") AS i; VACUUM ANALYZE durable_dead_letters");
+        std::to_string(dlq_entries) + ") AS i");
+    c.exec("VACUUM ANALYZE durable_dead_letters");
     return true;
   }();
   static_cast<void>(filled);
@@ -411,9 +412,10 @@ void raw_dlq_window(benchmark::State& state) {
     const auto [from, to] = window_at(i++);
     const auto after = be64(from);
     const auto bound = be64(to);
-    PGresult* r = c.run("page", {"bench", nullptr, after.data(), low.data(), bound.data(), nullptr,
-                                 nullptr, limit.data()},
-                        {5, 0, 8, 8, 8, 0, 0, 8});
+    PGresult* r = c.run(
+        "page",
+        {"bench", nullptr, after.data(), low.data(), bound.data(), nullptr, nullptr, limit.data()},
+        {5, 0, 8, 8, 8, 0, 0, 8});
     std::vector<raw_summary> page;
     page.reserve(static_cast<std::size_t>(PQntuples(r)));
     for (int row = 0; row < PQntuples(r); ++row) {
@@ -432,6 +434,144 @@ void raw_dlq_window(benchmark::State& state) {
   }
   state.counters["rows"] = static_cast<double>(rows) / static_cast<double>(state.iterations());
   state.SetItemsProcessed(static_cast<std::int64_t>(rows));
+}
+
+// --- durable and raw interleaved -------------------------------------------------------
+// On a shared machine the load changes faster than a benchmark runs, so separate runs of
+// durable and raw can see different loads. These run one durable call and one raw call
+// per iteration, in alternating order, time each, and report the median of each side and
+// durable's throughput relative to raw (raw median / durable median; 1 = the same).
+
+/// Per-call times of both sides; publishes the counters.
+class paired {
+ public:
+  template <class Durable, class Raw>
+  void run(Durable&& durable_call, Raw&& raw_call, std::int64_t iteration) {
+    const auto time = [](auto&& call) {
+      const auto start = std::chrono::steady_clock::now();
+      call();
+      return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+          .count();
+    };
+    if (iteration % 2 == 0) {
+      durable_.push_back(time(durable_call));
+      raw_.push_back(time(raw_call));
+    } else {
+      raw_.push_back(time(raw_call));
+      durable_.push_back(time(durable_call));
+    }
+  }
+  void publish(benchmark::State& state) {
+    const auto median = [](std::vector<double>& v) {
+      std::sort(v.begin(), v.end());
+      return v.empty() ? 0.0 : v[v.size() / 2];
+    };
+    const double d = median(durable_);
+    const double r = median(raw_);
+    state.counters["durable_us"] = d;
+    state.counters["raw_us"] = r;
+    state.counters["durable_vs_raw"] = d > 0 ? r / d : 0;
+  }
+
+ private:
+  std::vector<double> durable_;
+  std::vector<double> raw_;
+};
+
+void paired_push(benchmark::State& state) {
+  schema ds;
+  schema rs;
+  durable::Queue<job> q{ds.target(), "bench", quiet()};
+  raw_queue raw{rs.target()};
+  const job j{1, body_of(state)};
+  paired p;
+  std::int64_t i = 0;
+  for (auto _ : state) p.run([&] { q.push(j); }, [&] { raw.push(j.body); }, i++);
+  p.publish(state);
+}
+
+void paired_push_many(benchmark::State& state) {
+  schema ds;
+  schema rs;
+  durable::Queue<job> q{ds.target(), "bench", quiet()};
+  raw_queue raw{rs.target()};
+  const std::vector<job> jobs(1000, job{1, body_of(state)});
+  paired p;
+  std::int64_t i = 0;
+  for (auto _ : state)
+    p.run([&] { q.push_many(jobs); }, [&] { raw.push_many(jobs[0].body, 1000); }, i++);
+  p.publish(state);
+}
+
+void paired_claim_ack(benchmark::State& state) {
+  schema ds;
+  schema rs;
+  durable::Queue<job> q{ds.target(), "bench", quiet()};
+  raw_queue raw{rs.target()};
+  const std::vector<job> jobs(1000, job{1, body_of(state)});
+  paired p;
+  std::int64_t i = 0;
+  std::int64_t left = 0;
+  for (auto _ : state) {
+    if (left == 0) {
+      state.PauseTiming();
+      for (std::int64_t k = 0; k < refill; k += 1000) {
+        q.push_many(jobs);
+        raw.push_many(jobs[0].body, 1000);
+      }
+      left = refill;
+      state.ResumeTiming();
+    }
+    p.run([&] { q.ack(*q.claim(30s)); }, [&] { raw.claim_ack(); }, i++);
+    --left;
+  }
+  p.publish(state);
+}
+
+void paired_dlq_window(benchmark::State& state) {
+  durable::DeadLetterQueue<job> dlq{dlq_fixture().target(), "bench", {.log = nullptr}};
+  raw_pg c{dlq_fixture().target()};
+  c.prepare("page", pg::page_sql(pg::dead_letter_index::time, false, false, false, false),
+            {text_oid, text_oid, int8_oid, int8_oid, int8_oid, 1009, text_oid, int8_oid});
+  const auto low = be64(std::numeric_limits<std::int64_t>::min());
+  const auto limit = be64(2 * window_entries + 1);
+  paired p;
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    const auto [from, to] = window_at(i);
+    p.run(
+        [&, from = from, to = to] {
+          durable::dead_letter_filter f;
+          f.from = durable::detail::from_unix_ms(from);
+          f.to = durable::detail::from_unix_ms(to);
+          benchmark::DoNotOptimize(dlq.query(f, {.limit = 2 * window_entries}));
+        },
+        [&, from = from, to = to] {
+          const auto after = be64(from);
+          const auto bound = be64(to);
+          PGresult* r = c.run("page",
+                              {"bench", nullptr, after.data(), low.data(), bound.data(), nullptr,
+                               nullptr, limit.data()},
+                              {5, 0, 8, 8, 8, 0, 0, 8});
+          std::vector<raw_summary> page;
+          page.reserve(static_cast<std::size_t>(PQntuples(r)));
+          for (int row = 0; row < PQntuples(r); ++row) {
+            const auto text = [&](int col) {
+              return std::string{PQgetvalue(r, row, col),
+                                 static_cast<std::size_t>(PQgetlength(r, row, col))};
+            };
+            page.push_back({read64(PQgetvalue(r, row, 0)), read64(PQgetvalue(r, row, 1)), text(2),
+                            read64(PQgetvalue(r, row, 3)), text(5), text(6),
+                            read64(PQgetvalue(r, row, 7)), read64(PQgetvalue(r, row, 8)),
+                            read64(PQgetvalue(r, row, 9)), text(11)});
+          }
+          PQclear(r);
+          benchmark::DoNotOptimize(page);
+        },
+        i);
+    ++i;
+  }
+  p.publish(state);
 }
 
 // --- scale-out: consumers in 1, 2, 4, 8 processes -----------------------------------------
@@ -556,15 +696,20 @@ void durable_wake_latency(benchmark::State& state) {
 
 }  // namespace
 
+// Wall-clock time: most of a call's time is the server's, not this process's CPU time.
 // Arg: job body size in bytes.
-BENCHMARK(durable_push)->Arg(64)->Arg(1024);
-BENCHMARK(raw_push)->Arg(64)->Arg(1024);
-BENCHMARK(durable_push_many)->Arg(64)->Arg(1024);
-BENCHMARK(raw_push_many)->Arg(64)->Arg(1024);
-BENCHMARK(durable_claim_ack)->Arg(64)->Arg(1024);
-BENCHMARK(raw_claim_ack)->Arg(64)->Arg(1024);
-BENCHMARK(durable_dlq_window)->Unit(benchmark::kMicrosecond);
-BENCHMARK(raw_dlq_window)->Unit(benchmark::kMicrosecond);
+BENCHMARK(durable_push)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(raw_push)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(durable_push_many)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(raw_push_many)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(durable_claim_ack)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(raw_claim_ack)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(durable_dlq_window)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(raw_dlq_window)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(paired_push)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(paired_push_many)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(paired_claim_ack)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(paired_dlq_window)->UseRealTime()->Unit(benchmark::kMicrosecond);
 // Arg: consumer processes.
 BENCHMARK(durable_consumers)
     ->Arg(1)

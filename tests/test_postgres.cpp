@@ -161,8 +161,8 @@ TEST_CASE("concurrent first opens of one schema all succeed and agree on its id"
 }
 
 TEST_CASE("a search_path naming no schema is a schema_error that says so") {
-  const auto t = durable_test::with_search_path(durable_test::postgres_server(),
-                                                "no_such_schema_for_durable");
+  const auto t =
+      durable_test::with_search_path(durable_test::postgres_server(), "no_such_schema_for_durable");
   try {
     const auto b = durable::make_postgres_backend(t, {});
     FAIL("must refuse");
@@ -215,7 +215,8 @@ TEST_CASE("refused credentials and a missing database are connection_errors with
   }
 }
 
-TEST_CASE("a connection string libpq cannot parse is an invalid_argument_error without the password") {
+TEST_CASE(
+    "a connection string libpq cannot parse is an invalid_argument_error without the password") {
   for (const std::string t : {"host=/tmp password=hun ter2", "dbname=x nonsense_option=1"}) {
     try {
       const auto b = durable::make_postgres_backend(t, {});
@@ -270,7 +271,9 @@ TEST_CASE("text that PostgreSQL cannot store: keys are refused, error texts are 
   const auto h = q.history(c->id);
   REQUIRE(h.size() == 1);
   CHECK(h[0].error_type == "type\xEF\xBF\xBD");
-  CHECK(h[0].message == "a\xEF\xBF\xBD" "b");
+  CHECK(h[0].message ==
+        "a\xEF\xBF\xBD"
+        "b");
 }
 
 // ---------------------------------------------------------------- concurrent sessions
@@ -281,8 +284,8 @@ TEST_CASE("threads get a connection each, reused across calls and closed with th
   const auto t = target(dir, "db") + " application_name=" + app;
   raw_connection raw{durable_test::postgres_server()};
   const auto sessions = [&] {
-    return std::stoi(raw.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" +
-                               app + "'"));
+    return std::stoi(
+        raw.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app + "'"));
   };
   {
     Queue<email> q{t, "emails", quiet_queue()};
@@ -464,12 +467,12 @@ TEST_CASE("every dead-letter query is an index range scan, and pages need no sor
   // Ordered pages: every index, both directions, with and without the optional filters.
   for (std::size_t v = 0; v < 64; ++v) {
     const auto index = static_cast<pg::dead_letter_index>(v / 16);
-    const char* value = index == pg::dead_letter_index::time       ? "NULL"
-                        : index == pg::dead_letter_index::type     ? "'t3'"
+    const char* value = index == pg::dead_letter_index::time      ? "NULL"
+                        : index == pg::dead_letter_index::type    ? "'t3'"
                         : index == pg::dead_letter_index::key_int ? "45"
                                                                   : "'k46'";
-    const char* name = index == pg::dead_letter_index::time       ? "durable_dead_letters_time"
-                       : index == pg::dead_letter_index::type     ? "durable_dead_letters_type"
+    const char* name = index == pg::dead_letter_index::time      ? "durable_dead_letters_time"
+                       : index == pg::dead_letter_index::type    ? "durable_dead_letters_type"
                        : index == pg::dead_letter_index::key_int ? "durable_dead_letters_key_int"
                                                                  : "durable_dead_letters_key_text";
     const auto sql = pg::build_page_sql(v);
@@ -495,7 +498,7 @@ TEST_CASE("every dead-letter query is an index range scan, and pages need no sor
                                                : "durable_dead_letters_time";
     CAPTURE(sql);
     check_plan(plans(raw, sql, "text, int8, int8, text, text[], int8[], text[]",
-                            window + ", 'q', '{t1,t3}', '{45,46}', '{k46,k47}'"),
+                     window + ", 'q', '{t1,t3}', '{45,46}', '{k46,k47}'"),
                name, false);
   }
   check_plan(plans(raw, pg::delete_failed_before_sql, "text, int8", "'d1', 7000"),
@@ -505,8 +508,8 @@ TEST_CASE("every dead-letter query is an index range scan, and pages need no sor
       "INSERT INTO durable_jobs (queue, run_at, enqueued_at, codec, fingerprint, payload) "
       "SELECT 'q' || (i % 5), i, i, 'pfr', 1, '\\x00' FROM generate_series(1, 20000) AS i; "
       "ANALYZE durable_jobs");
-  const auto claim = plans(raw, pg::claim_next_sql, "int8, int8, text, int8, text",
-                                  "1, 2, 'me', 100, 'q1'");
+  const auto claim =
+      plans(raw, pg::claim_next_sql, "int8, int8, text, int8, text", "1, 2, 'me', 100, 'q1'");
   for (const auto* plan : {&claim.custom, &claim.generic}) {
     INFO(*plan);
     CHECK(contains(*plan, "durable_jobs_claim"));
@@ -562,7 +565,7 @@ TEST_CASE("4 processes pushing, claiming and acking one queue deliver every job 
   }
   std::sort(got.begin(), got.end());
   CHECK(got.size() == static_cast<std::size_t>(processes * per_process));  // none lost
-  CHECK(std::adjacent_find(got.begin(), got.end()) == got.end());         // none twice
+  CHECK(std::adjacent_find(got.begin(), got.end()) == got.end());          // none twice
   Queue<email> q{t, "shared", quiet_queue()};
   CHECK(q.empty());
 }

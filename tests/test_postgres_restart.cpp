@@ -59,7 +59,9 @@ bool wait_until(Done&& done, std::chrono::seconds limit = 120s) {
 
 }  // namespace
 
-TEST_CASE("restart: calls in flight fail with connection_error, the next ones reconnect, nothing committed is lost") {
+TEST_CASE(
+    "restart: calls in flight fail with connection_error, the next ones reconnect, nothing "
+    "committed is lost") {
   const auto pg_ctl = env("DURABLE_TEST_PG_CTL");
   const auto pgdata = env("DURABLE_TEST_PGDATA");
   REQUIRE_MESSAGE((!pg_ctl.empty() && !pgdata.empty()),
@@ -102,9 +104,10 @@ TEST_CASE("restart: calls in flight fail with connection_error, the next ones re
   auto in_flight = std::async(std::launch::async, [&] { held.push({1}); });
   raw_connection observer{durable_test::postgres_server()};
   REQUIRE(wait_until([&] {
-    return observer.value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                          "AND query LIKE '%durable_queues%FOR UPDATE%' AND backend_type = "
-                          "'client backend' AND application_name = 'durable'") != "0";
+    return observer.value(
+               "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+               "AND query LIKE '%durable_queues%FOR UPDATE%' AND backend_type = "
+               "'client backend' AND application_name = 'durable'") != "0";
   }));
   const auto before = children.seen.successes;
 

@@ -52,8 +52,8 @@ inline void check_conninfo(const std::string& conninfo) {
   std::string lower = conninfo;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const bool secret = lower.find("password") != std::string::npos ||
-                      lower.find('@') != std::string::npos;
+  const bool secret =
+      lower.find("password") != std::string::npos || lower.find('@') != std::string::npos;
   throw invalid_argument_error(
       "target",
       fmt::format("durable: invalid argument: {} is not a valid PostgreSQL connection string: "
@@ -166,9 +166,8 @@ class postgres_backend final : public storage::backend {
   }
   [[nodiscard]] bool has_key(std::string_view queue, const job_key& key) override {
     check_key(&key);
-    return pool_.single("looking up a key", [&](connection& c) {
-      return find_by_key(c, queue, key).has_value();
-    });
+    return pool_.single("looking up a key",
+                        [&](connection& c) { return find_by_key(c, queue, key).has_value(); });
   }
   [[nodiscard]] std::vector<std::string> claimers(std::string_view queue) override {
     return pool_.single("listing claimers",

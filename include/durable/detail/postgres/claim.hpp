@@ -21,15 +21,15 @@ namespace durable::inline v0::detail::postgres {
 
 // Macros, not constants: the claim statements are built by string-literal concatenation.
 // NOLINTBEGIN(cppcoreguidelines-macro-usage)
-#define DURABLE_DETAIL_PG_CLAIM_SET                                                             \
-  "SET lease_token = $1, run_at = $2, claimed_by = $3, "                                        \
-  "attempts = j.attempts + (j.lease_token IS NOT NULL)::int, "                                  \
-  "history = CASE WHEN j.lease_token IS NULL THEN j.history ELSE coalesce(j.history, "          \
-  "'[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', j.attempts + 1, 'type', "    \
-  "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', "    \
+#define DURABLE_DETAIL_PG_CLAIM_SET                                                          \
+  "SET lease_token = $1, run_at = $2, claimed_by = $3, "                                     \
+  "attempts = j.attempts + (j.lease_token IS NOT NULL)::int, "                               \
+  "history = CASE WHEN j.lease_token IS NULL THEN j.history ELSE coalesce(j.history, "       \
+  "'[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', j.attempts + 1, 'type', " \
+  "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', " \
   "$4::int8)) END "
-#define DURABLE_DETAIL_PG_CLAIM_RETURNING                                                     \
-  " RETURNING j.id, j.key_int, j.key_text, j.attempts, j.max_attempts, j.priority, "         \
+#define DURABLE_DETAIL_PG_CLAIM_RETURNING                                            \
+  " RETURNING j.id, j.key_int, j.key_text, j.attempts, j.max_attempts, j.priority, " \
   "j.sequential, j.enqueued_at, j.codec, j.fingerprint, j.payload"
 // NOLINTEND(cppcoreguidelines-macro-usage)
 
@@ -56,15 +56,14 @@ namespace durable::inline v0::detail::postgres {
 inline constexpr const char* claim_next_sql =
     "UPDATE durable_jobs AS j " DURABLE_DETAIL_PG_CLAIM_SET
     "WHERE j.id = (SELECT id FROM durable_jobs WHERE queue = $5 AND run_at <= $4 "
-    "ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
-    DURABLE_DETAIL_PG_CLAIM_RETURNING;
+    "ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP "
+    "LOCKED)" DURABLE_DETAIL_PG_CLAIM_RETURNING;
 
 /// Claims the first claimable job of the queue (by priority desc, run_at, id) that no other
 /// session is claiming or finishing, in one statement.
 [[nodiscard]] inline std::vector<storage::claimed_row> claim_next(connection& c,
                                                                   const storage::claim_request& r) {
-  const auto res =
-      c.query(claim_next_sql, r.token, r.lease_until_ms, r.claimer, r.now_ms, r.queue);
+  const auto res = c.query(claim_next_sql, r.token, r.lease_until_ms, r.claimer, r.now_ms, r.queue);
   std::vector<storage::claimed_row> out;
   if (res.rows() == 1) out.push_back(read_claimed(res, 0, r));
   return out;
@@ -82,15 +81,15 @@ inline constexpr const char* claim_head_sql =
     "cut AS (SELECT coalesce(min(n) FILTER (WHERE sequential), $6 + 1) AS first FROM numbered) "
     "UPDATE durable_jobs AS j " DURABLE_DETAIL_PG_CLAIM_SET
     "FROM numbered, cut WHERE j.id = numbered.id AND "
-    "(numbered.n < cut.first OR (cut.first = 1 AND numbered.n = 1))"
-    DURABLE_DETAIL_PG_CLAIM_RETURNING ", numbered.n";
+    "(numbered.n < cut.first OR (cut.first = 1 AND numbered.n = "
+    "1))" DURABLE_DETAIL_PG_CLAIM_RETURNING ", numbered.n";
 
 /// Claims the consecutive parallel jobs at the head of the queue, up to `r.max`, stopping
 /// before a sequential job; a sequential job at the head comes alone. One statement.
 [[nodiscard]] inline std::vector<storage::claimed_row> claim_head(connection& c,
                                                                   const storage::claim_request& r) {
-  const auto res = c.query(claim_head_sql, r.token, r.lease_until_ms, r.claimer, r.now_ms,
-                           r.queue, static_cast<std::int64_t>(r.max));
+  const auto res = c.query(claim_head_sql, r.token, r.lease_until_ms, r.claimer, r.now_ms, r.queue,
+                           static_cast<std::int64_t>(r.max));
   std::vector<std::pair<std::int64_t, storage::claimed_row>> rows;
   rows.reserve(static_cast<std::size_t>(res.rows()));
   for (int i = 0; i < res.rows(); ++i) rows.emplace_back(res.int64(i, 11), read_claimed(res, i, r));

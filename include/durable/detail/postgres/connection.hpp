@@ -53,7 +53,8 @@ class connection {
       throw_connection("connecting", target_, message);
     }
     // The server's notices (e.g. "table exists, skipping") are not errors: never print them.
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
     try {
       exec(fmt::format("SET lock_timeout = {}", options.busy_timeout.count()).c_str(),
            "connecting");

@@ -87,8 +87,8 @@ inline std::optional<dead_letter_id> move_claimed(connection& c, const storage::
   const auto res = c.query(sql, r.dlq, origin, r.lease.id, r.lease.token, r.lease.queue,
                            storable_text(r.failure.error_type, type_buffer),
                            storable_text(r.failure.message, message_buffer),
-                           storable_text(r.failure.context, context_buffer),
-                           r.failure.failed_at_ms, to_string(r.failure.redrive));
+                           storable_text(r.failure.context, context_buffer), r.failure.failed_at_ms,
+                           to_string(r.failure.redrive));
   if (res.rows() == 0) return std::nullopt;
   return res.int64(0, 0);
 }

@@ -102,8 +102,8 @@ enum class dead_letter_index { time, type, key_int, key_text };
 [[nodiscard]] inline std::string build_page_sql(std::size_t v) {
   const auto index = static_cast<dead_letter_index>(v / 16);
   const bool descending = (v & 8U) != 0;
-  std::string s = fmt::format("SELECT {} FROM durable_dead_letters WHERE dlq = $1",
-                              summary_columns);
+  std::string s =
+      fmt::format("SELECT {} FROM durable_dead_letters WHERE dlq = $1", summary_columns);
   switch (index) {
     case dead_letter_index::time: break;
     case dead_letter_index::type: s += " AND error_type = $2"; break;
@@ -175,10 +175,9 @@ struct page_query {
       p.add_null(oid::text);
     }
     p.add(pos.limit);
-    const auto r =
-        c.run(page_sql(index, pos.descending, types_residual, w.queue.has_value(),
-                       w.include_redriven),
-              p);
+    const auto r = c.run(
+        page_sql(index, pos.descending, types_residual, w.queue.has_value(), w.include_redriven),
+        p);
     for (int i = 0; i < r.rows(); ++i) out.push_back(read_summary(r, i));
   }
 };
@@ -262,8 +261,8 @@ enum class filter_action {
 }
 
 /// The SQL text of a filtered statement for the given choices (one of 96 fixed variants).
-[[nodiscard]] inline const std::string& filter_sql(filter_action action, bool types,
-                                                   bool int_keys, bool text_keys, bool queue,
+[[nodiscard]] inline const std::string& filter_sql(filter_action action, bool types, bool int_keys,
+                                                   bool text_keys, bool queue,
                                                    bool include_redriven) {
   static const std::array<std::string, 96> variants = [] {
     std::array<std::string, 96> out;
@@ -277,7 +276,8 @@ enum class filter_action {
 }
 
 /// Runs filtered statement `action` over `w`.
-inline result run_filtered(connection& c, filter_action action, const storage::dead_letter_where& w) {
+inline result run_filtered(connection& c, filter_action action,
+                           const storage::dead_letter_where& w) {
   std::vector<std::int64_t> ints;
   std::vector<const std::string*> texts;
   for (const auto& k : w.keys) {

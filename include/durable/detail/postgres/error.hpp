@@ -165,8 +165,7 @@ namespace durable::inline v0::detail::postgres {
 /// connection_error when the connection is gone, postgres_error otherwise.
 [[noreturn]] inline void throw_result(PGconn* conn, const PGresult* result, std::string_view doing,
                                       const std::string& target, bool during_commit = false) {
-  const char* state =
-      result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   const std::string sqlstate = state != nullptr ? state : "";
   const char* primary =
       result != nullptr ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
@@ -174,10 +173,10 @@ namespace durable::inline v0::detail::postgres {
   if (PQstatus(conn) == CONNECTION_BAD || is_connection_state(sqlstate)) {
     throw_connection(doing, target, message, during_commit);
   }
-  throw postgres_error(fmt::format("durable: postgres: {} failed on \"{}\": {} (SQLSTATE {}); {}",
-                                   doing, target, message, sqlstate.empty() ? "none" : sqlstate,
-                                   advice(sqlstate)),
-                       sqlstate, target);
+  throw postgres_error(
+      fmt::format("durable: postgres: {} failed on \"{}\": {} (SQLSTATE {}); {}", doing, target,
+                  message, sqlstate.empty() ? "none" : sqlstate, advice(sqlstate)),
+      sqlstate, target);
 }
 
 }  // namespace durable::inline v0::detail::postgres

@@ -19,8 +19,8 @@ namespace durable::inline v0::detail::postgres {
 
 /// Deletes the claimed job; false when the lease does not match.
 inline bool delete_claimed(connection& c, const storage::lease_ref& l) {
-  return c.query("DELETE FROM durable_jobs WHERE id = $1 AND lease_token = $2 AND queue = $3",
-                 l.id, l.token, l.queue)
+  return c.query("DELETE FROM durable_jobs WHERE id = $1 AND lease_token = $2 AND queue = $3", l.id,
+                 l.token, l.queue)
              .changed() == 1;
 }
 
@@ -66,13 +66,14 @@ inline bool extend_claimed(connection& c, const storage::lease_ref& l,
 /// (run_at = enqueued_at), counting the lost attempt; returns how many.
 inline std::int64_t release_claimer(connection& c, std::string_view queue, std::string_view claimer,
                                     std::int64_t now_ms) {
-  return c.query(
-              "UPDATE durable_jobs SET lease_token = NULL, claimed_by = NULL, "
-              "run_at = enqueued_at, attempts = attempts + 1, history = coalesce(history, "
-              "'[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', attempts + 1, "
-              "'type', 'claimer_died', 'message', 'the process holding the claim died', 'at', "
-              "$3::int8)) WHERE queue = $1 AND claimed_by = $2 AND lease_token IS NOT NULL",
-              queue, claimer, now_ms)
+  return c
+      .query(
+          "UPDATE durable_jobs SET lease_token = NULL, claimed_by = NULL, "
+          "run_at = enqueued_at, attempts = attempts + 1, history = coalesce(history, "
+          "'[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', attempts + 1, "
+          "'type', 'claimer_died', 'message', 'the process holding the claim died', 'at', "
+          "$3::int8)) WHERE queue = $1 AND claimed_by = $2 AND lease_token IS NOT NULL",
+          queue, claimer, now_ms)
       .changed();
 }
 

@@ -58,7 +58,8 @@ inline void configure_queue(connection& c, std::string_view queue,
 
 /// The stored settings of `queue`.
 [[nodiscard]] inline storage::queue_settings queue_settings(connection& c, std::string_view queue) {
-  const auto r = c.query("SELECT hard_limit, soft_limit FROM durable_queues WHERE name = $1", queue);
+  const auto r =
+      c.query("SELECT hard_limit, soft_limit FROM durable_queues WHERE name = $1", queue);
   storage::queue_settings s;
   if (r.rows() == 1) {
     if (!r.is_null(0, 0)) s.hard_limit = r.int64(0, 0);
@@ -76,12 +77,14 @@ inline void configure_queue(connection& c, std::string_view queue,
 [[nodiscard]] inline std::optional<job_id> find_by_key(connection& c, std::string_view queue,
                                                        const job_key& key) {
   const auto r = std::holds_alternative<std::int64_t>(key)
-                     ? c.query("SELECT id FROM durable_jobs WHERE queue = $1 AND key_int = $2 "
-                               "LIMIT 1",
-                               queue, std::get<std::int64_t>(key))
-                     : c.query("SELECT id FROM durable_jobs WHERE queue = $1 AND key_text = $2 "
-                               "LIMIT 1",
-                               queue, std::get<std::string>(key));
+                     ? c.query(
+                           "SELECT id FROM durable_jobs WHERE queue = $1 AND key_int = $2 "
+                           "LIMIT 1",
+                           queue, std::get<std::int64_t>(key))
+                     : c.query(
+                           "SELECT id FROM durable_jobs WHERE queue = $1 AND key_text = $2 "
+                           "LIMIT 1",
+                           queue, std::get<std::string>(key));
   if (r.rows() == 0) return std::nullopt;
   return r.int64(0, 0);
 }
@@ -259,8 +262,7 @@ class push_path {
       put_int8(out, keys[i]);
       return true;
     });
-    c_.run("SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) WITH ORDINALITY AS u(k, n)",
-           p);
+    c_.run("SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) WITH ORDINALITY AS u(k, n)", p);
   }
 
   storage::pushed push(const storage::new_job& job) {

@@ -206,8 +206,7 @@ inline void migrate(connection& c, std::span<const migration> steps) {
                       c.target()),
           0, supported, c.target());
     }
-    c.exec("CREATE TABLE durable_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-           c.doing());
+    c.exec("CREATE TABLE durable_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", c.doing());
     std::random_device rd;
     const std::string origin = fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
     c.query("INSERT INTO durable_meta (key, value) VALUES ('database_id', $1)", origin);

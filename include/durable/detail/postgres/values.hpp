@@ -106,7 +106,8 @@ class params {
   }
 
   /// A one-dimensional array of `n` elements of type `element` (array type `array`);
-  /// `element_at(i, out)` appends element i's binary form to `out` and returns false for NULL.
+  /// `element_at(i, out)` appends element i's binary form to `out` and returns true, or
+  /// appends nothing and returns false for NULL.
   template <class ElementAt>
   void add_array(Oid array, Oid element, std::size_t n, ElementAt&& element_at) {
     std::string bytes;
@@ -117,15 +118,14 @@ class params {
     put_be(bytes, n, 4);  // length
     put_be(bytes, 1, 4);  // lower bound
     bool nulls = false;
-    std::string value;
     for (std::size_t i = 0; i < n; ++i) {
-      value.clear();
-      if (element_at(i, value)) {
-        put_be(bytes, value.size(), 4);
-        bytes += value;
-      } else {
-        nulls = true;
-        put_be(bytes, 0xFFFFFFFFU, 4);  // -1: NULL
+      const auto length_at = bytes.size();
+      put_be(bytes, 0, 4);  // the element's length, set below
+      const bool present = element_at(i, bytes);
+      const auto length = present ? bytes.size() - length_at - 4 : 0xFFFFFFFFU;  // -1: NULL
+      nulls = nulls || !present;
+      for (std::size_t k = 0; k < 4; ++k) {
+        bytes[length_at + k] = static_cast<char>((length >> (8 * (3 - k))) & 0xFFU);
       }
     }
     if (nulls) bytes[flags_at + 3] = '\1';
