@@ -570,6 +570,32 @@ TEST_CASE("4 processes pushing, claiming and acking one queue deliver every job 
   CHECK(q.empty());
 }
 
+TEST_CASE(
+    "a forked child using its parent's Queue connects anew and leaves the parent's session alone") {
+  temp_dir dir;
+  const auto t = target(dir, "db");
+  Queue<email> q{t, "emails", quiet_queue()};
+  q.push({1, ""});  // the parent's session is open and idle in the pool
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int code = 0;
+    try {
+      q.push({2, ""});
+      auto c = q.claim(1min);
+      if (!c) code = 2;
+      q.ack(*c);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+      code = 1;
+    }
+    _exit(code);
+  }
+  CHECK(wait_child(child) == 0);
+  q.push({3, ""});  // the parent's session still works
+  CHECK(q.size() == 2);
+}
+
 TEST_CASE("an idle Worker wakes at once for a push from another process") {
   temp_dir dir;
   const auto t = target(dir, "db");

@@ -164,11 +164,13 @@ class database {
   /// Opens `target`, or shares this process's open connection to it: a PostgreSQL
   /// connection string (postgresql://... or key=value), else the path of a SQLite file,
   /// created if needed. Throws sqlite_error/schema_error for a file that cannot be used
-  /// (not a database, read-only, missing directory, newer schema).
+  /// (not a database, read-only, missing directory, newer schema); for PostgreSQL
+  /// connection_error (unreachable, refused), postgres_error, schema_error.
   explicit database(const std::string& target, const open_options& options = {})
       : state_(detail::open_shared(target, options)) {}
 
-  /// Uses `backend`, e.g. one that is not built in.
+  /// Uses `backend`, e.g. one that is not built in. Give each backend to one database:
+  /// a backend reports other processes' pushes to one handle (storage::backend::watch_pushes).
   explicit database(std::shared_ptr<storage::backend> backend)
       : state_(std::make_shared<detail::database_state>(std::move(backend))) {}
 

@@ -214,6 +214,11 @@ class pool {
       std::unique_ptr<connection> c;
       {
         std::lock_guard lock{mutex_};
+        if (owner_ != getpid()) {  // a forked child: its parent's sessions are not its own
+          owner_ = getpid();
+          idle_.clear();  // connection's destructor leaves a parent's session alone
+          pids_.clear();
+        }
         if (idle_.empty()) break;
         c = std::move(idle_.back());
         idle_.pop_back();
@@ -309,6 +314,7 @@ class pool {
   std::string target_;
   open_options options_;
   mutable std::mutex mutex_;
+  pid_t owner_ = getpid();  // guarded by mutex_
   std::vector<std::unique_ptr<connection>> idle_;
   std::vector<int> pids_;
 };
