@@ -69,7 +69,7 @@ int wait_child(pid_t child) {
 
 // ---------------------------------------------------------------- schema
 
-TEST_CASE("a new schema gets durable's tables at version 2, and reopening keeps the database id") {
+TEST_CASE("a new schema gets durable's tables at version 3, and reopening keeps the database id") {
   temp_dir dir;
   const auto t = target(dir, "db");
   std::string id;
@@ -80,10 +80,10 @@ TEST_CASE("a new schema gets durable's tables at version 2, and reopening keeps 
     CHECK(backend->target() == t);  // no password: the target as given
   }
   raw_connection raw{t};
-  CHECK(raw.value("SELECT value FROM durable_meta WHERE key = 'schema_version'") == "2");
+  CHECK(raw.value("SELECT value FROM durable_meta WHERE key = 'schema_version'") == "3");
   CHECK(raw.value("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND "
-                  "tablename IN ('durable_jobs', 'durable_dead_letters', 'durable_queues')") ==
-        "3");
+                  "tablename IN ('durable_jobs', 'durable_dead_letters', 'durable_queues', "
+                  "'durable_queue_counts', 'durable_dead_letter_counts')") == "5");
   const auto backend = durable::make_postgres_backend(t, {});
   CHECK(backend->database_id() == id);
   // Two schemas of one server are two databases.
@@ -101,7 +101,7 @@ TEST_CASE("a schema from a newer durable is refused and left unchanged") {
     FAIL("a newer schema must be refused");
   } catch (const durable::schema_error& e) {
     CHECK(e.found() == 99);
-    CHECK(e.supported() == 2);
+    CHECK(e.supported() == 3);
     CHECK(e.path() == t);
     CHECK(contains(e.what(), "upgrade durable"));
   }
@@ -119,27 +119,52 @@ TEST_CASE("a damaged schema_version is a schema_error") {
 TEST_CASE("migrations: a failing step changes nothing, a later step keeps the rows") {
   temp_dir dir;
   const auto t = target(dir, "db");
-  const std::array failing{pg::schema_v2, pg::migration{3, "SELECT 1 / 0"}};
+  const std::array failing{pg::schema_v2, pg::schema_v3, pg::migration{4, "SELECT 1 / 0"}};
   {
     pg::connection c{t, t, {}};
     CHECK_THROWS_AS(pg::migrate(c, failing), durable::postgres_error);
-    CHECK(pg::stored_schema_version(c) == 0);  // version 2 rolled back with it
+    CHECK(pg::stored_schema_version(c) == 0);  // versions 2 and 3 rolled back with it
   }
   {
     Queue<email> q{t, "emails", quiet_queue()};
     q.push({1, "kept"});
   }
-  const std::array next{pg::schema_v2,
-                        pg::migration{3, "ALTER TABLE durable_jobs ADD COLUMN extra INTEGER"}};
+  const std::array next{pg::schema_v2, pg::schema_v3,
+                        pg::migration{4, "ALTER TABLE durable_jobs ADD COLUMN extra INTEGER"}};
   {
     pg::connection c{t, t, {}};
     pg::migrate(c, next);
-    CHECK(pg::stored_schema_version(c) == 3);
+    CHECK(pg::stored_schema_version(c) == 4);
   }
   raw_connection raw{t};
   CHECK(raw.value("SELECT count(*) FROM durable_jobs") == "1");
-  // This build supports version 2 only: the migrated schema is now newer.
+  // This build supports version 3 only: the migrated schema is now newer.
   CHECK_THROWS_AS(Queue<email>(t, "emails", quiet_queue()), durable::schema_error);
+}
+
+TEST_CASE("migrating version 2 to 3 counts the rows already stored") {
+  temp_dir dir;
+  const auto t = target(dir, "db");
+  {
+    pg::connection c{t, t, {}};
+    pg::migrate(c, std::array{pg::schema_v2});
+  }
+  raw_connection raw{t};
+  raw.query(
+      "INSERT INTO durable_jobs (queue, run_at, enqueued_at, codec, fingerprint, payload) "
+      "SELECT 'q' || (i % 2), i, i, 'pfr', 1, '\\x00' FROM generate_series(1, 7) AS i; "
+      "INSERT INTO durable_dead_letters (dlq, queue, codec, fingerprint, payload, error_type, "
+      "message, attempts, enqueued_at, failed_at, redriven_at) SELECT 'd', 'q', 'pfr', 1, "
+      "'\\x00', 't', 'm', 1, 0, i, CASE WHEN i <= 2 THEN i END FROM generate_series(1, 5) AS i");
+  const auto backend = durable::make_postgres_backend(t, {});
+  CHECK(raw.value("SELECT value FROM durable_meta WHERE key = 'schema_version'") == "3");
+  CHECK(backend->size("q0") == 3);
+  CHECK(backend->size("q1") == 4);
+  CHECK(backend->size("other") == 0);
+  durable::storage::dead_letter_where all{.dlq = "d", .from_ms = pg::min_ms, .to_ms = pg::max_ms};
+  CHECK(backend->count_dead_letters(all) == 3);
+  all.include_redriven = true;
+  CHECK(backend->count_dead_letters(all) == 5);
 }
 
 TEST_CASE("concurrent first opens of one schema all succeed and agree on its id") {
@@ -386,6 +411,54 @@ TEST_CASE("concurrent redrives of the same entries push each job once") {
   CHECK(dlq.count({}) == 0);
 }
 
+TEST_CASE("the counters match the rows after pushes, acks, moves, deletes and redrives of 4 sessions") {
+  temp_dir dir;
+  const auto t = target(dir, "db");
+  Queue<email> q{t, "emails", quiet_queue()};
+  DeadLetterQueue<email> dlq{t, "emails.dlq", quiet_dlq()};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      durable::database db{durable::make_postgres_backend(t, {})};  // a session of its own
+      Queue<email> mine{db, "emails", quiet_queue()};
+      DeadLetterQueue<email> my_dlq{db, "emails.dlq", quiet_dlq()};
+      for (int k = 0; k < 60; ++k) {
+        mine.push({k, ""});
+        if (k % 10 == 0) {
+          std::vector<email> batch(7, email{k, "batch"});
+          mine.push_many(batch);
+        }
+        auto c = mine.claim(1min);
+        if (!c) continue;
+        if (k % 3 == 0) {
+          my_dlq.move_from(mine, *c, {"test.error", "failed", "", durable::redrive_policy::safe});
+        } else {
+          mine.ack(*c);
+        }
+        if (k % 20 == 19) my_dlq.redrive(durable::dead_letter_filter{});
+        if (k % 25 == 24) my_dlq.delete_older_than(0ms);
+        if (k % 15 == 14) {
+          std::vector<durable::add_entry<email>> added(3);
+          for (auto& a : added) a.error = {"test.added", "m", "", durable::redrive_policy::safe};
+          my_dlq.add_many(added);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  raw_connection raw{t};
+  const auto rows = std::stoll(raw.value("SELECT count(*) FROM durable_jobs"));
+  const auto entries = std::stoll(raw.value("SELECT count(*) FROM durable_dead_letters"));
+  const auto live = std::stoll(
+      raw.value("SELECT count(*) FROM durable_dead_letters WHERE redriven_at IS NULL"));
+  CHECK(rows > 0);
+  CHECK(q.size() == rows);
+  CHECK(dlq.count({}) == live);
+  CHECK(dlq.count({.include_redriven = true}) == entries);
+  // Several sessions wrote, each to its own slot; a count sums them.
+  CHECK(std::stoll(raw.value("SELECT count(*) FROM durable_queue_counts")) >= 1);
+}
+
 TEST_CASE("a claim skips a row another session holds, without waiting for it") {
   temp_dir dir;
   const auto t = target(dir, "db");
@@ -501,7 +574,7 @@ TEST_CASE("every dead-letter query is an index range scan, and pages need no sor
                      window + ", 'q', '{t1,t3}', '{45,46}', '{k46,k47}'"),
                name, false);
   }
-  check_plan(plans(raw, pg::delete_failed_before_sql, "text, int8", "'d1', 7000"),
+  check_plan(plans(raw, pg::delete_failed_before_sql(), "text, int8", "'d1', 7000"),
              "durable_dead_letters_time", false);
   // The claim walks the claim index and locks what it takes.
   raw.query(

@@ -22,6 +22,7 @@
 
 #include "durable/detail/postgres/claim.hpp"
 #include "durable/detail/postgres/connection.hpp"
+#include "durable/detail/postgres/counters.hpp"
 #include "durable/detail/postgres/dead_letter_move.hpp"
 #include "durable/detail/postgres/dead_letter_query.hpp"
 #include "durable/detail/postgres/error.hpp"
@@ -125,6 +126,7 @@ class postgres_backend final : public storage::backend {
           return out;  // rolled back
         }
       }
+      path.count();
       tx.commit();
       return out;
     });
@@ -195,9 +197,11 @@ class postgres_backend final : public storage::backend {
     return pool_.in_transaction("adding dead letters", [&](connection& c, transaction& tx) {
       std::vector<std::pair<dead_letter_id, bool>> out;
       out.reserve(entries.size());
+      count_changes added;
       for (const auto& entry : entries) {
         if (const auto id = insert_dead_letter(c, entry)) {
           out.emplace_back(*id, true);
+          add_change(added, entry.dlq, 1);
         } else {
           const auto existing = entry.origin && entry.original_id
                                     ? find_dead_letter(c, *entry.origin, *entry.original_id)
@@ -205,6 +209,7 @@ class postgres_backend final : public storage::backend {
           out.emplace_back(existing.value_or(0), false);
         }
       }
+      add_dead_letter_entries(c, added);
       tx.commit();
       return out;
     });

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "durable/detail/postgres/connection.hpp"
+#include "durable/detail/postgres/counters.hpp"
 #include "durable/detail/postgres/values.hpp"
 #include "durable/storage.hpp"
 
@@ -74,13 +75,20 @@ inline std::optional<dead_letter_id> move_claimed(connection& c, const storage::
                                                   std::string_view origin) {
   static const std::string sql = fmt::format(
       "WITH moved AS (DELETE FROM durable_jobs WHERE id = $3 AND lease_token = $4 AND "
-      "queue = $5 RETURNING *) "
-      "INSERT INTO durable_dead_letters ({}) SELECT $1, $2, id, queue, key_int, key_text, "
-      "priority, sequential, codec, fingerprint, payload, $6, $7, $8, coalesce(history, "
-      "'[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', attempts + 1, 'type', "
-      "$6::text, 'message', $7::text, 'at', $9::int8)), attempts + 1, enqueued_at, $9, "
-      "max_attempts, unique_key, $10 FROM moved RETURNING id",
-      dead_letter_columns);
+      "queue = $5 RETURNING *), "
+      "entry AS (INSERT INTO durable_dead_letters ({}) SELECT $1, $2, id, queue, key_int, "
+      "key_text, priority, sequential, codec, fingerprint, payload, $6, $7, $8, "
+      "coalesce(history, '[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', "
+      "attempts + 1, 'type', $6::text, 'message', $7::text, 'at', $9::int8)), attempts + 1, "
+      "enqueued_at, $9, max_attempts, unique_key, $10 FROM moved RETURNING id, dlq), "
+      "job_count AS ({} RETURNING 1), "
+      "entry_count AS ({}) "
+      "SELECT id FROM entry",
+      dead_letter_columns,
+      add_job_counts_sql("SELECT queue, -count(*) FROM moved GROUP BY queue"),
+      // After job_count (it reads it): queue counters before DLQ counters (counters.hpp).
+      add_dead_letter_counts_sql("SELECT dlq, count(*), 0::int8 FROM entry WHERE (SELECT "
+                                 "count(*) FROM job_count) >= 0 GROUP BY dlq"));
   std::string type_buffer;
   std::string message_buffer;
   std::string context_buffer;

@@ -30,6 +30,7 @@
 
 #include "durable/dead_letter.hpp"
 #include "durable/detail/postgres/connection.hpp"
+#include "durable/detail/postgres/counters.hpp"
 #include "durable/detail/postgres/queue_state.hpp"
 #include "durable/detail/postgres/values.hpp"
 #include "durable/storage.hpp"
@@ -257,6 +258,7 @@ enum class filter_action {
   if ((v & 2U) != 0) s += " AND queue = $4";
   if ((v & 1U) == 0) s += " AND redriven_at IS NULL";
   if (action == filter_action::select) s += " ORDER BY failed_at, id";
+  if (action == filter_action::remove) return counted_dead_letter_delete(s);
   return s;
 }
 
@@ -308,15 +310,27 @@ inline result run_filtered(connection& c, filter_action action,
                p);
 }
 
-/// How many entries match `w`.
+/// True when `w` selects the whole DLQ (no window, type, key or queue): its counters answer.
+[[nodiscard]] inline bool whole_queue(const storage::dead_letter_where& w) noexcept {
+  return w.from_ms == min_ms && w.to_ms == max_ms && w.error_types.empty() && w.keys.empty() &&
+         !w.queue;
+}
+
+/// How many entries match `w`: from the counters for the whole DLQ, else an index range
+/// scan.
 [[nodiscard]] inline std::int64_t count_dead_letters(connection& c,
                                                      const storage::dead_letter_where& w) {
+  if (whole_queue(w)) {
+    const auto [entries, redriven] = dead_letter_counts(c, w.dlq);
+    return w.include_redriven ? entries : entries - redriven;
+  }
   return run_filtered(c, filter_action::count, w).int64(0, 0);
 }
 
-/// Deletes the entries matching `w`; returns how many.
+/// Deletes the entries matching `w` (and takes them off the DLQ's counters); returns how
+/// many.
 inline std::int64_t delete_dead_letters(connection& c, const storage::dead_letter_where& w) {
-  return run_filtered(c, filter_action::remove, w).changed();
+  return run_filtered(c, filter_action::remove, w).int64(0, 0);
 }
 
 /// Ids of every entry matching `w`, oldest failure first.
@@ -329,20 +343,24 @@ inline std::int64_t delete_dead_letters(connection& c, const storage::dead_lette
   return ids;
 }
 
-/// The SQL of delete_failed_before, for plan tests.
-inline constexpr const char* delete_failed_before_sql =
-    "DELETE FROM durable_dead_letters WHERE dlq = $1 AND failed_at < $2";
+/// The SQL of delete_failed_before (also for plan tests).
+[[nodiscard]] inline const std::string& delete_failed_before_sql() {
+  static const std::string sql = counted_dead_letter_delete(
+      "DELETE FROM durable_dead_letters WHERE dlq = $1 AND failed_at < $2");
+  return sql;
+}
 
 /// Deletes the entries of `dlq` that failed before `cutoff_ms`; returns how many.
 inline std::int64_t delete_failed_before(connection& c, std::string_view dlq,
                                          std::int64_t cutoff_ms) {
-  return c.query(delete_failed_before_sql, dlq, cutoff_ms).changed();
+  return c.query(delete_failed_before_sql(), dlq, cutoff_ms).int64(0, 0);
 }
 
 /// Deletes entry `id` of `dlq`; false when there is none.
 inline bool delete_dead_letter(connection& c, std::string_view dlq, dead_letter_id id) {
-  return c.query("DELETE FROM durable_dead_letters WHERE id = $1 AND dlq = $2", id, dlq)
-             .changed() == 1;
+  static const std::string sql =
+      counted_dead_letter_delete("DELETE FROM durable_dead_letters WHERE id = $1 AND dlq = $2");
+  return c.query(sql, id, dlq).int64(0, 0) == 1;
 }
 
 }  // namespace durable::inline v0::detail::postgres

@@ -4,7 +4,8 @@
 /// \file
 /// Finishing a claim: ack (delete), nack (back to pending with the error recorded), extend
 /// the lease, and the rescue of jobs held by dead processes of this host. Every statement
-/// matches queue, id and lease token; each is one statement, its own transaction. Part of
+/// matches queue, id and lease token; each is one statement, its own transaction (an ack
+/// also takes the job off its queue's counter). Part of
 /// the PostgreSQL layer.
 
 #include <cstdint>
@@ -13,15 +14,19 @@
 #include <vector>
 
 #include "durable/detail/postgres/connection.hpp"
+#include "durable/detail/postgres/counters.hpp"
 #include "durable/storage.hpp"
 
 namespace durable::inline v0::detail::postgres {
 
 /// Deletes the claimed job; false when the lease does not match.
 inline bool delete_claimed(connection& c, const storage::lease_ref& l) {
-  return c.query("DELETE FROM durable_jobs WHERE id = $1 AND lease_token = $2 AND queue = $3", l.id,
-                 l.token, l.queue)
-             .changed() == 1;
+  static const std::string sql =
+      "WITH d AS (DELETE FROM durable_jobs WHERE id = $1 AND lease_token = $2 AND queue = $3 "
+      "RETURNING queue), k AS (" +
+      add_job_counts_sql("SELECT queue, -count(*) FROM d GROUP BY queue") +
+      ") SELECT count(*) FROM d";
+  return c.query(sql, l.id, l.token, l.queue).int64(0, 0) == 1;
 }
 
 /// Returns a claimed job to pending with one more attempt and the error appended to its

@@ -28,6 +28,7 @@
 
 #include "durable/detail/fnv1a.hpp"
 #include "durable/detail/postgres/connection.hpp"
+#include "durable/detail/postgres/counters.hpp"
 #include "durable/detail/postgres/values.hpp"
 #include "durable/exceptions.hpp"
 #include "durable/storage.hpp"
@@ -66,11 +67,6 @@ inline void configure_queue(connection& c, std::string_view queue,
     if (!r.is_null(0, 1)) s.soft_limit = r.int64(0, 1);
   }
   return s;
-}
-
-/// Number of jobs in `queue`, in any state.
-[[nodiscard]] inline std::int64_t count_all(connection& c, std::string_view queue) {
-  return c.query("SELECT count(*) FROM durable_jobs WHERE queue = $1", queue).int64(0, 0);
 }
 
 /// The id of a job in `queue` with `key` (pending or claimed), if there is one.
@@ -119,14 +115,21 @@ inline job_id insert_job(connection& c, const storage::new_job& job) {
   return c.run(sql, p).int64(0, 0);
 }
 
+/// `insert_sql` (an INSERT INTO durable_jobs without RETURNING) as one statement that
+/// also counts what it inserted and returns the new ids.
+[[nodiscard]] inline std::string counted_job_insert(std::string_view insert_sql) {
+  return fmt::format("WITH i AS ({} RETURNING id, queue), k AS ({}) SELECT id FROM i", insert_sql,
+                     add_job_counts_sql("SELECT queue, count(*) FROM i GROUP BY queue"));
+}
+
 /// The fast path's statement for one job: its values as $1..$14 in job_columns order;
 /// inserts nothing when the queue has a hard limit.
 [[nodiscard]] inline const std::string& insert_one_sql() {
-  static const std::string sql = fmt::format(
+  static const std::string sql = counted_job_insert(fmt::format(
       "INSERT INTO durable_jobs ({}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
       "$12::jsonb, $13, $14 WHERE NOT EXISTS (SELECT 1 FROM durable_queues WHERE name = $1 "
-      "AND hard_limit IS NOT NULL) RETURNING id",
-      job_columns);
+      "AND hard_limit IS NOT NULL)",
+      job_columns));
   return sql;
 }
 
@@ -135,14 +138,14 @@ inline job_id insert_job(connection& c, const storage::new_job& job) {
 /// fingerprint, payload, history, max_attempts); inserts nothing when the queue has a
 /// hard limit.
 [[nodiscard]] inline const std::string& insert_many_sql() {
-  static const std::string sql = fmt::format(
+  static const std::string sql = counted_job_insert(fmt::format(
       "INSERT INTO durable_jobs ({}) SELECT $1, k_int, k_text, prio, run_at, enq, seq, att, codec, "
       "fp, payload, hist::jsonb, max_att, false FROM unnest($2::int8[], $3::text[], $4::int8[], "
       "$5::int8[], $6::int8[], $7::bool[], $8::int8[], $9::text[], $10::int8[], $11::bytea[], "
       "$12::text[], $13::int8[]) AS t(k_int, k_text, prio, run_at, enq, seq, att, codec, fp, "
       "payload, hist, max_att) WHERE NOT EXISTS (SELECT 1 FROM durable_queues WHERE name = $1 "
-      "AND hard_limit IS NOT NULL) RETURNING id",
-      job_columns);
+      "AND hard_limit IS NOT NULL)",
+      job_columns));
   return sql;
 }
 
@@ -275,7 +278,14 @@ class push_path {
     if (limit.hard && limit.size >= *limit.hard) return {0, storage::push_status::full};
     const auto id = insert_job(c_, job);
     if (limit.hard) ++limit.size;
+    add_change(added_, job.queue, 1);
     return {id, storage::push_status::created};
+  }
+
+  /// Adds the pushed jobs to the queues' counters: the transaction's last job change.
+  void count() {
+    add_jobs(c_, added_);
+    added_.clear();
   }
 
  private:
@@ -304,6 +314,7 @@ class push_path {
 
   connection& c_;
   std::vector<queue_limit> limits_;
+  count_changes added_;
 };
 
 }  // namespace durable::inline v0::detail::postgres

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "durable/detail/postgres/connection.hpp"
+#include "durable/detail/postgres/counters.hpp"
 #include "durable/detail/postgres/push.hpp"
 #include "durable/detail/postgres/values.hpp"
 #include "durable/storage.hpp"
@@ -38,12 +39,12 @@ inline std::int64_t mark_redriven(connection& c, std::string_view dlq,
   params p;
   add_id_array(p, ids);
   add_all(p, dlq, at_ms);
-  return c
-      .run(
-          "UPDATE durable_dead_letters SET redriven_at = $3 "
-          "WHERE id = ANY($1) AND dlq = $2 AND redriven_at IS NULL",
-          p)
-      .changed();
+  static const std::string sql =
+      "WITH u AS (UPDATE durable_dead_letters SET redriven_at = $3 "
+      "WHERE id = ANY($1) AND dlq = $2 AND redriven_at IS NULL RETURNING dlq), k AS (" +
+      add_dead_letter_counts_sql("SELECT dlq, 0::int8, count(*) FROM u GROUP BY dlq") +
+      ") SELECT count(*) FROM u";
+  return c.run(sql, p).int64(0, 0);
 }
 
 /// An entry as a redrive reads it.
@@ -162,6 +163,7 @@ struct redrive_entry {
     switch (pushed.status) {
       case storage::push_status::created:
         o.status = storage::redrive_status::redriven;
+        o.queue = jobs[j].queue;
         redriven.push_back(o.id);
         done.insert(o.id);
         break;
@@ -169,6 +171,7 @@ struct redrive_entry {
       case storage::push_status::full: o.status = storage::redrive_status::full; break;
     }
   }
+  path.count();  // queue counters before the DLQ's (counters.hpp)
   if (!redriven.empty()) mark_redriven(c, r.dlq, redriven, r.now_ms);
   return out;
 }

@@ -6,9 +6,10 @@
 /// first schema of the connection's search_path (current_schema()), so one database can
 /// hold several independent durable databases, one per schema. Part of the PostgreSQL layer.
 ///
-/// The semantics are SQLite's schema version 2 (detail/sqlite/schema.hpp), column by
-/// column, so the version numbers match: a new PostgreSQL database starts at version 2.
-/// Every time column holds BIGINT milliseconds since the Unix epoch, UTC.
+/// Version 2 has the semantics of SQLite's schema version 2 (detail/sqlite/schema.hpp),
+/// column by column; version 3 adds the counters that answer size(), the hard limit and
+/// whole-DLQ counts without a scan, as SQLite's version 3 does. Every time column holds
+/// BIGINT milliseconds since the Unix epoch, UTC.
 
 #include <fmt/format.h>
 
@@ -123,8 +124,32 @@ CREATE TRIGGER durable_jobs_notify_push AFTER INSERT ON durable_jobs
   FOR EACH STATEMENT EXECUTE FUNCTION durable_notify_push();
 )sql"};
 
+// Version 3: counters kept in the same transaction as the rows they count (counters.hpp).
+// Each queue and DLQ has up to 16 counter rows ("slots"); a session adds its changes to the
+// slot of its backend process id, so sessions of many workers seldom wait for one another's
+// row lock, and a count is the sum of at most 16 rows. Existing rows are counted into slot 0.
+inline constexpr migration schema_v3{3, R"sql(
+CREATE TABLE durable_queue_counts (
+  queue TEXT COLLATE "C" NOT NULL,
+  slot  INTEGER NOT NULL,
+  jobs  BIGINT NOT NULL,
+  PRIMARY KEY (queue, slot)
+);
+CREATE TABLE durable_dead_letter_counts (
+  dlq      TEXT COLLATE "C" NOT NULL,
+  slot     INTEGER NOT NULL,
+  entries  BIGINT NOT NULL,
+  redriven BIGINT NOT NULL,
+  PRIMARY KEY (dlq, slot)
+);
+INSERT INTO durable_queue_counts (queue, slot, jobs)
+  SELECT queue, 0, count(*) FROM durable_jobs GROUP BY queue;
+INSERT INTO durable_dead_letter_counts (dlq, slot, entries, redriven)
+  SELECT dlq, 0, count(*), count(redriven_at) FROM durable_dead_letters GROUP BY dlq;
+)sql"};
+
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v2};
+inline constexpr std::array migrations{schema_v2, schema_v3};
 
 /// The channel pushes are notified on; the payload is "<queue> <schema>".
 inline constexpr const char* push_channel = "durable_push";
