@@ -179,14 +179,25 @@ constexpr Oid text_oid = 25;
 constexpr Oid bool_oid = 16;
 constexpr Oid bytea_oid = 17;
 
-/// The raw baseline of the queue: durable's statements, prepared once, binary parameters.
+/// The raw baseline of the queue: the minimal statements on durable's table (an INSERT,
+/// durable's claim, a DELETE), prepared once, binary parameters. Unlike durable's, they
+/// keep no counters and check no hard limit: the ratio includes what those cost.
 class raw_queue {
  public:
   explicit raw_queue(const std::string& target) : c_(target) {
-    c_.prepare("one", pg::insert_one_sql(),
+    c_.prepare("one",
+               "INSERT INTO durable_jobs (" + std::string{pg::job_columns} +
+                   ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, "
+                   "$14) RETURNING id",
                {text_oid, int8_oid, text_oid, int8_oid, int8_oid, int8_oid, bool_oid, int8_oid,
                 text_oid, int8_oid, bytea_oid, text_oid, int8_oid, bool_oid});
-    c_.prepare("many", pg::insert_many_sql(),
+    c_.prepare("many",
+               "INSERT INTO durable_jobs (" + std::string{pg::job_columns} +
+                   ") SELECT $1, k_int, k_text, prio, run_at, enq, seq, att, codec, fp, payload, "
+                   "hist::jsonb, max_att, false FROM unnest($2::int8[], $3::text[], $4::int8[], "
+                   "$5::int8[], $6::int8[], $7::bool[], $8::int8[], $9::text[], $10::int8[], "
+                   "$11::bytea[], $12::text[], $13::int8[]) AS t(k_int, k_text, prio, run_at, "
+                   "enq, seq, att, codec, fp, payload, hist, max_att) RETURNING id",
                {text_oid, 1016, 1009, 1016, 1016, 1016, 1000, 1016, 1009, 1016, 1001, 1009, 1016});
     c_.prepare("claim", pg::claim_next_sql, {int8_oid, int8_oid, text_oid, int8_oid, text_oid});
     c_.prepare("ack", "DELETE FROM durable_jobs WHERE id = $1 AND lease_token = $2 AND queue = $3",
