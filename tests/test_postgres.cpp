@@ -411,7 +411,8 @@ TEST_CASE("concurrent redrives of the same entries push each job once") {
   CHECK(dlq.count({}) == 0);
 }
 
-TEST_CASE("the counters match the rows after pushes, acks, moves, deletes and redrives of 4 sessions") {
+TEST_CASE(
+    "the counters match the rows after pushes, acks, moves, deletes and redrives of 4 sessions") {
   temp_dir dir;
   const auto t = target(dir, "db");
   Queue<email> q{t, "emails", quiet_queue()};
@@ -449,8 +450,8 @@ TEST_CASE("the counters match the rows after pushes, acks, moves, deletes and re
   raw_connection raw{t};
   const auto rows = std::stoll(raw.value("SELECT count(*) FROM durable_jobs"));
   const auto entries = std::stoll(raw.value("SELECT count(*) FROM durable_dead_letters"));
-  const auto live = std::stoll(
-      raw.value("SELECT count(*) FROM durable_dead_letters WHERE redriven_at IS NULL"));
+  const auto live =
+      std::stoll(raw.value("SELECT count(*) FROM durable_dead_letters WHERE redriven_at IS NULL"));
   CHECK(rows > 0);
   CHECK(q.size() == rows);
   CHECK(dlq.count({}) == live);

@@ -34,10 +34,11 @@ namespace durable::inline v0::detail::postgres {
 /// A statement (or data-modifying CTE) adding the rows (queue, n) of `select` to the job
 /// counters; `select` must give each queue once, in name order.
 [[nodiscard]] inline std::string add_job_counts_sql(std::string_view select) {
-  return "INSERT INTO durable_queue_counts AS k (queue, slot, jobs) SELECT queue, " DURABLE_DETAIL_PG_SLOT
-         ", n FROM (" +
+  return "INSERT INTO durable_queue_counts AS k (queue, slot, jobs) SELECT "
+         "queue, " DURABLE_DETAIL_PG_SLOT ", n FROM (" +
          std::string{select} +
-         ") AS d(queue, n) WHERE n <> 0 ORDER BY queue COLLATE \"C\" ON CONFLICT (queue, slot) DO UPDATE "
+         ") AS d(queue, n) WHERE n <> 0 ORDER BY queue COLLATE \"C\" ON CONFLICT (queue, slot) DO "
+         "UPDATE "
          "SET jobs = k.jobs + EXCLUDED.jobs";
 }
 
@@ -47,7 +48,8 @@ namespace durable::inline v0::detail::postgres {
   return "INSERT INTO durable_dead_letter_counts AS k (dlq, slot, entries, redriven) SELECT "
          "dlq, " DURABLE_DETAIL_PG_SLOT ", e, r FROM (" +
          std::string{select} +
-         ") AS d(dlq, e, r) WHERE e <> 0 OR r <> 0 ORDER BY dlq COLLATE \"C\" ON CONFLICT (dlq, slot) DO "
+         ") AS d(dlq, e, r) WHERE e <> 0 OR r <> 0 ORDER BY dlq COLLATE \"C\" ON CONFLICT (dlq, "
+         "slot) DO "
          "UPDATE SET entries = k.entries + EXCLUDED.entries, redriven = k.redriven + "
          "EXCLUDED.redriven";
 }
@@ -98,8 +100,7 @@ inline void write_changes(connection& c, const std::string& sql, const count_cha
 /// Adds `jobs` (jobs by queue) to the job counters. Call it after every other change of
 /// the transaction.
 inline void add_jobs(connection& c, const count_changes& jobs) {
-  static const std::string sql =
-      add_job_counts_sql("SELECT * FROM unnest($1::text[], $2::int8[])");
+  static const std::string sql = add_job_counts_sql("SELECT * FROM unnest($1::text[], $2::int8[])");
   write_changes(c, sql, jobs);
 }
 
@@ -113,8 +114,9 @@ inline void add_dead_letter_entries(connection& c, const count_changes& entries)
 
 /// Jobs in `queue`, in any state: the sum of its counters.
 [[nodiscard]] inline std::int64_t count_all(connection& c, std::string_view queue) {
-  return c.query("SELECT coalesce(sum(jobs), 0)::int8 FROM durable_queue_counts WHERE queue = $1",
-                 queue)
+  return c
+      .query("SELECT coalesce(sum(jobs), 0)::int8 FROM durable_queue_counts WHERE queue = $1",
+             queue)
       .int64(0, 0);
 }
 

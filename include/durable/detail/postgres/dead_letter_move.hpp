@@ -84,8 +84,7 @@ inline std::optional<dead_letter_id> move_claimed(connection& c, const storage::
       "job_count AS ({} RETURNING 1), "
       "entry_count AS ({}) "
       "SELECT id FROM entry",
-      dead_letter_columns,
-      add_job_counts_sql("SELECT queue, -count(*) FROM moved GROUP BY queue"),
+      dead_letter_columns, add_job_counts_sql("SELECT queue, -count(*) FROM moved GROUP BY queue"),
       // After job_count (it reads it): queue counters before DLQ counters (counters.hpp).
       add_dead_letter_counts_sql("SELECT dlq, count(*), 0::int8 FROM entry WHERE (SELECT "
                                  "count(*) FROM job_count) >= 0 GROUP BY dlq"));

@@ -25,16 +25,16 @@ namespace durable::inline v0::detail::postgres {
 /// One row per distinct priority of queue $1 (a loose index scan of durable_jobs_claim):
 /// its earliest run_at, and its scheduled and live-leased jobs at time $2 (none for
 /// $2 = max_ms: no job runs later). Each is an index range scan; pending jobs are not read.
-#define DURABLE_DETAIL_PG_PRIORITIES                                                           \
-  "WITH RECURSIVE p(pr) AS ("                                                                  \
-  "(SELECT priority FROM durable_jobs WHERE queue = $1 ORDER BY priority DESC LIMIT 1) "       \
-  "UNION ALL SELECT (SELECT priority FROM durable_jobs WHERE queue = $1 AND priority < p.pr "  \
-  "ORDER BY priority DESC LIMIT 1) FROM p WHERE p.pr IS NOT NULL), "                           \
-  "s AS (SELECT (SELECT run_at FROM durable_jobs WHERE queue = $1 AND priority = p.pr "        \
-  "ORDER BY run_at LIMIT 1) AS earliest, "                                                     \
-  "(SELECT count(*) FROM durable_jobs WHERE queue = $1 AND priority = p.pr AND run_at > $2 "   \
-  "AND lease_token IS NULL) AS scheduled, "                                                    \
-  "(SELECT count(*) FROM durable_jobs WHERE queue = $1 AND priority = p.pr AND run_at > $2 "   \
+#define DURABLE_DETAIL_PG_PRIORITIES                                                          \
+  "WITH RECURSIVE p(pr) AS ("                                                                 \
+  "(SELECT priority FROM durable_jobs WHERE queue = $1 ORDER BY priority DESC LIMIT 1) "      \
+  "UNION ALL SELECT (SELECT priority FROM durable_jobs WHERE queue = $1 AND priority < p.pr " \
+  "ORDER BY priority DESC LIMIT 1) FROM p WHERE p.pr IS NOT NULL), "                          \
+  "s AS (SELECT (SELECT run_at FROM durable_jobs WHERE queue = $1 AND priority = p.pr "       \
+  "ORDER BY run_at LIMIT 1) AS earliest, "                                                    \
+  "(SELECT count(*) FROM durable_jobs WHERE queue = $1 AND priority = p.pr AND run_at > $2 "  \
+  "AND lease_token IS NULL) AS scheduled, "                                                   \
+  "(SELECT count(*) FROM durable_jobs WHERE queue = $1 AND priority = p.pr AND run_at > $2 "  \
   "AND lease_token IS NOT NULL) AS claimed FROM p WHERE p.pr IS NOT NULL) "
 
 /// Counts of `queue` at `now_ms`, in one statement (one snapshot): the total from the
