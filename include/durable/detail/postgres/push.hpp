@@ -12,7 +12,9 @@
 /// order (hard-limited queues by name, then unique keys by hash), the locks that make its
 /// checks exact while other sessions push: the queue's row in durable_queues (FOR UPDATE),
 /// and a transaction-level advisory lock per unique key. Each check then runs in a later
-/// statement, whose snapshot sees everything committed before the lock was granted.
+/// statement, whose snapshot sees everything committed before the lock was granted. Both
+/// paths add what they inserted to the queues' job counters (counters.hpp) in the same
+/// transaction: the fast one in its statement, the locked one last, by count().
 
 #include <fmt/format.h>
 
