@@ -6,6 +6,11 @@
 // back, a recovery over the outage window puts the redrivable ones back, and the worker
 // finishes them. Everything lives in one SQLite file; kill it at any point and rerun:
 // nothing committed is lost.
+//
+//   demo                        the story in a SQLite file under the temp directory
+//   demo --postgres <conninfo>  the same story in a PostgreSQL database (a libpq connection
+//                               string, e.g. "host=/tmp/pg dbname=postgres"); its queue and
+//                               DLQ get names of their own per run, so reruns start afresh
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -15,11 +20,17 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <durable/durable.hpp>
+#ifdef DURABLE_DEMO_POSTGRES
+#include <durable/postgres.hpp>
+#endif
 
 using namespace std::chrono_literals;
 
@@ -81,22 +92,58 @@ void wait_until_idle(durable::Queue<charge>& queue,
   }
 }
 
-}  // namespace
+/// Where the demo keeps its queue: a fresh SQLite file, or a PostgreSQL database.
+struct storage_choice {
+  std::string db;
+  std::string queue = "payments";
+  std::string dlq = "payments.dlq";
+};
 
-int main() {
+/// Reads the command line (one optional flag, parsed by hand); empty on bad usage.
+std::optional<storage_choice> choose_storage(int argc, char** argv) {
+  const std::span<char*> args{argv, static_cast<std::size_t>(argc)};
+  storage_choice choice;
+  if (args.size() == 3 && std::string_view{args[1]} == "--postgres") {
+#ifdef DURABLE_DEMO_POSTGRES
+    choice.db = args[2];
+    const auto run = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    choice.queue = fmt::format("demo.{}.payments", run);
+    choice.dlq = choice.queue + ".dlq";
+    return choice;
+#else
+    std::fputs("demo: built without PostgreSQL (configure with -DDURABLE_POSTGRES=ON)\n", stderr);
+    return std::nullopt;
+#endif
+  }
+  if (args.size() != 1) {
+    std::fputs("usage: demo [--postgres <libpq connection string>]\n", stderr);
+    return std::nullopt;
+  }
   const auto dir = std::filesystem::temp_directory_path() / "durable-demo";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  const auto db = (dir / "payments.db").string();
-  fmt::print("durable demo: payments queue and dead-letter queue in {}\n\n", db);
+  choice.db = (dir / "payments.db").string();
+  return choice;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto choice = choose_storage(argc, argv);
+  if (!choice) return 2;
+  const durable::database db{choice->db};
+  fmt::print("durable demo: queue \"{}\" and dead-letter queue \"{}\" in {}\n\n", choice->queue,
+             choice->dlq, db.target());
 
   durable::queue_options queue_options;
   queue_options.log = nullptr;
   queue_options.max_attempts = 2;  // stored with each job
   durable::dead_letter_options dlq_options;
   dlq_options.log = nullptr;
-  durable::Queue<charge> queue{db, "payments", queue_options};
-  durable::DeadLetterQueue<charge> dlq{db, "payments.dlq", dlq_options};
+  durable::Queue<charge> queue{db, choice->queue, queue_options};
+  durable::DeadLetterQueue<charge> dlq{db, choice->dlq, dlq_options};
 
   payment_service service;
   durable::worker_options options;

@@ -3,17 +3,19 @@
 # Installs the Debian 12 packages durable needs, only those missing: one `apt-get update`,
 # then a non-interactive `apt-get install`, through sudo only when not already root.
 #
-#   scripts/install-deps.sh demo   # what scripts/demo.sh needs: compiler, CMake, libraries
+#   scripts/install-deps.sh demo   # what scripts/demo.sh needs: compiler, CMake, libraries (libpq
+#                                  # for `demo --postgres <conninfo>`)
 #   scripts/install-deps.sh test   # plus clang, sanitizer runtimes, clang-format and -tidy, doctest,
-#                                  # Google Benchmark: what scripts/test.sh needs
+#                                  # Google Benchmark, libpq and a PostgreSQL 15 server (the tests
+#                                  # start a throwaway one): what scripts/test.sh needs
 #   scripts/install-deps.sh bench  # what scripts/bench.sh needs: the demo set, Google Benchmark,
 #                                  # gnuplot (plots), python3-persist-queue (the comparison)
 set -euo pipefail
 
-demo_packages=(cmake ninja-build g++ libsqlite3-dev libboost1.81-dev libfmt-dev)
+demo_packages=(cmake ninja-build g++ libsqlite3-dev libboost1.81-dev libfmt-dev libpq-dev)
 # libclang-rt-14-dev holds the sanitizer runtimes; clang only recommends it.
 test_packages=("${demo_packages[@]}" clang libclang-rt-14-dev clang-format clang-tidy doctest-dev
-               libbenchmark-dev)
+               libbenchmark-dev libpq-dev postgresql-15)
 bench_packages=("${demo_packages[@]}" libbenchmark-dev gnuplot-nox python3 python3-persist-queue
                 sqlite3)
 

@@ -27,6 +27,15 @@
 # Installs the Debian packages it needs first (scripts/install-deps.sh test). Runs every
 # requested step even after one fails, prints a summary, exits 1 if any step failed.
 #
+# PostgreSQL: the gcc and sanitizer steps run the backend conformance suite on PostgreSQL
+# too ("postgres/<case>" entries), against a throwaway PostgreSQL 15 server this script
+# starts (scripts/postgres.sh: initdb into a temp directory, a unix socket there, no TCP)
+# and stops and removes when it exits, also on failure or interrupt. It exports
+# DURABLE_TEST_POSTGRES (the connection string), DURABLE_TEST_PG_CTL and DURABLE_TEST_PGDATA
+# (for the server-restart test). Set DURABLE_TEST_POSTGRES=<conninfo> to use an existing
+# server instead (the restart test then fails unless the other two are set as well). A
+# server that cannot be started fails the run: the PostgreSQL tests are never skipped.
+#
 # Sanitizers and address-space randomization: clang 14's sanitizer runtimes assume the
 # memory layout of kernels with vm.mmap_rnd_bits <= 28. With more entropy (recent kernels
 # allow 32) ThreadSanitizer dies with "FATAL: ThreadSanitizer: unexpected memory mapping"
@@ -56,6 +65,30 @@ done
 
 scripts/install-deps.sh test || { echo "test.sh: could not install dependencies" >&2; exit 1; }
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+
+# The throwaway PostgreSQL server, when a step runs the tests and none was given.
+pg_dir=""
+stop_postgres() {
+  if [[ -n $pg_dir ]]; then
+    scripts/postgres.sh stop "$pg_dir"
+    pg_dir=""
+  fi
+}
+needs_server=0
+for step in "${steps[@]}"; do
+  case "$step" in gcc | clang-asan | clang-tsan) needs_server=1 ;; esac
+done
+if ((needs_server)) && [[ -z ${DURABLE_TEST_POSTGRES:-} ]]; then
+  trap stop_postgres EXIT
+  trap 'exit 130' INT TERM
+  pg_dir=$(mktemp -d /tmp/durable-pg.XXXXXX)
+  if ! scripts/postgres.sh start "$pg_dir" tests; then
+    echo "test.sh: could not start the PostgreSQL test server" >&2
+    exit 1
+  fi
+  # shellcheck disable=SC1091  # written by scripts/postgres.sh
+  source "$pg_dir/env"
+fi
 
 # Prints the command prefix a sanitizer step needs ("" or setarch ...), or fails.
 sanitizer_launcher() {
@@ -157,7 +190,8 @@ run_tidy() {
     return 1
   }
   "$clang_tidy" --version | head -n2 | tail -n1
-  "$clang_tidy" --quiet --config-file=.clang-tidy tests/tidy_headers.cpp -- -std=c++20 -I"$PWD/include"
+  "$clang_tidy" --quiet --config-file=.clang-tidy tests/tidy_headers.cpp -- -std=c++20 \
+    -I"$PWD/include" -isystem "$(pg_config --includedir)"
 }
 
 run_step() {

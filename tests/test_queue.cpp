@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <durable/detail/sqlite/schema.hpp>
@@ -428,6 +429,8 @@ TEST_CASE("each job keeps the max attempts it was pushed with") {
 TEST_CASE("a PostgreSQL target without the PostgreSQL backend is a clear error, no file made" *
           doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
+  // A program without <durable/postgres.hpp>, even when this test binary has it.
+  const auto factory = std::exchange(durable::detail::postgres_factory(), nullptr);
   const std::filesystem::path cwd = std::filesystem::current_path();
   std::filesystem::current_path(dir.path());
   try {
@@ -440,6 +443,7 @@ TEST_CASE("a PostgreSQL target without the PostgreSQL backend is a clear error, 
   }
   CHECK(std::filesystem::is_empty(dir.path()));
   std::filesystem::current_path(cwd);
+  durable::detail::postgres_factory() = factory;
 }
 
 TEST_CASE("Queue objects of one process on one database share one connection") {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include <durable/durable.hpp>
+#include <durable/postgres.hpp>
 #include <durable/version.hpp>
 
 namespace {

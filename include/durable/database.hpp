@@ -39,6 +39,13 @@ class database_state {
  public:
   explicit database_state(std::shared_ptr<storage::backend> backend)
       : backend_(std::move(backend)) {}
+  database_state(const database_state&) = delete;
+  database_state& operator=(const database_state&) = delete;
+  database_state(database_state&&) = delete;
+  database_state& operator=(database_state&&) = delete;
+  ~database_state() {
+    if (watching_) backend_->watch_pushes({});  // no call into this object after here
+  }
 
   [[nodiscard]] storage::backend& backend() const noexcept { return *backend_; }
 
@@ -48,21 +55,31 @@ class database_state {
     const auto it = sequences_.find(queue);
     return it == sequences_.end() ? 0 : it->second;
   }
-  /// Wakes the waiters of `queue`.
+  /// Wakes the waiters of `queue`; of every queue waited on for "".
   void notify_push(std::string_view queue) {
     {
       std::lock_guard lock{mutex_};
-      auto it = sequences_.find(queue);
-      if (it == sequences_.end()) it = sequences_.emplace(std::string{queue}, 0).first;
-      ++it->second;
+      if (queue.empty()) {
+        for (auto& [name, sequence] : sequences_) ++sequence;
+      } else {
+        auto it = sequences_.find(queue);
+        if (it == sequences_.end()) it = sequences_.emplace(std::string{queue}, 0).first;
+        ++it->second;
+      }
     }
     pushed_.notify_all();
   }
   /// Blocks until `queue`'s sequence moves past `seen`, `timeout` passes or `stop` is
-  /// requested; true if it moved.
+  /// requested; true if it moved. The first wait asks the backend to report pushes of
+  /// other processes (storage::backend::watch_pushes), so they wake waiters too.
   bool wait_for_push(std::string_view queue, std::uint64_t seen, std::chrono::milliseconds timeout,
                      const std::stop_token& stop) {
+    std::call_once(watch_once_, [this] {
+      backend_->watch_pushes([this](std::string_view q) { notify_push(q); });
+      watching_ = true;
+    });
     std::unique_lock lock{mutex_};
+    if (!sequences_.contains(queue)) sequences_.emplace(std::string{queue}, 0);
     return pushed_.wait_for(lock, stop, timeout, [&] {
       const auto it = sequences_.find(queue);
       return it != sequences_.end() && it->second != seen;
@@ -71,6 +88,8 @@ class database_state {
 
  private:
   std::shared_ptr<storage::backend> backend_;
+  std::once_flag watch_once_;
+  bool watching_ = false;  // set once, under watch_once_
   std::mutex mutex_;
   std::condition_variable_any pushed_;
   std::map<std::string, std::uint64_t, std::less<>> sequences_;
@@ -145,11 +164,13 @@ class database {
   /// Opens `target`, or shares this process's open connection to it: a PostgreSQL
   /// connection string (postgresql://... or key=value), else the path of a SQLite file,
   /// created if needed. Throws sqlite_error/schema_error for a file that cannot be used
-  /// (not a database, read-only, missing directory, newer schema).
+  /// (not a database, read-only, missing directory, newer schema); for PostgreSQL
+  /// connection_error (unreachable, refused), postgres_error, schema_error.
   explicit database(const std::string& target, const open_options& options = {})
       : state_(detail::open_shared(target, options)) {}
 
-  /// Uses `backend`, e.g. one that is not built in.
+  /// Uses `backend`, e.g. one that is not built in. Give each backend to one database:
+  /// a backend reports other processes' pushes to one handle (storage::backend::watch_pushes).
   explicit database(std::shared_ptr<storage::backend> backend)
       : state_(std::make_shared<detail::database_state>(std::move(backend))) {}
 

@@ -311,6 +311,16 @@ struct error_traits<durable::sqlite_error>
   static constexpr std::string_view name = "durable::sqlite_error";
 };
 template <>
+struct error_traits<durable::connection_error>
+    : detail::shipped_traits<error_kind::transient, redrive_policy::safe> {
+  static constexpr std::string_view name = "durable::connection_error";
+};
+template <>
+struct error_traits<durable::postgres_error>
+    : detail::shipped_traits<error_kind::transient, redrive_policy::optional> {
+  static constexpr std::string_view name = "durable::postgres_error";
+};
+template <>
 struct error_traits<durable::decode_error>
     : detail::shipped_traits<error_kind::permanent, redrive_policy::never> {
   static constexpr std::string_view name = "durable::decode_error";
@@ -338,8 +348,9 @@ using std_errors = error_list<std::invalid_argument, std::domain_error, std::len
 
 /// durable's own exception types (exceptions.hpp), derived types first.
 using durable_errors =
-    error_list<durable::busy_error, durable::sqlite_error, durable::decode_error,
-               durable::schema_error, durable::invalid_argument_error, durable::error>;
+    error_list<durable::busy_error, durable::sqlite_error, durable::connection_error,
+               durable::postgres_error, durable::decode_error, durable::schema_error,
+               durable::invalid_argument_error, durable::error>;
 
 /// What a Worker classifies with unless told otherwise: durable's types, then the
 /// standard ones. Extend it by listing your types first:

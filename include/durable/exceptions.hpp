@@ -59,6 +59,42 @@ class busy_error : public sqlite_error {
   using sqlite_error::sqlite_error;
 };
 
+/// PostgreSQL reported a failure while the connection stayed usable (a constraint, a lock
+/// wait past the busy timeout, missing privileges, ...). Carries the SQLSTATE code and the
+/// connection target (its password replaced by "***"). The call changed nothing.
+class postgres_error : public error {
+ public:
+  postgres_error(const std::string& message, std::string sqlstate, std::string target)
+      : error(message), sqlstate_(std::move(sqlstate)), target_(std::move(target)) {}
+  /// The five-character SQLSTATE code ("55P03", "42501", ...); empty when there is none.
+  [[nodiscard]] const std::string& sqlstate() const noexcept { return sqlstate_; }
+  /// The connection target, without its password.
+  [[nodiscard]] const std::string& target() const noexcept { return target_; }
+
+ private:
+  std::string sqlstate_;
+  std::string target_;
+};
+
+/// A database server could not be reached, refused the connection (wrong credentials, no
+/// such database, too many clients), or the connection broke during a call (the server
+/// restarted, the network failed). The next call opens a new connection. A call that
+/// failed this way before it committed changed nothing; one whose connection broke while
+/// committing may have taken effect (`during_commit()`), as with any database server.
+class connection_error : public error {
+ public:
+  connection_error(const std::string& message, std::string target, bool during_commit = false)
+      : error(message), target_(std::move(target)), during_commit_(during_commit) {}
+  /// The connection target, without its password.
+  [[nodiscard]] const std::string& target() const noexcept { return target_; }
+  /// True when the connection broke while a commit was under way: its outcome is unknown.
+  [[nodiscard]] bool during_commit() const noexcept { return during_commit_; }
+
+ private:
+  std::string target_;
+  bool during_commit_;
+};
+
 /// The database was written by a newer durable (schema version `found()` > `supported()`),
 /// or its durable tables are damaged. Nothing was changed.
 class schema_error : public error {

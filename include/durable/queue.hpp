@@ -180,13 +180,14 @@ class Queue {
   /// True when the queue holds a job (pending, scheduled or claimed) with `key`.
   [[nodiscard]] bool contains(const job_key& key) { return engine_.has_key(key); }
 
-  /// Counts pushes (and nacks, redrives) into this queue in this process; pass it to
-  /// wait_for_push.
+  /// Counts pushes (and nacks, redrives) into this queue in this process, and on
+  /// PostgreSQL pushes by other processes too; pass it to wait_for_push.
   [[nodiscard]] std::uint64_t push_sequence() const { return engine_.push_sequence(); }
 
   /// Blocks until a job is pushed, nacked or redriven into this queue by this process
   /// after `seen` (a push_sequence() value), `timeout` passes, or `stop` is requested.
-  /// True if pushed. Pushes from other processes do not wake it: poll claim() for those.
+  /// True if pushed. On SQLite pushes from other processes do not wake it: poll claim()
+  /// for those. On PostgreSQL they do (LISTEN/NOTIFY), soon after they commit.
   bool wait_for_push(std::uint64_t seen, std::chrono::milliseconds timeout,
                      const std::stop_token& stop = {}) {
     return engine_.wait_for_push(seen, timeout, stop);

@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -282,6 +283,16 @@ class backend {
   /// A number that changes whenever another connection commits; empty when the backend
   /// cannot tell (then idle claims are never skipped).
   [[nodiscard]] virtual std::optional<std::int64_t> change_stamp() = 0;
+  /// Wake-ups from other processes and hosts. From this call on, the backend calls
+  /// `on_push(queue)` (from a thread of its own) soon after another connection commits a
+  /// push into `queue` of this database, and `on_push("")` when any queue may have changed
+  /// unseen (e.g. after it reconnected). One function at a time: a call replaces the
+  /// previous one; an empty function stops the calls; when the call returns, the old
+  /// function is not running and will not be called again. The default does nothing: the
+  /// backend cannot tell, and idle workers poll (SQLite). PostgreSQL: LISTEN/NOTIFY.
+  virtual void watch_pushes(std::function<void(std::string_view queue)> on_push) {
+    static_cast<void>(on_push);
+  }
 
   // Queues
   /// Stores `settings` for `queue`, creating its entry if needed.

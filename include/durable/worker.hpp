@@ -63,7 +63,8 @@ struct worker_options {
   /// Log a DLQ summary on start and after every this many processed jobs; 0: only on start.
   std::int64_t dlq_summary_every = 1000;
   /// Idle polling starts at this interval and doubles up to `max_poll_interval`; a push
-  /// through the same Queue object wakes the worker at once.
+  /// through the same Queue object wakes the worker at once, and on PostgreSQL so does a
+  /// push from any process or host (LISTEN/NOTIFY).
   std::chrono::milliseconds min_poll_interval{10};
   /// Longest wait between polls when idle.
   std::chrono::milliseconds max_poll_interval{1'000};

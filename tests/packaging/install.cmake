@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DPREFIX=... -DCONFIG=... -P install.cmake
+# cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DPREFIX=... -DCONFIG=... -DPOSTGRES=ON|OFF -P install.cmake
 # Installs durable's build tree into a fresh PREFIX and checks what landed there: every
 # public header, the four package files, nothing else, and no path into the source tree.
 
@@ -17,13 +17,20 @@ endif()
 
 set(errors)
 file(GLOB_RECURSE headers RELATIVE "${SOURCE_DIR}/include" "${SOURCE_DIR}/include/durable/*.hpp")
+if(NOT POSTGRES)  # the PostgreSQL component's headers are installed with it only
+  list(FILTER headers EXCLUDE REGEX "^durable/(postgres\\.hpp|detail/postgres/)")
+endif()
 foreach(file IN LISTS headers)
   if(NOT EXISTS "${PREFIX}/include/${file}")
     list(APPEND errors "header not installed: include/${file}")
   endif()
 endforeach()
-foreach(file durableConfig.cmake durableConfigVersion.cmake durableDependencies.cmake
-             durableTargets.cmake)
+set(package_files durableConfig.cmake durableConfigVersion.cmake durableDependencies.cmake
+                  durableTargets.cmake)
+if(POSTGRES)
+  list(APPEND package_files durablePostgresTargets.cmake)
+endif()
+foreach(file IN LISTS package_files)
   if(NOT EXISTS "${PREFIX}/share/durable/${file}")
     list(APPEND errors "package file not installed: share/durable/${file}")
   endif()

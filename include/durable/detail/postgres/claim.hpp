@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// Claim: taking the jobs at the head of a queue under a fenced lease, in one statement
+/// with FOR UPDATE SKIP LOCKED, so consumers on many hosts never wait for each other nor
+/// take the same job. A job whose lease expired is claimable again; the claim counts the
+/// lost attempt and records it. Part of the PostgreSQL layer.
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "durable/detail/postgres/connection.hpp"
+#include "durable/detail/postgres/values.hpp"
+#include "durable/storage.hpp"
+
+namespace durable::inline v0::detail::postgres {
+
+// Macros, not constants: the claim statements are built by string-literal concatenation.
+// NOLINTBEGIN(cppcoreguidelines-macro-usage)
+#define DURABLE_DETAIL_PG_CLAIM_SET                                                          \
+  "SET lease_token = $1, run_at = $2, claimed_by = $3, "                                     \
+  "attempts = j.attempts + (j.lease_token IS NOT NULL)::int, "                               \
+  "history = CASE WHEN j.lease_token IS NULL THEN j.history ELSE coalesce(j.history, "       \
+  "'[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', j.attempts + 1, 'type', " \
+  "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', " \
+  "$4::int8)) END "
+#define DURABLE_DETAIL_PG_CLAIM_RETURNING                                            \
+  " RETURNING j.id, j.key_int, j.key_text, j.attempts, j.max_attempts, j.priority, " \
+  "j.sequential, j.enqueued_at, j.codec, j.fingerprint, j.payload"
+// NOLINTEND(cppcoreguidelines-macro-usage)
+
+/// The claimed row at `row` of a claim statement (DURABLE_DETAIL_PG_CLAIM_RETURNING).
+[[nodiscard]] inline storage::claimed_row read_claimed(const result& r, int row,
+                                                       const storage::claim_request& req) {
+  storage::claimed_row out;
+  out.id = r.int64(row, 0);
+  out.token = req.token;
+  out.key = r.key(row, 1);
+  out.attempts = r.int64(row, 3);
+  out.max_attempts = r.int64(row, 4);
+  out.priority = static_cast<int>(r.int64(row, 5));
+  out.sequential = r.boolean(row, 6);
+  out.enqueued_at_ms = r.int64(row, 7);
+  out.lease_until_ms = req.lease_until_ms;
+  out.codec = std::string{r.text(row, 8)};
+  out.fingerprint = static_cast<std::uint64_t>(r.int64(row, 9));
+  out.payload = r.owned_bytes(row, 10);
+  return out;
+}
+
+/// The SQL of claim_next, for plan tests.
+inline constexpr const char* claim_next_sql =
+    "UPDATE durable_jobs AS j " DURABLE_DETAIL_PG_CLAIM_SET
+    "WHERE j.id = (SELECT id FROM durable_jobs WHERE queue = $5 AND run_at <= $4 "
+    "ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP "
+    "LOCKED)" DURABLE_DETAIL_PG_CLAIM_RETURNING;
+
+/// Claims the first claimable job of the queue (by priority desc, run_at, id) that no other
+/// session is claiming or finishing, in one statement.
+[[nodiscard]] inline std::vector<storage::claimed_row> claim_next(connection& c,
+                                                                  const storage::claim_request& r) {
+  const auto res = c.query(claim_next_sql, r.token, r.lease_until_ms, r.claimer, r.now_ms, r.queue);
+  std::vector<storage::claimed_row> out;
+  if (res.rows() == 1) out.push_back(read_claimed(res, 0, r));
+  return out;
+}
+
+/// The SQL of claim_head, for plan tests. The head is locked first (skipping rows other
+/// sessions hold), numbered in claim order, and cut before its first sequential job (or
+/// after it, when it is first).
+inline constexpr const char* claim_head_sql =
+    "WITH head AS MATERIALIZED (SELECT id, priority, run_at, sequential FROM durable_jobs "
+    "WHERE queue = $5 AND run_at <= $4 ORDER BY priority DESC, run_at, id LIMIT $6 "
+    "FOR UPDATE SKIP LOCKED), "
+    "numbered AS (SELECT id, sequential, row_number() OVER (ORDER BY priority DESC, run_at, id) "
+    "AS n FROM head), "
+    "cut AS (SELECT coalesce(min(n) FILTER (WHERE sequential), $6 + 1) AS first FROM numbered) "
+    "UPDATE durable_jobs AS j " DURABLE_DETAIL_PG_CLAIM_SET
+    "FROM numbered, cut WHERE j.id = numbered.id AND "
+    "(numbered.n < cut.first OR (cut.first = 1 AND numbered.n = "
+    "1))" DURABLE_DETAIL_PG_CLAIM_RETURNING ", numbered.n";
+
+/// Claims the consecutive parallel jobs at the head of the queue, up to `r.max`, stopping
+/// before a sequential job; a sequential job at the head comes alone. One statement.
+[[nodiscard]] inline std::vector<storage::claimed_row> claim_head(connection& c,
+                                                                  const storage::claim_request& r) {
+  const auto res = c.query(claim_head_sql, r.token, r.lease_until_ms, r.claimer, r.now_ms, r.queue,
+                           static_cast<std::int64_t>(r.max));
+  std::vector<std::pair<std::int64_t, storage::claimed_row>> rows;
+  rows.reserve(static_cast<std::size_t>(res.rows()));
+  for (int i = 0; i < res.rows(); ++i) rows.emplace_back(res.int64(i, 11), read_claimed(res, i, r));
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<storage::claimed_row> out;
+  out.reserve(rows.size());
+  for (auto& [n, row] : rows) out.push_back(std::move(row));
+  return out;
+}
+
+#undef DURABLE_DETAIL_PG_CLAIM_SET
+#undef DURABLE_DETAIL_PG_CLAIM_RETURNING
+
+}  // namespace durable::inline v0::detail::postgres
