@@ -290,6 +290,7 @@ class backend {
   /// previous one; an empty function stops the calls; when the call returns, the old
   /// function is not running and will not be called again. The default does nothing: the
   /// backend cannot tell, and idle workers poll (SQLite). PostgreSQL: LISTEN/NOTIFY.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): implementations keep it
   virtual void watch_pushes(std::function<void(std::string_view queue)> on_push) {
     static_cast<void>(on_push);
   }

@@ -28,7 +28,8 @@
 
 namespace durable::inline v0::detail::postgres {
 
-/// The slot this session adds its changes to.
+/// The slot this session adds its changes to (a macro: spliced into string literals).
+// NOLINTNEXTLINE(cppcoreguidelines-macro-usage)
 #define DURABLE_DETAIL_PG_SLOT "pg_backend_pid() % 16"
 
 /// A statement (or data-modifying CTE) adding the rows (queue, n) of `select` to the job

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include <cctype>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -17,77 +18,93 @@
 
 namespace durable::inline v0::detail::postgres {
 
-/// `conninfo` with every password replaced by "***": the password of a URI's user info,
-/// a `password` query parameter, and a `password=` key-value pair (quoted or not). All else
-/// is kept as written, so a target without a password is returned unchanged.
-[[nodiscard]] inline std::string redact(std::string_view conninfo) {
+/// redact() of a postgresql:// or postgres:// URI.
+[[nodiscard]] inline std::string redact_uri(std::string_view conninfo) {
   std::string out;
   out.reserve(conninfo.size());
-  const bool uri = conninfo.starts_with("postgresql://") || conninfo.starts_with("postgres://");
-  if (uri) {
-    const auto scheme_end = conninfo.find("://") + 3;
-    // User info ends at the last '@' before the path or query.
-    const auto rest = conninfo.substr(scheme_end);
-    const auto authority_end = rest.find_first_of("/?");
-    const auto authority = rest.substr(0, authority_end);
-    const auto at = authority.rfind('@');
-    out.append(conninfo.substr(0, scheme_end));
-    std::string_view tail = rest;
-    if (at != std::string_view::npos) {
-      const auto userinfo = authority.substr(0, at);
-      const auto colon = userinfo.find(':');
-      out.append(userinfo.substr(0, colon));
-      if (colon != std::string_view::npos) out.append(":***");
-      tail = rest.substr(at);
-    }
-    // Query parameters: password=... up to the next '&'.
-    const auto query = tail.find('?');
-    out.append(tail.substr(0, query));
-    if (query == std::string_view::npos) return out;
-    std::string_view params = tail.substr(query);
-    while (!params.empty()) {
-      const auto amp = params.find('&', 1);
-      const auto param = params.substr(0, amp);
-      const auto name = param.substr(1);
-      if (name.starts_with("password=")) {
-        out.append(param.substr(0, 1)).append("password=***");
-      } else {
-        out.append(param);
-      }
-      params.remove_prefix(amp == std::string_view::npos ? params.size() : amp);
-    }
-    return out;
+  const auto scheme_end = conninfo.find("://") + 3;
+  // User info ends at the last '@' before the path or query.
+  const auto rest = conninfo.substr(scheme_end);
+  const auto authority_end = rest.find_first_of("/?");
+  const auto authority = rest.substr(0, authority_end);
+  const auto at = authority.rfind('@');
+  out.append(conninfo.substr(0, scheme_end));
+  std::string_view tail = rest;
+  if (at != std::string_view::npos) {
+    const auto userinfo = authority.substr(0, at);
+    const auto colon = userinfo.find(':');
+    out.append(userinfo.substr(0, colon));
+    if (colon != std::string_view::npos) out.append(":***");
+    tail = rest.substr(at);
   }
-  // key = value pairs; a value is a single-quoted string (with \' and \\) or runs to space.
-  std::size_t i = 0;
+  // Query parameters: password=... up to the next '&'.
+  const auto query = tail.find('?');
+  out.append(tail.substr(0, query));
+  if (query == std::string_view::npos) return out;
+  std::string_view params = tail.substr(query);
+  while (!params.empty()) {
+    const auto amp = params.find('&', 1);
+    const auto param = params.substr(0, amp);
+    const auto name = param.substr(1);
+    if (name.starts_with("password=")) {
+      out.append(param.substr(0, 1)).append("password=***");
+    } else {
+      out.append(param);
+    }
+    params.remove_prefix(amp == std::string_view::npos ? params.size() : amp);
+  }
+  return out;
+}
+
+/// The end of the conninfo value starting at `i`: a single-quoted string (with \' and
+/// \\), or up to the next space.
+[[nodiscard]] inline std::size_t conninfo_value_end(std::string_view s, std::size_t i) {
+  const auto n = s.size();
+  const bool quoted = i < n && s[i] == '\'';
+  if (quoted) ++i;
+  while (i < n && (quoted ? s[i] != '\'' : std::isspace(static_cast<unsigned char>(s[i])) == 0)) {
+    i += (s[i] == '\\' && i + 1 < n) ? 2U : 1U;
+  }
+  return quoted && i < n ? i + 1 : i;
+}
+
+/// redact() of libpq key = value pairs.
+[[nodiscard]] inline std::string redact_pairs(std::string_view conninfo) {
+  std::string out;
+  out.reserve(conninfo.size());
   const auto n = conninfo.size();
-  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  const auto skip = [&](std::size_t i, auto stop) {
+    while (i < n && !stop(static_cast<unsigned char>(conninfo[i]))) ++i;
+    return i;
+  };
+  const auto non_space = [](unsigned char c) { return std::isspace(c) == 0; };
+  const auto space_or_eq = [](unsigned char c) { return c == '=' || std::isspace(c) != 0; };
+  std::size_t i = 0;
   while (i < n) {
     const auto word_start = i;
-    while (i < n && is_space(conninfo[i])) ++i;
-    const auto key_start = i;
-    while (i < n && conninfo[i] != '=' && !is_space(conninfo[i])) ++i;
+    const auto key_start = skip(i, non_space);
+    i = skip(key_start, space_or_eq);
     const auto key = conninfo.substr(key_start, i - key_start);
-    while (i < n && is_space(conninfo[i])) ++i;
+    i = skip(i, non_space);
     if (i >= n || conninfo[i] != '=') {  // not a pair: keep as is
       out.append(conninfo.substr(word_start, i - word_start));
       continue;
     }
-    ++i;  // '='
-    while (i < n && is_space(conninfo[i])) ++i;
-    const auto value_start = i;
-    if (i < n && conninfo[i] == '\'') {
-      ++i;
-      while (i < n && conninfo[i] != '\'') i += (conninfo[i] == '\\' && i + 1 < n) ? 2U : 1U;
-      if (i < n) ++i;
-    } else {
-      while (i < n && !is_space(conninfo[i])) i += (conninfo[i] == '\\' && i + 1 < n) ? 2U : 1U;
-    }
+    const auto value_start = skip(i + 1, non_space);
+    i = conninfo_value_end(conninfo, value_start);
     out.append(conninfo.substr(word_start, value_start - word_start));
     out.append(key == "password" ? std::string_view{"***"}
                                  : conninfo.substr(value_start, i - value_start));
   }
   return out;
+}
+
+/// `conninfo` with every password replaced by "***": the password of a URI's user info,
+/// a `password` query parameter, and a `password=` key-value pair (quoted or not). All else
+/// is kept as written, so a target without a password is returned unchanged.
+[[nodiscard]] inline std::string redact(std::string_view conninfo) {
+  const bool uri = conninfo.starts_with("postgresql://") || conninfo.starts_with("postgres://");
+  return uri ? redact_uri(conninfo) : redact_pairs(conninfo);
 }
 
 /// libpq's message as one line: trailing newlines dropped, inner line breaks turned into "; ".

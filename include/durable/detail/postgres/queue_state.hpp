@@ -25,6 +25,7 @@ namespace durable::inline v0::detail::postgres {
 /// One row per distinct priority of queue $1 (a loose index scan of durable_jobs_claim):
 /// its earliest run_at, and its scheduled and live-leased jobs at time $2 (none for
 /// $2 = max_ms: no job runs later). Each is an index range scan; pending jobs are not read.
+// NOLINTNEXTLINE(cppcoreguidelines-macro-usage): spliced into string literals
 #define DURABLE_DETAIL_PG_PRIORITIES                                                          \
   "WITH RECURSIVE p(pr) AS ("                                                                 \
   "(SELECT priority FROM durable_jobs WHERE queue = $1 ORDER BY priority DESC LIMIT 1) "      \

@@ -9,6 +9,8 @@
 
 #include <libpq-fe.h>
 
+#include <array>
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -219,9 +221,9 @@ class result {
   [[nodiscard]] int rows() const noexcept { return PQntuples(r_); }
   /// Rows a command changed (DELETE, UPDATE, INSERT).
   [[nodiscard]] std::int64_t changed() const noexcept {
-    const char* n = PQcmdTuples(r_);
+    const std::string_view n{PQcmdTuples(r_)};
     std::int64_t v = 0;
-    for (; n != nullptr && *n >= '0' && *n <= '9'; ++n) v = v * 10 + (*n - '0');
+    std::from_chars(n.data(), n.data() + n.size(), v);
     return v;
   }
   [[nodiscard]] bool is_null(int row, int col) const noexcept {
@@ -318,8 +320,8 @@ class result {
       if ((cc & 0xC0U) != 0x80U) return false;
       cp = (cp << 6U) | (cc & 0x3FU);
     }
-    constexpr std::uint32_t min_for[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < min_for[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    constexpr std::array<std::uint32_t, 4> min_for{0, 0x80, 0x800, 0x10000};
+    if (cp < min_for.at(extra) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
     i += extra + 1;
   }
   return true;
