@@ -5,7 +5,8 @@
 // exhaust their retries during the outage are dead-lettered too. Once the service is
 // back, a recovery over the outage window puts the redrivable ones back, and the worker
 // finishes them. Everything lives in one SQLite file; kill it at any point and rerun:
-// nothing committed is lost.
+// nothing committed is lost. `demo --no-recovery` stops after the outage and leaves the
+// dead-letter queue as it is, for the `durable` tool (README, "Operating durable").
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -17,6 +18,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <durable/durable.hpp>
@@ -83,7 +85,8 @@ void wait_until_idle(durable::Queue<charge>& queue,
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const bool recovery_step = !(argc > 1 && std::string_view{argv[1]} == "--no-recovery");
   const auto dir = std::filesystem::temp_directory_path() / "durable-demo";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -146,6 +149,12 @@ int main() {
   std::map<std::string, std::int64_t> by_type;
   for (const auto& e : dlq.query({}, {.limit = 1000}).entries) ++by_type[e.error_type];
   for (const auto& [type, n] : by_type) fmt::print("  DLQ: {} x {}\n", n, type);
+
+  if (!recovery_step) {
+    worker.stop();
+    fmt::print("\nStopped before recovery; look around with: durable stats {}\n", db);
+    return 0;
+  }
 
   fmt::print("\n3. Recovery over the outage window (redrive-safe errors only, service healthy):\n");
   durable::recovery_gates gates;

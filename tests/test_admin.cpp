@@ -60,17 +60,19 @@ TEST_CASE("a paused queue gives nothing to claim or claim_batch until it is resu
   CHECK(q.claim_batch(10, 30s).size() == 2);
 }
 
-TEST_CASE("pausing an unknown queue changes nothing and says so") {
+TEST_CASE("an opened queue is known while empty; pausing an unknown one changes nothing") {
   temp_dir dir;
   Queue<task> q{dir.db("admin.db"), "tasks", quiet_queue()};
   auto& storage = q.db().storage();
   CHECK_FALSE(storage.set_paused("nosuch", true));
-  CHECK(storage.list_queues(0).empty());
-  q.push({1, "a"});
-  CHECK(storage.set_paused("tasks", true));
-  const auto queues = storage.list_queues(0);
+  auto queues = storage.list_queues(0);
+  REQUIRE(queues.size() == 1);  // "nosuch" was not created
+  CHECK(queues.front().name == "tasks");
+  CHECK(storage.set_paused("tasks", true));  // empty, but opened: known
+  queues = storage.list_queues(0);
   REQUIRE(queues.size() == 1);
   CHECK(queues.front().paused);
+  CHECK(queues.front().counts.pending == 0);
 }
 
 TEST_CASE("list_queues gives every queue's counts, limits and pause flag") {

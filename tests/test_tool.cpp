@@ -570,3 +570,48 @@ TEST_CASE("bad input: one line on stderr, exit status 1 or 2, nothing created or
   r = durable_tool(dir, {"stats", db});
   CHECK(r.status == 0);
 }
+
+TEST_CASE("stored text cannot drive the terminal: control characters are shown escaped") {
+  temp_dir dir;
+  const auto db = dir.file("ops.db");
+  {
+    durable::DeadLetterQueue<email> dlq{db, "dead", quiet_dlq()};
+    dlq.add({"x@example.com", 1, {}},
+            {"evil\x1b]0;owned\x07", "line one\nline two\x1b[2J", "", durable::redrive_policy::safe},
+            1);
+  }
+  const auto r = durable_tool(dir, {"dlq", "list", db});
+  CHECK(r.status == 0);
+  CHECK(r.out.find('\x1b') == std::string::npos);
+  CHECK(r.out.find('\x07') == std::string::npos);
+  CHECK(r.out.find("evil\\x1b]0;owned\\x07") != std::string::npos);
+  CHECK(r.out.find("line one\\nline two\\x1b[2J") != std::string::npos);
+  const auto j = durable_tool(dir, {"dlq", "list", db, "--json"});
+  CHECK(json_lines(j.out).at(0)["message"] == "line one\nline two\x1b[2J");
+}
+
+TEST_CASE("a redrive of more than 10,000 entries shows its progress on a terminal's stderr") {
+  temp_dir dir;
+  const auto db = dir.file("ops.db");
+  {
+    durable::Queue<email> q{db, "emails", quiet_queue()};
+    durable::DeadLetterQueue<email> dlq{q.db(), "dead", quiet_dlq()};
+    for (int i = 0; i < 10'001; ++i) {
+      dlq.add({"x@example.com", i, {}}, {"timeout", "slow", "", durable::redrive_policy::safe}, 1,
+              {.queue = "emails"});
+    }
+  }
+  // `script` gives the tool a terminal; its output (both streams) lands in the typescript.
+  const auto typescript = dir.file("typescript");
+  const std::string command = "script -qec \"'" DURABLE_TOOL "' dlq redrive '" + db +
+                              "' --dry-run >/dev/null\" '" + typescript + "' >/dev/null 2>&1";
+  REQUIRE(std::system(command.c_str()) == 0);
+  const auto seen = read_file(typescript);
+  CHECK(seen.find("redrive (dry run): 1000/10001") != std::string::npos);
+  CHECK(seen.find("redrive (dry run): 10001/10001") != std::string::npos);
+  // Not a terminal: no progress line.
+  const auto r = durable_tool(dir, {"dlq", "redrive", db, "--dry-run"});
+  CHECK(r.status == 0);
+  CHECK(r.err.empty());
+  CHECK(r.out.find("dry run: 10001 of 10001 entries would be redriven") != std::string::npos);
+}

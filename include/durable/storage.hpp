@@ -373,6 +373,9 @@ class backend {
   [[nodiscard]] virtual std::optional<std::int64_t> change_stamp() = 0;
 
   // Queues
+  /// Records that `queue` exists (with default settings) unless it is recorded already, so
+  /// tools list it while it is empty. A Queue calls it when it opens.
+  virtual void register_queue(std::string_view queue) = 0;
   /// Stores `settings` for `queue`, creating its entry if needed.
   virtual void configure_queue(std::string_view queue, const queue_settings& settings) = 0;
   /// The stored settings of `queue` (defaults when it has none).

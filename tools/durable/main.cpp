@@ -52,9 +52,11 @@ void add_filters(CLI::App* sub, dlq_filter& f) {
                   "Entries that failed at or after T: ISO 8601 (UTC without an offset), now, or "
                   "an age such as 2h, 30m, 7d");
   sub->add_option("--until", f.until, "Entries that failed at or before T (same forms)");
-  sub->add_option("--type", f.types, "Entries with this error type (repeatable)");
+  sub->add_option("--type", f.types, "Entries with this error type (repeatable)")
+      ->allow_extra_args(false);
   sub->add_option("--key", f.keys,
-                  "Entries with this job key (repeatable; 42 matches integer and string keys)");
+                  "Entries with this job key (repeatable; 42 matches integer and string keys)")
+      ->allow_extra_args(false);
   sub->add_option("--queue", f.queue, "Entries that came from this queue");
 }
 
@@ -71,7 +73,8 @@ int main(int argc, char** argv) {
   app.add_flag("--utc", ctx.utc, "Times as ISO 8601 UTC instead of \"3 min ago\"");
   app.add_option("--render", render,
                  "CODEC=COMMAND: show payloads of CODEC through COMMAND (payload on stdin; "
-                 "DURABLE_CODEC, DURABLE_FINGERPRINT, DURABLE_DESCRIPTION in its environment)");
+                 "DURABLE_CODEC, DURABLE_FINGERPRINT, DURABLE_DESCRIPTION in its environment)")
+      ->allow_extra_args(false);
 
   std::function<int()> run;
 

@@ -72,6 +72,14 @@ class sqlite_backend final : public storage::backend {
 
   // ---- Queues
 
+  void register_queue(std::string_view queue) override {
+    if (writer_.read_only() || names_.find(name_kind::queue, queue)) return;
+    // A read first: no write transaction when the queue has its catalog row already.
+    if (readers_.read([&](connection& c) { return names_.lookup(c, name_kind::queue, queue); })) {
+      return;
+    }
+    group_.run([&](write_context& ctx) { (void)ctx.id_of(name_kind::queue, queue); });
+  }
   void configure_queue(std::string_view queue, const storage::queue_settings& settings) override {
     group_.run([&](write_context& ctx) { sqlite::configure_queue(ctx, queue, settings); });
   }
