@@ -23,8 +23,7 @@ std::string context::time(std::int64_t ms) const {
 }
 
 void context::emit(const nlohmann::json& object) {
-  const auto line =
-      object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
+  const auto line = object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
   std::fputs(line.c_str(), stdout);
 }
 

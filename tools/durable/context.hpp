@@ -2,10 +2,10 @@
 #pragma once
 // What every command gets: the database target, the output mode and "now".
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include <durable/database.hpp>
 

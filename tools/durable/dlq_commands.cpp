@@ -30,8 +30,8 @@ namespace durable_cli {
 
 namespace {
 
-using nlohmann::json;
 using durable::dead_letter_summary;
+using nlohmann::json;
 
 /// Redrive and purge show a progress line on a terminal from this many entries on.
 constexpr std::size_t progress_from = 10'000;
@@ -101,12 +101,15 @@ selection select(const context& ctx, const dlq_filter& f, bool write) {
   if (f.dlq) durable::detail::validate_name("dlq", *f.dlq);
   if (f.queue) durable::detail::validate_name("queue", *f.queue);
   durable::dead_letter_filter filter;
-  if (f.since) filter.from = durable::detail::from_unix_ms(parse_time(*f.since, "--since", ctx.now_ms));
-  if (f.until) filter.to = durable::detail::from_unix_ms(parse_time(*f.until, "--until", ctx.now_ms));
+  if (f.since)
+    filter.from = durable::detail::from_unix_ms(parse_time(*f.since, "--since", ctx.now_ms));
+  if (f.until)
+    filter.to = durable::detail::from_unix_ms(parse_time(*f.until, "--until", ctx.now_ms));
   if (filter.from && filter.to && *filter.from > *filter.to) {
-    throw usage_error(fmt::format("durable: usage: --since {} is after --until {}; both bounds are "
-                                  "inclusive, give since <= until",
-                                  iso(*filter.from), iso(*filter.to)));
+    throw usage_error(
+        fmt::format("durable: usage: --since {} is after --until {}; both bounds are "
+                    "inclusive, give since <= until",
+                    iso(*filter.from), iso(*filter.to)));
   }
   filter.error_types = f.types;
   for (const auto& key : f.keys) {
@@ -123,9 +126,10 @@ selection select(const context& ctx, const dlq_filter& f, bool write) {
     if (!f.dlq || d.name == *f.dlq) s.dlqs.push_back(d.name);
   }
   if (f.dlq && s.dlqs.empty()) {
-    throw failure(fmt::format("durable: no dead-letter queue \"{}\" in \"{}\" (it has no entries); "
-                              "`durable queues {}` lists them",
-                              *f.dlq, s.db.target(), ctx.target));
+    throw failure(
+        fmt::format("durable: no dead-letter queue \"{}\" in \"{}\" (it has no entries); "
+                    "`durable queues {}` lists them",
+                    *f.dlq, s.db.target(), ctx.target));
   }
   return s;
 }
@@ -216,7 +220,8 @@ int dlq_list(const context& ctx, const dlq_filter& filter, std::int64_t limit,
     for (auto& entry : p.entries) entries.emplace_back(name, std::move(entry));
   }
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
-    return std::tuple{b.second.failed_at, b.second.id} < std::tuple{a.second.failed_at, a.second.id};
+    return std::tuple{b.second.failed_at, b.second.id} <
+           std::tuple{a.second.failed_at, a.second.id};
   });
   if (entries.size() > static_cast<std::size_t>(limit)) {
     entries.resize(static_cast<std::size_t>(limit));
@@ -259,12 +264,14 @@ int dlq_show(const context& ctx, std::int64_t id) {
     }
   }
   if (!row) {
-    throw failure(fmt::format("durable: no dead-letter entry {} in \"{}\"; `durable dlq list {}` "
-                              "lists entries",
-                              id, storage.target(), ctx.target));
+    throw failure(
+        fmt::format("durable: no dead-letter entry {} in \"{}\"; `durable dlq list {}` "
+                    "lists entries",
+                    id, storage.target(), ctx.target));
   }
   const auto& e = row->summary;
-  const auto payload = render_payload(storage, ctx.render, row->codec, row->fingerprint, row->payload);
+  const auto payload =
+      render_payload(storage, ctx.render, row->codec, row->fingerprint, row->payload);
   if (ctx.json) {
     auto j = entry_json(dlq, e);
     json history = json::array();
@@ -302,13 +309,15 @@ int dlq_show(const context& ctx, std::int64_t id) {
   t.add({"enqueued", ctx.time(ms(e.enqueued_at))});
   t.add({"failed", ctx.time(ms(e.failed_at))});
   t.add({"redriven", e.redriven_at ? ctx.time(ms(*e.redriven_at)) : "no"});
-  t.add({"codec", fmt::format("{} (fingerprint {:016x})", printable(row->codec), row->fingerprint)});
+  t.add(
+      {"codec", fmt::format("{} (fingerprint {:016x})", printable(row->codec), row->fingerprint)});
   t.print(stdout);
-  std::printf("\ncontext:\n%s\n", row->context.empty() ? "  none" : printable_block(row->context).c_str());
+  std::printf("\ncontext:\n%s\n",
+              row->context.empty() ? "  none" : printable_block(row->context).c_str());
   std::puts("\nhistory:");
   for (const auto& a : row->history) {
     std::printf("  %s\n", fmt::format("{}. {}  {}: {}", a.attempt, ctx.time(ms(a.at)),
-                                        printable(a.error_type), printable(a.message))
+                                      printable(a.error_type), printable(a.message))
                               .c_str());
   }
   std::printf("\npayload (%s, %zu bytes):\n", payload.format.c_str(), row->payload.size());
@@ -389,14 +398,18 @@ int dlq_count(const context& ctx, const dlq_filter& filter, const std::optional<
       rows.emplace_back(durable::detail::iso8601_utc_ms(at), it == by_time.end() ? 0 : it->second);
     }
   }
-  const char* label = *g == grouping::error_type ? "error_type" : *g == grouping::hour ? "hour" : "day";
+  const char* label = *g == grouping::error_type ? "error_type"
+                      : *g == grouping::hour     ? "hour"
+                                                 : "day";
   if (ctx.json) {
     for (const auto& [key, n] : rows) context::emit({{label, key}, {"count", n}});
     return 0;
   }
   std::int64_t max = 0;
   for (const auto& r : rows) max = std::max(max, r.second);
-  table t{{{*g == grouping::error_type ? "ERROR" : *g == grouping::hour ? "HOUR (UTC)" : "DAY (UTC)"},
+  table t{{{*g == grouping::error_type ? "ERROR"
+            : *g == grouping::hour     ? "HOUR (UTC)"
+                                       : "DAY (UTC)"},
            {"COUNT", align::right},
            {""}}};
   for (const auto& [key, n] : rows) {
@@ -491,8 +504,9 @@ int dlq_redrive(const context& ctx, const dlq_filter& filter, const std::optiona
             detail = fmt::format("queue {} is at its hard limit", printable(into));
             break;
           case durable::redrive_outcome::no_target:
-            detail = "no source queue in this database (added by hand or from another "
-                     "database): pass --to QUEUE";
+            detail =
+                "no source queue in this database (added by hand or from another "
+                "database): pass --to QUEUE";
             break;
           case durable::redrive_outcome::gone: detail = "redriven or deleted meanwhile"; break;
           case durable::redrive_outcome::incompatible: detail = "incompatible"; break;
@@ -527,16 +541,16 @@ int dlq_redrive(const context& ctx, const dlq_filter& filter, const std::optiona
   const auto moved = counts[dry_run ? "would redrive" : "redriven"];
   std::printf("%s%lld of %zu entries %s, %lld skipped%s\n", dry_run ? "dry run: " : "",
               static_cast<long long>(moved), lines.size(),
-              dry_run ? "would be redriven" : "redriven",
-              static_cast<long long>(counts["skipped"]), dry_run ? "; nothing was changed" : "");
+              dry_run ? "would be redriven" : "redriven", static_cast<long long>(counts["skipped"]),
+              dry_run ? "; nothing was changed" : "");
   return 0;
 }
 
 int dlq_purge(const context& ctx, const dlq_filter& filter,
               const std::optional<std::string>& older_than, bool dry_run) {
-  if (older_than && !filter.empty() && !(filter.dlq && !filter.since && !filter.until &&
-                                         filter.types.empty() && filter.keys.empty() &&
-                                         !filter.queue)) {
+  if (older_than && !filter.empty() &&
+      !(filter.dlq && !filter.since && !filter.until && filter.types.empty() &&
+        filter.keys.empty() && !filter.queue)) {
     throw usage_error(
         "durable: usage: dlq purge takes --older-than (with --dlq at most) or filters, not both");
   }
@@ -598,7 +612,8 @@ int dlq_purge(const context& ctx, const dlq_filter& filter,
     const auto n = it == shown.end() ? 0 : it->second;
     sum += n;
     if (ctx.json) {
-      context::emit({{"dlq", name}, {dry_run ? "would_delete" : "deleted", n}, {"dry_run", dry_run}});
+      context::emit(
+          {{"dlq", name}, {dry_run ? "would_delete" : "deleted", n}, {"dry_run", dry_run}});
     } else {
       t.add({printable(name), std::to_string(n)});
     }

@@ -63,8 +63,9 @@ void add_filters(CLI::App* sub, dlq_filter& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"See and operate the queues and dead-letter queues of a durable database.\n"
-               "Exit status: 0 ok, 1 failure, 2 usage."};
+  CLI::App app{
+      "See and operate the queues and dead-letter queues of a durable database.\n"
+      "Exit status: 0 ok, 1 failure, 2 usage."};
   app.name("durable");
   app.require_subcommand(1);
   context ctx;
@@ -79,7 +80,8 @@ int main(int argc, char** argv) {
   std::function<int()> run;
 
   std::optional<std::string> queue;
-  auto* stats = command(app, "stats", "Counts, ages, limits and pause state of every queue and DLQ");
+  auto* stats =
+      command(app, "stats", "Counts, ages, limits and pause state of every queue and DLQ");
   add_target(stats, ctx);
   stats->add_option("--queue", queue, "Only this queue");
   stats->callback([&] { run = [&] { return durable_cli::stats(ctx, queue); }; });
@@ -125,7 +127,9 @@ int main(int argc, char** argv) {
                               : "Let workers claim the queue's jobs again");
     add_target(sub, ctx);
     sub->add_option("QUEUE", queue_name, "The queue")->required();
-    sub->callback([&, pause] { run = [&, pause] { return durable_cli::set_paused(ctx, queue_name, pause); }; });
+    sub->callback([&, pause] {
+      run = [&, pause] { return durable_cli::set_paused(ctx, queue_name, pause); };
+    });
   }
 
   auto* migrate = command(app, "migrate", "Bring an older database to this build's schema");
@@ -171,18 +175,21 @@ int main(int argc, char** argv) {
   redrive->add_flag("--include-optional", include_optional,
                     "Redrive entries whose policy is optional without naming their type");
   redrive->callback([&] {
-    run = [&] { return durable_cli::dlq_redrive(ctx, filter, to, dry_run, force, include_optional); };
+    run = [&] {
+      return durable_cli::dlq_redrive(ctx, filter, to, dry_run, force, include_optional);
+    };
   });
 
-  auto* purge = command(*dlq, "purge", "Delete entries: --older-than D (redriven ones too), or "
-                                       "the entries the filters select");
+  auto* purge = command(*dlq, "purge",
+                        "Delete entries: --older-than D (redriven ones too), or "
+                        "the entries the filters select");
   add_target(purge, ctx);
   add_filters(purge, filter);
-  purge->add_option("--older-than", older_than, "Entries that failed longer ago than this: 30d, 12h");
+  purge->add_option("--older-than", older_than,
+                    "Entries that failed longer ago than this: 30d, 12h");
   purge->add_flag("--dry-run", dry_run, "Count what would be deleted; change nothing");
-  purge->callback([&] {
-    run = [&] { return durable_cli::dlq_purge(ctx, filter, older_than, dry_run); };
-  });
+  purge->callback(
+      [&] { run = [&] { return durable_cli::dlq_purge(ctx, filter, older_than, dry_run); }; });
 
   try {
     app.parse(argc, argv);

@@ -56,7 +56,8 @@ struct temp_file {
 rendered_payload run_renderer(const std::string& command, std::string_view codec,
                               std::uint64_t fingerprint, const std::string& description,
                               std::span<const std::byte> payload) {
-  std::string pattern = (std::filesystem::temp_directory_path() / "durable-payload-XXXXXX").string();
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "durable-payload-XXXXXX").string();
   const int fd = mkstemp(pattern.data());
   if (fd < 0) return {"hex", durable::detail::to_hex(payload), "could not create a temporary file"};
   const temp_file file{pattern};

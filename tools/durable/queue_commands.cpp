@@ -20,9 +20,9 @@ namespace durable_cli {
 
 namespace {
 
-using nlohmann::json;
 using durable::storage::job_row;
 using durable::storage::job_state;
+using nlohmann::json;
 
 std::string state_name(const job_row& job, std::int64_t now_ms) {
   if (job.run_at_ms <= now_ms) return "pending";
@@ -136,12 +136,17 @@ void dlq_table(const context& ctx, durable::storage::backend& storage) {
     if (ctx.json) {
       json by_type = json::object();
       for (const auto& g : groups) by_type[g.error_type] = g.count;
-      json j{{"kind", "dlq"},           {"dlq", d.name},
-             {"entries", d.entries},    {"redriven", d.redriven},
-             {"oldest_failure", nullptr}, {"newest_failure", nullptr},
+      json j{{"kind", "dlq"},
+             {"dlq", d.name},
+             {"entries", d.entries},
+             {"redriven", d.redriven},
+             {"oldest_failure", nullptr},
+             {"newest_failure", nullptr},
              {"by_error_type", by_type}};
-      if (d.oldest_failed_ms) j["oldest_failure"] = durable::detail::iso8601_utc_ms(*d.oldest_failed_ms);
-      if (d.newest_failed_ms) j["newest_failure"] = durable::detail::iso8601_utc_ms(*d.newest_failed_ms);
+      if (d.oldest_failed_ms)
+        j["oldest_failure"] = durable::detail::iso8601_utc_ms(*d.oldest_failed_ms);
+      if (d.newest_failed_ms)
+        j["newest_failure"] = durable::detail::iso8601_utc_ms(*d.newest_failed_ms);
       context::emit(j);
       continue;
     }
@@ -220,8 +225,9 @@ int jobs(const context& ctx, const std::string& queue, const std::optional<std::
     } else if (*state == "claimed") {
       selected = job_state::claimed;
     } else {
-      throw usage_error(fmt::format(
-          "durable: usage: --state {:?} is not pending, scheduled or claimed", state->substr(0, 64)));
+      throw usage_error(
+          fmt::format("durable: usage: --state {:?} is not pending, scheduled or claimed",
+                      state->substr(0, 64)));
     }
   }
   if (limit < 1) throw usage_error("durable: usage: --limit must be at least 1");
@@ -270,9 +276,10 @@ int show_job(const context& ctx, std::int64_t id) {
   auto& storage = db.storage();
   const auto job = storage.find_job(id);
   if (!job) {
-    throw failure(fmt::format("durable: no job {} in \"{}\" (finished, cancelled, dead-lettered "
-                              "or never there); `durable jobs {} QUEUE` lists jobs",
-                              id, storage.target(), ctx.target));
+    throw failure(
+        fmt::format("durable: no job {} in \"{}\" (finished, cancelled, dead-lettered "
+                    "or never there); `durable jobs {} QUEUE` lists jobs",
+                    id, storage.target(), ctx.target));
   }
   const auto payload =
       render_payload(storage, ctx.render, job->codec, job->fingerprint, job->payload);
@@ -280,28 +287,30 @@ int show_job(const context& ctx, std::int64_t id) {
   if (ctx.json) {
     json history = json::array();
     for (const auto& a : job->history) {
-      history.push_back({{"attempt", a.attempt},
-                         {"error_type", a.error_type},
-                         {"message", a.message},
-                         {"at", durable::detail::iso8601_utc_ms(durable::detail::to_unix_ms(a.at))}});
+      history.push_back(
+          {{"attempt", a.attempt},
+           {"error_type", a.error_type},
+           {"message", a.message},
+           {"at", durable::detail::iso8601_utc_ms(durable::detail::to_unix_ms(a.at))}});
     }
-    json j{{"id", job->id},
-           {"queue", job->queue},
-           {"state", state},
-           {"key", key_json(job->key)},
-           {"unique", job->unique},
-           {"priority", job->priority},
-           {"sequential", job->sequential},
-           {"attempts", job->attempts},
-           {"max_attempts", job->max_attempts},
-           {"run_at", durable::detail::iso8601_utc_ms(job->run_at_ms)},
-           {"enqueued_at", durable::detail::iso8601_utc_ms(job->enqueued_at_ms)},
-           {"lease_holder", state == "claimed" && job->claimed_by ? json(*job->claimed_by) : json()},
-           {"codec", job->codec},
-           {"fingerprint", fmt::format("{:016x}", job->fingerprint)},
-           {"history", history},
-           {"payload_format", payload.format},
-           {"payload", payload.format == "json" ? json::parse(payload.text) : json(payload.text)}};
+    json j{
+        {"id", job->id},
+        {"queue", job->queue},
+        {"state", state},
+        {"key", key_json(job->key)},
+        {"unique", job->unique},
+        {"priority", job->priority},
+        {"sequential", job->sequential},
+        {"attempts", job->attempts},
+        {"max_attempts", job->max_attempts},
+        {"run_at", durable::detail::iso8601_utc_ms(job->run_at_ms)},
+        {"enqueued_at", durable::detail::iso8601_utc_ms(job->enqueued_at_ms)},
+        {"lease_holder", state == "claimed" && job->claimed_by ? json(*job->claimed_by) : json()},
+        {"codec", job->codec},
+        {"fingerprint", fmt::format("{:016x}", job->fingerprint)},
+        {"history", history},
+        {"payload_format", payload.format},
+        {"payload", payload.format == "json" ? json::parse(payload.text) : json(payload.text)}};
     if (!payload.note.empty()) j["payload_note"] = payload.note;
     context::emit(j);
     return 0;
@@ -316,14 +325,15 @@ int show_job(const context& ctx, std::int64_t id) {
   t.add({state == "claimed" ? "lease ends" : "run at", ctx.time(job->run_at_ms)});
   t.add({"enqueued", ctx.time(job->enqueued_at_ms)});
   if (state == "claimed") t.add({"lease holder", printable(job->claimed_by.value_or("-"))});
-  t.add({"codec", fmt::format("{} (fingerprint {:016x})", printable(job->codec), job->fingerprint)});
+  t.add(
+      {"codec", fmt::format("{} (fingerprint {:016x})", printable(job->codec), job->fingerprint)});
   t.print(stdout);
   std::puts("\nhistory:");
   if (job->history.empty()) std::puts("  no failed attempt");
   for (const auto& a : job->history) {
     std::printf("  %s\n", fmt::format("{}. {}  {}: {}", a.attempt,
-                                        ctx.time(durable::detail::to_unix_ms(a.at)),
-                                        printable(a.error_type), printable(a.message))
+                                      ctx.time(durable::detail::to_unix_ms(a.at)),
+                                      printable(a.error_type), printable(a.message))
                               .c_str());
   }
   std::printf("\npayload (%s, %zu bytes):\n", payload.format.c_str(), job->payload.size());
@@ -369,9 +379,9 @@ int set_paused(const context& ctx, const std::string& queue, bool paused) {
   if (ctx.json) {
     context::emit({{"queue", queue}, {"paused", paused}});
   } else {
-    std::printf("queue %s %s\n", queue.c_str(),
-                paused ? "paused: no worker claims its jobs until `durable queue resume`"
-                       : "resumed");
+    std::printf(
+        "queue %s %s\n", queue.c_str(),
+        paused ? "paused: no worker claims its jobs until `durable queue resume`" : "resumed");
   }
   return 0;
 }

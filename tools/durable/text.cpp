@@ -28,10 +28,13 @@ std::string human_duration(std::int64_t ms) {
 }
 
 std::string relative_time(std::int64_t ms, std::int64_t now_ms) {
-  if (ms == now_ms) return "now";
   // Differences past the int64 range saturate (stored times are within +-292 years).
   std::int64_t d = 0;
-  if (__builtin_sub_overflow(now_ms, ms, &d)) d = ms < now_ms ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min() + 1;
+  if (__builtin_sub_overflow(now_ms, ms, &d)) {
+    d = ms < now_ms ? std::numeric_limits<std::int64_t>::max()
+                    : std::numeric_limits<std::int64_t>::min() + 1;
+  }
+  if (d > -1000 && d < 1000) return "now";
   if (d > 0) return human_duration(d) + " ago";
   return "in " + human_duration(-d);
 }
@@ -58,7 +61,10 @@ std::string printable(std::string_view text) {
       continue;
     }
     // One UTF-8 sequence, copied when valid and not a C1 control (U+0080..U+009F).
-    const std::size_t n = (c & 0xE0U) == 0xC0 ? 2 : (c & 0xF0U) == 0xE0 ? 3 : (c & 0xF8U) == 0xF0 ? 4 : 1;
+    const std::size_t n = (c & 0xE0U) == 0xC0   ? 2
+                          : (c & 0xF0U) == 0xE0 ? 3
+                          : (c & 0xF8U) == 0xF0 ? 4
+                                                : 1;
     const auto sequence = text.substr(i, n);
     const bool c1 = n == 2 && c == 0xC2 && sequence.size() == 2 &&
                     static_cast<unsigned char>(sequence[1]) < 0xA0;
@@ -88,8 +94,8 @@ std::string printable_block(std::string_view text) {
 namespace {
 
 [[noreturn]] void bad(std::string_view option, std::string_view text, std::string_view expected) {
-  throw usage_error(fmt::format("durable: usage: {} {:?} is not {}", option, text.substr(0, 64),
-                                expected));
+  throw usage_error(
+      fmt::format("durable: usage: {} {:?} is not {}", option, text.substr(0, 64), expected));
 }
 
 // "1h30m" as milliseconds; false when it is not such a duration.
@@ -117,9 +123,8 @@ bool duration_ms(std::string_view text, std::int64_t& out) {
     }
     if (i == start) return false;
     const auto rest = text.substr(i);
-    const auto* unit = std::find_if(units.begin(), units.end(), [&](const auto& u) {
-      return rest.starts_with(u.first);
-    });
+    const auto* unit = std::find_if(units.begin(), units.end(),
+                                    [&](const auto& u) { return rest.starts_with(u.first); });
     if (unit == units.end()) return false;
     i += unit->first.size();
     std::int64_t part = 0;
@@ -166,8 +171,9 @@ std::int64_t parse_time(std::string_view text, std::string_view option, std::int
 void table::print(std::FILE* out) const {
   const auto width = [](std::string_view s) {
     // Code points, not bytes: every cell is printable() UTF-8.
-    return static_cast<std::size_t>(std::count_if(
-        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0U) != 0x80; }));
+    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
+      return (static_cast<unsigned char>(c) & 0xC0U) != 0x80;
+    }));
   };
   std::vector<std::size_t> widths;
   for (const auto& c : columns_) widths.push_back(width(c.title));
