@@ -188,8 +188,8 @@ TEST_CASE("dead_letter_queues and count_dead_letters_by type, hour and day") {
   clock.advance(1h);
   dlq.add({3, "c"}, fail("bad_input", durable::redrive_policy::never), 1);
   clock.advance(24h);
-  const auto last = dlq.add({4, "d"}, fail("timeout", durable::redrive_policy::safe), 3,
-                            {.queue = "tasks"});
+  const auto last =
+      dlq.add({4, "d"}, fail("timeout", durable::redrive_policy::safe), 3, {.queue = "tasks"});
   other.add({5, "e"}, fail("x", durable::redrive_policy::optional), 1);
   REQUIRE(dlq.redrive(last).outcome == durable::redrive_outcome::redriven);
 
@@ -260,12 +260,12 @@ TEST_CASE("a dry-run redrive reports every outcome and changes nothing") {
   options.hard_limit = 1;
   Queue<task> q{dir.db("admin.db"), "tasks", options};
   DeadLetterQueue<task> dlq{q.db(), "failed", quiet_dlq()};
-  const auto a = dlq.add({1, "a"}, fail("timeout", durable::redrive_policy::safe), 3,
-                         {.queue = "tasks"});
-  const auto b = dlq.add({2, "b"}, fail("bad_input", durable::redrive_policy::never), 1,
-                         {.queue = "tasks"});
-  const auto c = dlq.add({3, "c"}, fail("timeout", durable::redrive_policy::safe), 3,
-                         {.queue = "tasks"});
+  const auto a =
+      dlq.add({1, "a"}, fail("timeout", durable::redrive_policy::safe), 3, {.queue = "tasks"});
+  const auto b =
+      dlq.add({2, "b"}, fail("bad_input", durable::redrive_policy::never), 1, {.queue = "tasks"});
+  const auto c =
+      dlq.add({3, "c"}, fail("timeout", durable::redrive_policy::safe), 3, {.queue = "tasks"});
   const std::vector ids{a, b, c};
   durable::detail::redrive_target target;
   target.dry_run = true;

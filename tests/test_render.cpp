@@ -105,9 +105,9 @@ TEST_CASE("pfr rendering refuses malformed and hostile descriptions with a decod
     return durable::detail::pfr_render_json(description, durable::detail::fnv1a_64(description),
                                             bytes);
   };
-  for (const std::string bad : {"", "pfr/1:", "pfr/2:b", "pfr/1:x", "pfr/1:i7", "pfr/1:{2:b}",
-                                "pfr/1:v(b", "pfr/1:d(i64,0/1)", "pfr/1:t(system,i64)",
-                                "pfr/1:a99999999999999999999(b)", "pfr/1:bb"}) {
+  for (const std::string bad :
+       {"", "pfr/1:", "pfr/2:b", "pfr/1:x", "pfr/1:i7", "pfr/1:{2:b}", "pfr/1:v(b",
+        "pfr/1:d(i64,0/1)", "pfr/1:t(system,i64)", "pfr/1:a99999999999999999999(b)", "pfr/1:bb"}) {
     CAPTURE(bad);
     CHECK_THROWS_AS(attempt(bad), durable::decode_error);
   }

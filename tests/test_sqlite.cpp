@@ -525,7 +525,8 @@ TEST_CASE("the views show ISO times, states and hexadecimal fingerprints") {
     backend.record_job_type("pfr", 0x8000000000000001, "pfr/1:b", 0);
   }
   sql::connection c{path, {}};
-  auto q = c.query("SELECT queue, state, run_at, fingerprint, payload_bytes FROM durable_view_jobs");
+  auto q =
+      c.query("SELECT queue, state, run_at, fingerprint, payload_bytes FROM durable_view_jobs");
   REQUIRE(q->step());
   CHECK(q->text(0) == "q");
   CHECK(q->text(1) == "pending");

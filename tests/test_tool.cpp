@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,8 +20,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include <durable/codecs/bytes_codec.hpp>
 #include <durable/dead_letter_queue.hpp>
@@ -141,9 +140,10 @@ void make_fixture(const std::string& path) {
   clock.advance(50min);
   dead("c@example.com", fail("bad_input", "no such mailbox", durable::redrive_policy::never));
   clock.advance(5min);
-  dead("d@example.com", fail("payment_declined", "card expired", durable::redrive_policy::optional));
-  dlq.add({"hand@example.com", 1, {}}, fail("manual", "added by hand", durable::redrive_policy::safe),
-          1);
+  dead("d@example.com",
+       fail("payment_declined", "card expired", durable::redrive_policy::optional));
+  dlq.add({"hand@example.com", 1, {}},
+          fail("manual", "added by hand", durable::redrive_policy::safe), 1);
   // Queue contents, on the real clock so that their states hold while the test runs: one
   // pending, one scheduled, one claimed; raw text and binary.
   auto live_options = quiet_queue();
@@ -263,7 +263,8 @@ TEST_CASE("queues, jobs and job show what is in a queue, payloads without the C+
   CHECK(json_lines(r.out).at(0)["payload"] == "00ff10");
   CHECK(json_lines(r.out).at(0)["payload_format"] == "hex");
   // A custom renderer command for a codec.
-  r = durable_tool(dir, {"job", db, "9", "--json", "--render", "bytes=od -An -tx1 | tr -d ' \\n'; echo \" $DURABLE_CODEC\""});
+  r = durable_tool(dir, {"job", db, "9", "--json", "--render",
+                         "bytes=od -An -tx1 | tr -d ' \\n'; echo \" $DURABLE_CODEC\""});
   CHECK(json_lines(r.out).at(0)["payload"] == "00ff10 bytes");
   CHECK(json_lines(r.out).at(0)["payload_format"] == "command");
 }
@@ -320,12 +321,13 @@ TEST_CASE("dlq list, show and count --by show entries, history and an outage's s
 
   r = durable_tool(dir, {"dlq", "count", db, "--by", "hour"});
   CHECK(r.status == 0);
-  CHECK(r.out == "HOUR (UTC)         COUNT\n"
-                 "2026-03-02T08:00Z      2  " +
-                     std::string(26, '#') +
-                     "\n"
-                     "2026-03-02T09:00Z      3  " +
-                     std::string(40, '#') + "\n");
+  CHECK(r.out ==
+        "HOUR (UTC)         COUNT\n"
+        "2026-03-02T08:00Z      2  " +
+            std::string(26, '#') +
+            "\n"
+            "2026-03-02T09:00Z      3  " +
+            std::string(40, '#') + "\n");
   r = durable_tool(dir, {"dlq", "count", db, "--by", "type", "--json"});
   lines = json_lines(r.out);
   REQUIRE(lines.size() == 4);
@@ -495,8 +497,7 @@ TEST_CASE("bad input: one line on stderr, exit status 1 or 2, nothing created or
   make_fixture(db);
   const auto before = read_file(db);
   const auto one_line = [](const run_result& r) {
-    return r.out.empty() && r.err.starts_with("durable: ") &&
-           r.err.find('\n') == r.err.size() - 1;
+    return r.out.empty() && r.err.starts_with("durable: ") && r.err.find('\n') == r.err.size() - 1;
   };
   struct bad_case {
     std::vector<std::string> args;
@@ -558,9 +559,10 @@ TEST_CASE("bad input: one line on stderr, exit status 1 or 2, nothing created or
   {
     durable::detail::sqlite::connection c{db, {}};
     c.run("UPDATE durable_meta SET value = 2 WHERE key = 'schema_version'");
-    c.exec("DROP VIEW durable_view_jobs; DROP VIEW durable_view_queues; "
-           "DROP VIEW durable_view_dead_letters; DROP VIEW durable_view_job_types; "
-           "DROP TABLE durable_job_types");
+    c.exec(
+        "DROP VIEW durable_view_jobs; DROP VIEW durable_view_queues; "
+        "DROP VIEW durable_view_dead_letters; DROP VIEW durable_view_job_types; "
+        "DROP TABLE durable_job_types");
   }
   r = durable_tool(dir, {"queue", "pause", db, "emails"});
   CHECK(r.status == 1);
@@ -576,9 +578,10 @@ TEST_CASE("stored text cannot drive the terminal: control characters are shown e
   const auto db = dir.file("ops.db");
   {
     durable::DeadLetterQueue<email> dlq{db, "dead", quiet_dlq()};
-    dlq.add({"x@example.com", 1, {}},
-            {"evil\x1b]0;owned\x07", "line one\nline two\x1b[2J", "", durable::redrive_policy::safe},
-            1);
+    dlq.add(
+        {"x@example.com", 1, {}},
+        {"evil\x1b]0;owned\x07", "line one\nline two\x1b[2J", "", durable::redrive_policy::safe},
+        1);
   }
   const auto r = durable_tool(dir, {"dlq", "list", db});
   CHECK(r.status == 0);

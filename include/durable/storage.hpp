@@ -308,7 +308,7 @@ struct job_row {
   std::int64_t enqueued_at_ms = 0;
   std::int64_t attempts = 0;  ///< earlier attempts
   std::int64_t max_attempts = 0;
-  bool leased = false;                     ///< holds a lease token (live or expired)
+  bool leased = false;                      ///< holds a lease token (live or expired)
   std::optional<std::string> claimed_by{};  ///< "host|boot|pid|start" of the last claimer
   std::string codec{};
   std::uint64_t fingerprint = 0;
@@ -462,8 +462,7 @@ class backend {
   /// in `state` at `now_ms` when given; without payload and history.
   [[nodiscard]] virtual std::vector<job_row> list_jobs(std::string_view queue,
                                                        std::optional<job_state> state,
-                                                       std::int64_t now_ms,
-                                                       std::int64_t limit) = 0;
+                                                       std::int64_t now_ms, std::int64_t limit) = 0;
   /// Job `id` of any queue, with payload and history; empty when there is none.
   [[nodiscard]] virtual std::optional<job_row> find_job(job_id id) = 0;
   /// Deletes job `id` unless it is under a live lease at `now_ms` and `claimed_too` is

@@ -19,11 +19,11 @@
 #include <durable/detail/engine/dead_letter_engine.hpp>
 #include <durable/detail/engine/queue_engine.hpp>
 #include <durable/detail/engine/redrive.hpp>
-#include <durable/detail/iso_time.hpp>
 #include <durable/detail/names.hpp>
 
 #include "commands.hpp"
 #include "errors.hpp"
+#include "output.hpp"
 #include "text.hpp"
 
 namespace durable_cli {
@@ -60,23 +60,9 @@ class progress {
   bool on_;
 };
 
-json key_json(const std::optional<durable::job_key>& key) {
-  if (!key) return nullptr;
-  if (const auto* i = std::get_if<std::int64_t>(&*key)) return *i;
-  return std::get<std::string>(*key);
-}
-
-std::string key_text(const std::optional<durable::job_key>& key) {
-  if (!key) return "-";
-  if (const auto* i = std::get_if<std::int64_t>(&*key)) return std::to_string(*i);
-  return printable(std::get<std::string>(*key));
-}
-
-std::string iso(durable::time_point t) {
-  return durable::detail::iso8601_utc_ms(durable::detail::to_unix_ms(t));
-}
-
 std::int64_t ms(durable::time_point t) { return durable::detail::to_unix_ms(t); }
+
+std::string iso(durable::time_point t) { return durable_cli::iso(ms(t)); }
 
 /// The first `n` characters of printable `text`, with "..." when cut.
 std::string cut(const std::string& text, std::size_t n) {
@@ -274,13 +260,6 @@ int dlq_show(const context& ctx, std::int64_t id) {
       render_payload(storage, ctx.render, row->codec, row->fingerprint, row->payload);
   if (ctx.json) {
     auto j = entry_json(dlq, e);
-    json history = json::array();
-    for (const auto& a : row->history) {
-      history.push_back({{"attempt", a.attempt},
-                         {"error_type", a.error_type},
-                         {"message", a.message},
-                         {"at", iso(a.at)}});
-    }
     j["context"] = row->context;
     j["origin"] = row->origin;
     j["priority"] = row->priority;
@@ -289,10 +268,8 @@ int dlq_show(const context& ctx, std::int64_t id) {
     j["max_attempts"] = row->max_attempts;
     j["codec"] = row->codec;
     j["fingerprint"] = fmt::format("{:016x}", row->fingerprint);
-    j["history"] = history;
-    j["payload_format"] = payload.format;
-    j["payload"] = payload.format == "json" ? json::parse(payload.text) : json(payload.text);
-    if (!payload.note.empty()) j["payload_note"] = payload.note;
+    j["history"] = history_json(row->history);
+    add_payload(j, payload);
     context::emit(j);
     return 0;
   }
@@ -312,18 +289,11 @@ int dlq_show(const context& ctx, std::int64_t id) {
   t.add(
       {"codec", fmt::format("{} (fingerprint {:016x})", printable(row->codec), row->fingerprint)});
   t.print(stdout);
-  std::printf("\ncontext:\n%s\n",
-              row->context.empty() ? "  none" : printable_block(row->context).c_str());
-  std::puts("\nhistory:");
-  for (const auto& a : row->history) {
-    std::printf("  %s\n", fmt::format("{}. {}  {}: {}", a.attempt, ctx.time(ms(a.at)),
-                                      printable(a.error_type), printable(a.message))
-                              .c_str());
-  }
-  std::printf("\npayload (%s, %zu bytes):\n", payload.format.c_str(), row->payload.size());
-  const auto body = payload.format == "json" ? json::parse(payload.text).dump(2) : payload.text;
-  std::printf("%s\n", printable_block(body).c_str());
-  if (!payload.note.empty()) std::printf("note: %s\n", printable(payload.note).c_str());
+  const auto context_text = fmt::format(
+      "\ncontext:\n{}\n", row->context.empty() ? "  none" : printable_block(row->context));
+  std::fputs(context_text.c_str(), stdout);
+  print_history(ctx, row->history);
+  print_payload(payload, row->payload.size());
   return 0;
 }
 
@@ -390,12 +360,12 @@ int dlq_count(const context& ctx, const dlq_filter& filter, const std::optional<
     for (std::int64_t at = first; at <= last; at = fill ? at + step : last + 1) {
       if (!fill) {
         for (const auto& [bucket, n] : by_time) {
-          rows.emplace_back(durable::detail::iso8601_utc_ms(bucket), n);
+          rows.emplace_back(durable_cli::iso(bucket), n);
         }
         break;
       }
       const auto it = by_time.find(at);
-      rows.emplace_back(durable::detail::iso8601_utc_ms(at), it == by_time.end() ? 0 : it->second);
+      rows.emplace_back(durable_cli::iso(at), it == by_time.end() ? 0 : it->second);
     }
   }
   const char* label = *g == grouping::error_type ? "error_type"

@@ -8,12 +8,12 @@
 #include <string>
 #include <variant>
 
-#include <durable/detail/iso_time.hpp>
 #include <durable/detail/names.hpp>
 #include <durable/detail/sqlite/schema.hpp>
 
 #include "commands.hpp"
 #include "errors.hpp"
+#include "output.hpp"
 #include "text.hpp"
 
 namespace durable_cli {
@@ -27,18 +27,6 @@ using nlohmann::json;
 std::string state_name(const job_row& job, std::int64_t now_ms) {
   if (job.run_at_ms <= now_ms) return "pending";
   return job.leased ? "claimed" : "scheduled";
-}
-
-json key_json(const std::optional<durable::job_key>& key) {
-  if (!key) return nullptr;
-  if (const auto* i = std::get_if<std::int64_t>(&*key)) return *i;
-  return std::get<std::string>(*key);
-}
-
-std::string key_text(const std::optional<durable::job_key>& key) {
-  if (!key) return "-";
-  if (const auto* i = std::get_if<std::int64_t>(&*key)) return std::to_string(*i);
-  return printable(std::get<std::string>(*key));
 }
 
 std::string optional_number(const std::optional<std::int64_t>& n) {
@@ -90,7 +78,7 @@ void queue_table(const context& ctx, const std::vector<durable::storage::queue_i
              {"used_percent", nullptr},
              {"paused", q.paused}};
       if (c.oldest_pending_ms) {
-        j["oldest_pending_at"] = durable::detail::iso8601_utc_ms(*c.oldest_pending_ms);
+        j["oldest_pending_at"] = iso(*c.oldest_pending_ms);
         j["oldest_pending_age_ms"] = ctx.now_ms - *c.oldest_pending_ms;
       }
       if (q.settings.soft_limit) j["soft_limit"] = *q.settings.soft_limit;
@@ -143,10 +131,8 @@ void dlq_table(const context& ctx, durable::storage::backend& storage) {
              {"oldest_failure", nullptr},
              {"newest_failure", nullptr},
              {"by_error_type", by_type}};
-      if (d.oldest_failed_ms)
-        j["oldest_failure"] = durable::detail::iso8601_utc_ms(*d.oldest_failed_ms);
-      if (d.newest_failed_ms)
-        j["newest_failure"] = durable::detail::iso8601_utc_ms(*d.newest_failed_ms);
+      if (d.oldest_failed_ms) j["oldest_failure"] = iso(*d.oldest_failed_ms);
+      if (d.newest_failed_ms) j["newest_failure"] = iso(*d.newest_failed_ms);
       context::emit(j);
       continue;
     }
@@ -251,8 +237,8 @@ int jobs(const context& ctx, const std::string& queue, const std::optional<std::
                      {"key", key_json(job.key)},
                      {"attempts", job.attempts},
                      {"max_attempts", job.max_attempts},
-                     {"run_at", durable::detail::iso8601_utc_ms(job.run_at_ms)},
-                     {"enqueued_at", durable::detail::iso8601_utc_ms(job.enqueued_at_ms)},
+                     {"run_at", iso(job.run_at_ms)},
+                     {"enqueued_at", iso(job.enqueued_at_ms)},
                      {"payload_bytes", job.payload_size}});
       continue;
     }
@@ -285,14 +271,6 @@ int show_job(const context& ctx, std::int64_t id) {
       render_payload(storage, ctx.render, job->codec, job->fingerprint, job->payload);
   const auto state = state_name(*job, ctx.now_ms);
   if (ctx.json) {
-    json history = json::array();
-    for (const auto& a : job->history) {
-      history.push_back(
-          {{"attempt", a.attempt},
-           {"error_type", a.error_type},
-           {"message", a.message},
-           {"at", durable::detail::iso8601_utc_ms(durable::detail::to_unix_ms(a.at))}});
-    }
     json j{
         {"id", job->id},
         {"queue", job->queue},
@@ -303,15 +281,13 @@ int show_job(const context& ctx, std::int64_t id) {
         {"sequential", job->sequential},
         {"attempts", job->attempts},
         {"max_attempts", job->max_attempts},
-        {"run_at", durable::detail::iso8601_utc_ms(job->run_at_ms)},
-        {"enqueued_at", durable::detail::iso8601_utc_ms(job->enqueued_at_ms)},
+        {"run_at", iso(job->run_at_ms)},
+        {"enqueued_at", iso(job->enqueued_at_ms)},
         {"lease_holder", state == "claimed" && job->claimed_by ? json(*job->claimed_by) : json()},
         {"codec", job->codec},
         {"fingerprint", fmt::format("{:016x}", job->fingerprint)},
-        {"history", history},
-        {"payload_format", payload.format},
-        {"payload", payload.format == "json" ? json::parse(payload.text) : json(payload.text)}};
-    if (!payload.note.empty()) j["payload_note"] = payload.note;
+        {"history", history_json(job->history)}};
+    add_payload(j, payload);
     context::emit(j);
     return 0;
   }
@@ -328,18 +304,8 @@ int show_job(const context& ctx, std::int64_t id) {
   t.add(
       {"codec", fmt::format("{} (fingerprint {:016x})", printable(job->codec), job->fingerprint)});
   t.print(stdout);
-  std::puts("\nhistory:");
-  if (job->history.empty()) std::puts("  no failed attempt");
-  for (const auto& a : job->history) {
-    std::printf("  %s\n", fmt::format("{}. {}  {}: {}", a.attempt,
-                                      ctx.time(durable::detail::to_unix_ms(a.at)),
-                                      printable(a.error_type), printable(a.message))
-                              .c_str());
-  }
-  std::printf("\npayload (%s, %zu bytes):\n", payload.format.c_str(), job->payload.size());
-  const auto body = payload.format == "json" ? json::parse(payload.text).dump(2) : payload.text;
-  std::printf("%s\n", printable_block(body).c_str());
-  if (!payload.note.empty()) std::printf("note: %s\n", printable(payload.note).c_str());
+  print_history(ctx, job->history);
+  print_payload(payload, job->payload.size());
   return 0;
 }
 

@@ -22,10 +22,10 @@ namespace durable::inline v0::detail {
   const year_month_day ymd{day};
   const auto in_day = t - day;
   const auto secs = duration_cast<seconds>(in_day).count();
-  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
-                                static_cast<unsigned>(ymd.month()),
-                                static_cast<unsigned>(ymd.day()), secs / 3600, secs / 60 % 60,
-                                secs % 60);
+  std::string out =
+      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), secs / 3600,
+                  secs / 60 % 60, secs % 60);
   if (digits > 0) {
     auto fraction = (in_day - seconds{secs}).count();  // nanoseconds
     for (int d = 9; d > digits; --d) fraction /= 10;

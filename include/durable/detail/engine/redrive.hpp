@@ -126,8 +126,9 @@ inline redrive_result redrive(dead_letter_engine& dlq, std::span<const dead_lett
   const bool across = target.queue != nullptr && !same_database(*target.queue, dlq);
   if (across && target.dry_run) {
     throw invalid_argument_error(
-        "dry_run", "durable: invalid argument: a dry-run redrive works only into a queue of "
-                   "the dead-letter queue's own database");
+        "dry_run",
+        "durable: invalid argument: a dry-run redrive works only into a queue of "
+        "the dead-letter queue's own database");
   }
   redrive_result result;
   for (std::size_t start = 0; start < ids.size(); start += batch_size) {

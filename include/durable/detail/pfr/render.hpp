@@ -130,9 +130,10 @@ class pfr_description_parser {
   using kind = pfr_type_node::kind;
 
   [[noreturn]] void fail(std::string_view why) const {
-    throw decode_error(fmt::format("durable: pfr_codec: the job type description {:?} is not "
-                                   "valid at offset {}: {}",
-                                   text_.substr(0, 200), pos_, why));
+    throw decode_error(
+        fmt::format("durable: pfr_codec: the job type description {:?} is not "
+                    "valid at offset {}: {}",
+                    text_.substr(0, 200), pos_, why));
   }
 
   bool eat(std::string_view token) {
@@ -272,7 +273,7 @@ class pfr_json_renderer {
       case kind::array: {
         const auto element = min_size(n.children.front());
         return element == 0 || n.count <= max_values ? static_cast<std::size_t>(n.count) * element
-                                                      : max_values;
+                                                     : max_values;
       }
       case kind::record: {
         std::size_t total = 0;
@@ -376,7 +377,8 @@ class pfr_json_renderer {
     const auto& d = nodes_[n.children.front()];
     const auto s = read_scalar(d.children.front());
     const std::string count = scalar_text(s) + unit(d.num, d.den);
-    if (n.steady || s.floating || (s.is_unsigned && s.u > std::numeric_limits<std::int64_t>::max())) {
+    if (n.steady || s.floating ||
+        (s.is_unsigned && s.u > std::numeric_limits<std::int64_t>::max())) {
       append_json_string(out_, (n.steady ? "steady+" : "system+") + count);
       return;
     }
@@ -391,9 +393,10 @@ class pfr_json_renderer {
       return;
     }
     const int digits = d.den >= 1'000'000'000 ? 9 : d.den >= 1'000'000 ? 6 : d.den >= 1000 ? 3 : 0;
-    append_json_string(out_, iso8601_utc(std::chrono::sys_time<std::chrono::nanoseconds>{
-                                             std::chrono::nanoseconds{ns}},
-                                         digits));
+    append_json_string(
+        out_,
+        iso8601_utc(std::chrono::sys_time<std::chrono::nanoseconds>{std::chrono::nanoseconds{ns}},
+                    digits));
   }
 
   void value(std::size_t index) {
@@ -432,7 +435,8 @@ class pfr_json_renderer {
       }
       case kind::vector: {
         const auto element = n.children.front();
-        const auto size = reader_.count("std::vector count", std::max<std::size_t>(1, min_size(element)));
+        const auto size =
+            reader_.count("std::vector count", std::max<std::size_t>(1, min_size(element)));
         elements(element, size);
         break;
       }

@@ -46,9 +46,9 @@ class connection {
       throw_open(SQLITE_CANTOPEN,
                  "it does not exist (a read-only open never creates a file); check the path");
     }
-    const int flags = (read_only_ ? SQLITE_OPEN_READONLY
-                                  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                      SQLITE_OPEN_NOMUTEX;
+    const int flags =
+        (read_only_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+        SQLITE_OPEN_NOMUTEX;
     const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
       // db_ may be non-null on failure and then carries the message; close after reading it.
