@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <limits>
 #include <map>
@@ -51,7 +50,7 @@ class progress {
     if (on_) std::fputs("\n", stderr);
   }
   void update(std::size_t done) const {
-    if (on_) std::fprintf(stderr, "\r%s: %zu/%zu", what_.c_str(), done, total_);
+    if (on_) fmt::print(stderr, "\r{}: {}/{}", what_, std::min(done, total_), total_);
   }
 
  private:
@@ -87,10 +86,12 @@ selection select(const context& ctx, const dlq_filter& f, bool write) {
   if (f.dlq) durable::detail::validate_name("dlq", *f.dlq);
   if (f.queue) durable::detail::validate_name("queue", *f.queue);
   durable::dead_letter_filter filter;
-  if (f.since)
+  if (f.since) {
     filter.from = durable::detail::from_unix_ms(parse_time(*f.since, "--since", ctx.now_ms));
-  if (f.until)
+  }
+  if (f.until) {
     filter.to = durable::detail::from_unix_ms(parse_time(*f.until, "--until", ctx.now_ms));
+  }
   if (filter.from && filter.to && *filter.from > *filter.to) {
     throw usage_error(
         fmt::format("durable: usage: --since {} is after --until {}; both bounds are "
@@ -101,9 +102,7 @@ selection select(const context& ctx, const dlq_filter& f, bool write) {
   for (const auto& key : f.keys) {
     // "42" matches the integer key 42 and the string key "42".
     filter.keys.emplace_back(key);
-    std::int64_t n = 0;
-    const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), n);
-    if (ec == std::errc{} && end == key.data() + key.size()) filter.keys.emplace_back(n);
+    if (const auto n = parse_int(key)) filter.keys.emplace_back(*n);
   }
   filter.queue = f.queue;
   selection s{ctx.open(write), {}, std::move(filter)};
@@ -127,40 +126,21 @@ durable::detail::dead_letter_engine engine(const selection& s, const std::string
   return {s.db, dlq, options};
 }
 
-/// Every entry of `dlq` matching the filter, oldest first.
-std::vector<dead_letter_summary> all_entries(durable::detail::dead_letter_engine& e,
-                                             const durable::dead_letter_filter& filter) {
-  std::vector<dead_letter_summary> out;
-  durable::page_request page;
-  page.limit = static_cast<std::int64_t>(batch);
-  for (;;) {
-    auto p = e.query(filter, page);
-    out.insert(out.end(), p.entries.begin(), p.entries.end());
-    if (!p.next) return out;
-    page.after = p.next;
-  }
-}
-
 std::string cursor_text(const dead_letter_summary& e) {
   return fmt::format("{}:{}", ms(e.failed_at), e.id);
 }
 
 durable::dead_letter_cursor parse_cursor(const std::string& text) {
   const auto colon = text.find(':');
-  std::int64_t at = 0;
-  std::int64_t id = 0;
-  const auto whole = [](std::string_view part, std::int64_t& v) {
-    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-    return !part.empty() && ec == std::errc{} && end == part.data() + part.size();
-  };
-  if (colon == std::string::npos || !whole(std::string_view{text}.substr(0, colon), at) ||
-      !whole(std::string_view{text}.substr(colon + 1), id)) {
+  const auto at = colon == std::string::npos ? std::nullopt : parse_int(text.substr(0, colon));
+  const auto id = colon == std::string::npos ? std::nullopt : parse_int(text.substr(colon + 1));
+  if (!at || !id) {
     throw usage_error(fmt::format(
         "durable: usage: --after {:?} is not a cursor; pass the value a previous `dlq list` "
         "printed (FAILED_AT_MS:ID)",
         text.substr(0, 64)));
   }
-  return {durable::detail::from_unix_ms(at), id};
+  return {durable::detail::from_unix_ms(*at), *id};
 }
 
 json entry_json(const std::string& dlq, const dead_letter_summary& e) {
@@ -177,14 +157,6 @@ json entry_json(const std::string& dlq, const dead_letter_summary& e) {
           {"failed_at", iso(e.failed_at)},
           {"redriven_at", e.redriven_at ? json(iso(*e.redriven_at)) : json()},
           {"cursor", cursor_text(e)}};
-}
-
-void print_or_none(const table& t, const char* none) {
-  if (t.empty()) {
-    std::puts(none);
-  } else {
-    t.print(stdout);
-  }
 }
 
 }  // namespace
@@ -233,7 +205,7 @@ int dlq_list(const context& ctx, const dlq_filter& filter, std::int64_t limit,
   }
   print_or_none(t, "no entries");
   if (more && !entries.empty()) {
-    std::printf("more entries: add --after %s\n", cursor_text(entries.back().second).c_str());
+    fmt::print("more entries: add --after {}\n", cursor_text(entries.back().second));
   }
   return 0;
 }
@@ -297,100 +269,155 @@ int dlq_show(const context& ctx, std::int64_t id) {
   return 0;
 }
 
-int dlq_count(const context& ctx, const dlq_filter& filter, const std::optional<std::string>& by) {
-  using grouping = durable::storage::dead_letter_grouping;
-  std::optional<grouping> g;
-  if (by) {
-    if (*by == "type") {
-      g = grouping::error_type;
-    } else if (*by == "hour") {
-      g = grouping::hour;
-    } else if (*by == "day") {
-      g = grouping::day;
+namespace {
+
+using grouping = durable::storage::dead_letter_grouping;
+
+std::optional<grouping> parse_grouping(const std::optional<std::string>& by) {
+  if (!by) return std::nullopt;
+  if (*by == "type") return grouping::error_type;
+  if (*by == "hour") return grouping::hour;
+  if (*by == "day") return grouping::day;
+  throw usage_error(
+      fmt::format("durable: usage: --by {:?} is not type, hour or day", by->substr(0, 64)));
+}
+
+/// `dlq count` without --by: entries per DLQ and the total.
+void count_per_dlq(const context& ctx, const selection& s,
+                   const durable::detail::prepared_filter& prepared) {
+  table t{{{"DLQ"}, {"ENTRIES", align::right}}};
+  std::int64_t total = 0;
+  for (const auto& name : s.dlqs) {
+    const auto n = s.db.storage().count_dead_letters(prepared.where(name));
+    total += n;
+    if (ctx.json) {
+      context::emit({{"dlq", name}, {"count", n}});
     } else {
-      throw usage_error(
-          fmt::format("durable: usage: --by {:?} is not type, hour or day", by->substr(0, 64)));
+      t.add({printable(name), std::to_string(n)});
     }
   }
-  const auto s = select(ctx, filter, false);
-  auto& storage = s.db.storage();
-  const auto prepared = durable::detail::dead_letter_engine::prepare(s.filter);
-  if (!g) {
-    table t{{{"DLQ"}, {"ENTRIES", align::right}}};
-    std::int64_t total = 0;
-    for (const auto& name : s.dlqs) {
-      const auto n = storage.count_dead_letters(prepared.where(name));
-      total += n;
-      if (ctx.json) {
-        context::emit({{"dlq", name}, {"count", n}});
-      } else {
-        t.add({printable(name), std::to_string(n)});
-      }
-    }
-    if (!ctx.json) {
-      t.add({"total", std::to_string(total)});
-      t.print(stdout);
-    }
-    return 0;
+  if (ctx.json) return;
+  t.add({"total", std::to_string(total)});
+  t.print(stdout);
+}
+
+/// Time buckets as rows: every bucket from the first to the last, empty ones included (a
+/// gap in the bars is the shape of an outage), unless that would be over 10,000 rows.
+std::vector<std::pair<std::string, std::int64_t>> time_rows(
+    const std::map<std::int64_t, std::int64_t>& by_time, std::int64_t step) {
+  std::vector<std::pair<std::string, std::int64_t>> rows;
+  if (by_time.empty()) return rows;
+  const auto first = by_time.begin()->first;
+  const auto last = by_time.rbegin()->first;
+  if ((last - first) / step >= 10'000) {
+    for (const auto& [bucket, n] : by_time) rows.emplace_back(durable_cli::iso(bucket), n);
+    return rows;
   }
-  // Groups of every selected DLQ added up: by type, most first; by time, oldest first.
+  for (std::int64_t at = first; at <= last; at += step) {
+    const auto it = by_time.find(at);
+    rows.emplace_back(durable_cli::iso(at), it == by_time.end() ? 0 : it->second);
+  }
+  return rows;
+}
+
+/// The groups of every selected DLQ added up: by type, most first; by time, oldest first.
+std::vector<std::pair<std::string, std::int64_t>> group_rows(
+    const selection& s, const durable::detail::prepared_filter& prepared, grouping g) {
   std::map<std::string, std::int64_t> by_type;
   std::map<std::int64_t, std::int64_t> by_time;
   for (const auto& name : s.dlqs) {
-    for (const auto& group : storage.count_dead_letters_by(prepared.where(name), *g)) {
-      if (*g == grouping::error_type) {
+    for (const auto& group : s.db.storage().count_dead_letters_by(prepared.where(name), g)) {
+      if (g == grouping::error_type) {
         by_type[group.error_type] += group.count;
       } else {
         by_time[group.bucket_ms] += group.count;
       }
     }
   }
-  std::vector<std::pair<std::string, std::int64_t>> rows;
-  if (*g == grouping::error_type) {
-    rows.assign(by_type.begin(), by_type.end());
-    std::stable_sort(rows.begin(), rows.end(),
-                     [](const auto& a, const auto& b) { return a.second > b.second; });
-  } else if (!by_time.empty()) {
-    // Every bucket from the first to the last, empty ones included, up to 10,000 rows:
-    // a gap in the bars is the shape of an outage.
-    const std::int64_t step = *g == grouping::hour ? 3'600'000 : 86'400'000;
-    const auto first = by_time.begin()->first;
-    const auto last = by_time.rbegin()->first;
-    const bool fill = (last - first) / step < 10'000;
-    for (std::int64_t at = first; at <= last; at = fill ? at + step : last + 1) {
-      if (!fill) {
-        for (const auto& [bucket, n] : by_time) {
-          rows.emplace_back(durable_cli::iso(bucket), n);
-        }
-        break;
-      }
-      const auto it = by_time.find(at);
-      rows.emplace_back(durable_cli::iso(at), it == by_time.end() ? 0 : it->second);
-    }
+  if (g != grouping::error_type) {
+    return time_rows(by_time, g == grouping::hour ? 3'600'000 : 86'400'000);
   }
-  const char* label = *g == grouping::error_type ? "error_type"
-                      : *g == grouping::hour     ? "hour"
-                                                 : "day";
+  std::vector<std::pair<std::string, std::int64_t>> rows(by_type.begin(), by_type.end());
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  return rows;
+}
+
+}  // namespace
+
+int dlq_count(const context& ctx, const dlq_filter& filter, const std::optional<std::string>& by) {
+  const auto g = parse_grouping(by);
+  const auto s = select(ctx, filter, false);
+  const auto prepared = durable::detail::dead_letter_engine::prepare(s.filter);
+  if (!g) {
+    count_per_dlq(ctx, s, prepared);
+    return 0;
+  }
+  const auto rows = group_rows(s, prepared, *g);
+  const bool by_type = *g == grouping::error_type;
+  const bool by_hour = *g == grouping::hour;
   if (ctx.json) {
+    const char* label = by_type ? "error_type" : by_hour ? "hour" : "day";
     for (const auto& [key, n] : rows) context::emit({{label, key}, {"count", n}});
     return 0;
   }
   std::int64_t max = 0;
   for (const auto& r : rows) max = std::max(max, r.second);
-  table t{{{*g == grouping::error_type ? "ERROR"
-            : *g == grouping::hour     ? "HOUR (UTC)"
-                                       : "DAY (UTC)"},
+  table t{{{by_type   ? "ERROR"
+            : by_hour ? "HOUR (UTC)"
+                      : "DAY (UTC)"},
            {"COUNT", align::right},
            {""}}};
   for (const auto& [key, n] : rows) {
-    std::string name = key;
-    if (*g == grouping::hour) name = key.substr(0, 16) + "Z";  // 2026-11-30T08:00Z
-    if (*g == grouping::day) name = key.substr(0, 10);
+    // 2026-11-30T08:00Z by hour, 2026-11-30 by day
+    const auto name = by_type ? key : by_hour ? key.substr(0, 16) + "Z" : key.substr(0, 10);
     t.add({printable(name), std::to_string(n), bar(n, max)});
   }
   print_or_none(t, "no entries");
   return 0;
 }
+
+namespace {
+
+/// What a redrive did with one entry, for people: outcome, detail, and the detail without
+/// ids for the grouped summary.
+struct outcome_text {
+  std::string outcome = "skipped";
+  std::string detail;
+  std::string group_detail;
+};
+
+outcome_text describe(const durable::redriven_entry& r, bool dry_run, const std::string& into) {
+  outcome_text t;
+  switch (r.outcome) {
+    case durable::redrive_outcome::redriven:
+      t.outcome = dry_run ? "would redrive" : "redriven";
+      t.group_detail = "into " + into;
+      t.detail = dry_run ? t.group_detail : fmt::format("job {} in {}", r.job, into);
+      return t;
+    case durable::redrive_outcome::not_redrivable:
+      t.detail = "policy never: pass --force to redrive it anyway";
+      break;
+    case durable::redrive_outcome::already_queued:
+      t.group_detail = "its unique key is queued";
+      t.detail = fmt::format("{} as job {}", t.group_detail, r.job);
+      return t;
+    case durable::redrive_outcome::queue_full:
+      t.detail = fmt::format("queue {} is at its hard limit", into);
+      break;
+    case durable::redrive_outcome::no_target:
+      t.detail =
+          "no source queue in this database (added by hand or from another database): pass "
+          "--to QUEUE";
+      break;
+    case durable::redrive_outcome::gone: t.detail = "redriven or deleted meanwhile"; break;
+    case durable::redrive_outcome::incompatible: t.detail = "incompatible"; break;
+  }
+  t.group_detail = t.detail;
+  return t;
+}
+
+}  // namespace
 
 int dlq_redrive(const context& ctx, const dlq_filter& filter, const std::optional<std::string>& to,
                 bool dry_run, bool force, bool include_optional) {
@@ -411,175 +438,180 @@ int dlq_redrive(const context& ctx, const dlq_filter& filter, const std::optiona
     target.emplace(s.db, *to, options, durable::detail::codec_identity{});
   }
   const std::set<std::string, std::less<>> named(filter.types.begin(), filter.types.end());
-
-  struct line {
-    std::string dlq;
-    dead_letter_summary entry;
-    std::string outcome;
-    std::string detail;
-  };
-  std::vector<line> lines;
+  const auto prepared = durable::detail::dead_letter_engine::prepare(s.filter);
   std::size_t total = 0;
-  std::vector<std::pair<std::string, std::vector<dead_letter_summary>>> per_dlq;
   for (const auto& name : s.dlqs) {
-    auto e = engine(s, name);
-    per_dlq.emplace_back(name, all_entries(e, s.filter));
-    total += per_dlq.back().second.size();
+    total += static_cast<std::size_t>(s.db.storage().count_dead_letters(prepared.where(name)));
   }
+  // Up to 10,000 entries (or with --json) one line per entry; past that, one line per
+  // (DLQ, error type, policy, outcome), so the memory and the output stay bounded.
+  const bool per_entry = ctx.json || total <= progress_from;
+  table entries{{{"ID", align::right}, {"DLQ"}, {"ERROR"}, {"POLICY"}, {"OUTCOME"}, {"DETAIL"}}};
+  std::map<std::tuple<std::string, std::string, std::string, std::string, std::string>,
+           std::int64_t>
+      groups;
+  std::map<std::string, std::int64_t> counts;
+  const auto report = [&](const std::string& dlq, const dead_letter_summary& entry,
+                          const std::string& outcome, const std::string& detail,
+                          const std::string& group_detail) {
+    ++counts[outcome];
+    const std::string policy{durable::to_string(entry.redrive)};
+    if (ctx.json) {
+      context::emit({{"id", entry.id},
+                     {"dlq", dlq},
+                     {"error_type", entry.error_type},
+                     {"redrive_policy", policy},
+                     {"outcome", outcome},
+                     {"detail", detail},
+                     {"dry_run", dry_run}});
+    } else if (per_entry) {
+      entries.add({std::to_string(entry.id), printable(dlq), printable(entry.error_type), policy,
+                   outcome, detail});
+    } else {
+      ++groups[{dlq, entry.error_type, policy, outcome, group_detail}];
+    }
+  };
+
   const progress bar_line{dry_run ? "redrive (dry run)" : "redrive", total};
   std::size_t done = 0;
-  std::map<std::string, std::int64_t> counts;
-  for (auto& [name, entries] : per_dlq) {
+  durable::detail::redrive_target how;
+  how.queue = target ? &*target : nullptr;
+  how.options.force = force;
+  how.dry_run = dry_run;
+  for (const auto& name : s.dlqs) {
     auto e = engine(s, name);
-    std::vector<durable::dead_letter_id> ids;
-    std::map<durable::dead_letter_id, dead_letter_summary> by_id;
-    for (auto& entry : entries) {
-      const auto policy = entry.redrive;
-      if (!force && policy == durable::redrive_policy::optional && !include_optional &&
-          !named.contains(entry.error_type)) {
-        lines.push_back({name, entry, "skipped",
-                         "policy optional: name its error type with --type, or pass "
-                         "--include-optional"});
-        ++counts["skipped"];
-        continue;
+    durable::page_request page;  // oldest first, a transaction per page
+    page.limit = static_cast<std::int64_t>(batch);
+    for (;;) {
+      const auto p = e.query(s.filter, page);
+      // The optional-policy gate is the tool's (it knows which types the command names);
+      // the never gate, limits and unique keys are the redrive's. Reported in page order.
+      const auto gated = [&](const dead_letter_summary& entry) {
+        return !force && entry.redrive == durable::redrive_policy::optional && !include_optional &&
+               !named.contains(entry.error_type);
+      };
+      std::vector<durable::dead_letter_id> ids;
+      for (const auto& entry : p.entries) {
+        if (!gated(entry)) ids.push_back(entry.id);
       }
-      ids.push_back(entry.id);
-      by_id.emplace(entry.id, std::move(entry));
-    }
-    durable::detail::redrive_target how;
-    how.queue = target ? &*target : nullptr;
-    how.options.force = force;
-    how.dry_run = dry_run;
-    for (std::size_t start = 0; start < ids.size(); start += batch) {
-      const auto chunk = std::span{ids}.subspan(start, std::min(batch, ids.size() - start));
-      const auto result = durable::detail::redrive(e, chunk, how);
-      for (const auto& r : result.entries) {
-        auto& entry = by_id.at(r.id);
-        const auto into = to ? *to : entry.queue;
-        std::string outcome = "skipped";
-        std::string detail;
-        switch (r.outcome) {
-          case durable::redrive_outcome::redriven:
-            outcome = dry_run ? "would redrive" : "redriven";
-            detail = dry_run ? fmt::format("into {}", printable(into))
-                             : fmt::format("job {} in {}", r.job, printable(into));
-            break;
-          case durable::redrive_outcome::not_redrivable:
-            detail = "policy never: pass --force to redrive it anyway";
-            break;
-          case durable::redrive_outcome::already_queued:
-            detail = fmt::format("its unique key is queued as job {}", r.job);
-            break;
-          case durable::redrive_outcome::queue_full:
-            detail = fmt::format("queue {} is at its hard limit", printable(into));
-            break;
-          case durable::redrive_outcome::no_target:
-            detail =
-                "no source queue in this database (added by hand or from another "
-                "database): pass --to QUEUE";
-            break;
-          case durable::redrive_outcome::gone: detail = "redriven or deleted meanwhile"; break;
-          case durable::redrive_outcome::incompatible: detail = "incompatible"; break;
+      std::map<durable::dead_letter_id, durable::redriven_entry> results;
+      for (const auto& r : durable::detail::redrive(e, ids, how).entries) results.emplace(r.id, r);
+      for (const auto& entry : p.entries) {
+        if (gated(entry)) {
+          const std::string why =
+              "policy optional: name its error type with --type, or pass --include-optional";
+          report(name, entry, "skipped", why, why);
+          continue;
         }
-        ++counts[outcome];
-        lines.push_back({name, std::move(entry), std::move(outcome), std::move(detail)});
+        const auto text =
+            describe(results.at(entry.id), dry_run, printable(to ? *to : entry.queue));
+        report(name, entry, text.outcome, text.detail, text.group_detail);
       }
-      done += chunk.size();
+      done += p.entries.size();
       bar_line.update(done);
+      if (!p.next) break;
+      page.after = p.next;
     }
   }
-  std::stable_sort(lines.begin(), lines.end(),
-                   [](const line& a, const line& b) { return a.entry.id < b.entry.id; });
-  if (ctx.json) {
-    for (const auto& l : lines) {
-      context::emit({{"id", l.entry.id},
-                     {"dlq", l.dlq},
-                     {"error_type", l.entry.error_type},
-                     {"redrive_policy", durable::to_string(l.entry.redrive)},
-                     {"outcome", l.outcome},
-                     {"detail", l.detail},
-                     {"dry_run", dry_run}});
+  if (ctx.json) return 0;
+  if (per_entry) {
+    print_or_none(entries, "no entries selected");
+  } else {
+    table t{{{"ENTRIES", align::right}, {"DLQ"}, {"ERROR"}, {"POLICY"}, {"OUTCOME"}, {"DETAIL"}}};
+    for (const auto& [key, n] : groups) {
+      const auto& [dlq, type, policy, outcome, detail] = key;
+      t.add({std::to_string(n), printable(dlq), printable(type), policy, outcome, detail});
     }
-    return 0;
+    t.print(stdout);
   }
-  table t{{{"ID", align::right}, {"DLQ"}, {"ERROR"}, {"POLICY"}, {"OUTCOME"}, {"DETAIL"}}};
-  for (const auto& l : lines) {
-    t.add({std::to_string(l.entry.id), printable(l.dlq), printable(l.entry.error_type),
-           std::string{durable::to_string(l.entry.redrive)}, l.outcome, l.detail});
-  }
-  print_or_none(t, "no entries selected");
+  std::int64_t seen = 0;
+  for (const auto& [outcome, n] : counts) seen += n;
   const auto moved = counts[dry_run ? "would redrive" : "redriven"];
-  std::printf("%s%lld of %zu entries %s, %lld skipped%s\n", dry_run ? "dry run: " : "",
-              static_cast<long long>(moved), lines.size(),
-              dry_run ? "would be redriven" : "redriven", static_cast<long long>(counts["skipped"]),
-              dry_run ? "; nothing was changed" : "");
+  fmt::print("{}{} of {} entries {}, {} skipped{}\n", dry_run ? "dry run: " : "", moved, seen,
+             dry_run ? "would be redriven" : "redriven", counts["skipped"],
+             dry_run ? "; nothing was changed" : "");
   return 0;
 }
 
-int dlq_purge(const context& ctx, const dlq_filter& filter,
-              const std::optional<std::string>& older_than, bool dry_run) {
-  if (older_than && !filter.empty() &&
-      !(filter.dlq && !filter.since && !filter.until && filter.types.empty() &&
-        filter.keys.empty() && !filter.queue)) {
+namespace {
+
+/// The cutoff of --older-than (entries that failed before it go), after checking that
+/// purge was given either it (with --dlq at most) or filters.
+std::optional<std::int64_t> purge_cutoff(const context& ctx, const dlq_filter& filter,
+                                         const std::optional<std::string>& older_than) {
+  if (!older_than) {
+    if (filter.empty()) {
+      throw usage_error(
+          "durable: usage: dlq purge needs --older-than DURATION or at least one filter (--dlq, "
+          "--since, --until, --type, --key, --queue)");
+    }
+    return std::nullopt;
+  }
+  auto only_dlq = filter;
+  only_dlq.dlq.reset();
+  if (!only_dlq.empty()) {
     throw usage_error(
         "durable: usage: dlq purge takes --older-than (with --dlq at most) or filters, not both");
   }
-  if (!older_than && filter.empty()) {
-    throw usage_error(
-        "durable: usage: dlq purge needs --older-than DURATION or at least one filter (--dlq, "
-        "--since, --until, --type, --key, --queue)");
-  }
+  const auto age = parse_duration(*older_than, "--older-than");
   std::int64_t cutoff = 0;
-  if (older_than) {
-    const auto age = parse_duration(*older_than, "--older-than");
-    if (__builtin_sub_overflow(ctx.now_ms, age, &cutoff)) {
-      throw usage_error("durable: usage: --older-than reaches before the earliest time");
-    }
+  if (__builtin_sub_overflow(ctx.now_ms, age, &cutoff)) {
+    throw usage_error("durable: usage: --older-than reaches before the earliest time");
   }
+  return cutoff;
+}
+
+/// Deletes what `where` selects in time-ordered slices of up to 1,000 entries, one
+/// transaction each, so a large purge shows progress and never holds the write lock long.
+std::int64_t delete_in_slices(durable::storage::backend& storage,
+                              const durable::storage::dead_letter_where& where,
+                              const progress& bar_line, std::size_t& done) {
+  std::int64_t deleted = 0;
+  durable::storage::page_position position;
+  position.after_ms = std::numeric_limits<std::int64_t>::min();
+  position.limit = static_cast<std::int64_t>(batch);
+  for (;;) {
+    const auto page = storage.dead_letter_page(where, position);
+    if (page.empty()) return deleted;
+    auto slice = where;
+    slice.to_ms = ms(page.back().failed_at);
+    const auto n = storage.delete_dead_letters(slice);
+    deleted += n;
+    done += static_cast<std::size_t>(n);
+    bar_line.update(done);
+    position.after_ms = ms(page.back().failed_at);
+    position.after_id = page.back().id;
+  }
+}
+
+}  // namespace
+
+int dlq_purge(const context& ctx, const dlq_filter& filter,
+              const std::optional<std::string>& older_than, bool dry_run) {
+  const auto cutoff = purge_cutoff(ctx, filter, older_than);
   const auto s = select(ctx, filter, !dry_run);
   auto& storage = s.db.storage();
   auto prepared = durable::detail::dead_letter_engine::prepare(s.filter);
-  if (older_than) {
-    prepared.to_ms = cutoff - 1;  // failed before the cutoff
+  if (cutoff) {
+    prepared.to_ms = *cutoff - 1;  // failed before the cutoff, redriven or not
     prepared.include_redriven = true;
   }
-  std::map<std::string, std::int64_t> counted;
+  std::map<std::string, std::int64_t> counts;
   std::size_t total = 0;
   for (const auto& name : s.dlqs) {
-    counted[name] = storage.count_dead_letters(prepared.where(name));
-    total += static_cast<std::size_t>(counted[name]);
+    counts[name] = storage.count_dead_letters(prepared.where(name));
+    total += static_cast<std::size_t>(counts[name]);
   }
-  std::map<std::string, std::int64_t> deleted;
   if (!dry_run) {
-    // In time-ordered slices of up to 1,000 entries, one transaction each, so a large purge
-    // shows progress and never holds the write lock for long.
     const progress bar_line{"purge", total};
     std::size_t done = 0;
     for (const auto& name : s.dlqs) {
-      auto where = prepared.where(name);
-      durable::storage::page_position position;
-      position.after_ms = std::numeric_limits<std::int64_t>::min();
-      position.limit = static_cast<std::int64_t>(batch);
-      for (;;) {
-        const auto page = storage.dead_letter_page(where, position);
-        if (page.empty()) break;
-        auto slice = where;
-        slice.to_ms = ms(page.back().failed_at);
-        const auto n = storage.delete_dead_letters(slice);
-        deleted[name] += n;
-        done += static_cast<std::size_t>(n);
-        bar_line.update(std::min(done, total));
-        position.after_ms = ms(page.back().failed_at);
-        position.after_id = page.back().id;
-      }
+      counts[name] = delete_in_slices(storage, prepared.where(name), bar_line, done);
     }
   }
-  const auto& shown = dry_run ? counted : deleted;
   std::int64_t sum = 0;
   table t{{{"DLQ"}, {dry_run ? "WOULD DELETE" : "DELETED", align::right}}};
-  for (const auto& name : s.dlqs) {
-    const auto it = shown.find(name);
-    const auto n = it == shown.end() ? 0 : it->second;
+  for (const auto& [name, n] : counts) {
     sum += n;
     if (ctx.json) {
       context::emit(
@@ -588,12 +620,10 @@ int dlq_purge(const context& ctx, const dlq_filter& filter,
       t.add({printable(name), std::to_string(n)});
     }
   }
-  if (!ctx.json) {
-    print_or_none(t, "no dead-letter queues");
-    std::printf("%s%lld entr%s %s\n", dry_run ? "dry run: " : "", static_cast<long long>(sum),
-                sum == 1 ? "y" : "ies",
-                dry_run ? "would be deleted; nothing was changed" : "deleted");
-  }
+  if (ctx.json) return 0;
+  print_or_none(t, "no dead-letter queues");
+  fmt::print("{}{} entr{} {}\n", dry_run ? "dry run: " : "", sum, sum == 1 ? "y" : "ies",
+             dry_run ? "would be deleted; nothing was changed" : "deleted");
   return 0;
 }
 

@@ -30,7 +30,8 @@ void print_error(std::string message) {
   for (auto& c : message) {
     if (c == '\n' || c == '\r') c = ' ';
   }
-  std::fprintf(stderr, "%s\n", message.c_str());
+  message += '\n';
+  std::fputs(message.c_str(), stderr);
 }
 
 /// A subcommand whose unknown options fall through to the parent (--json anywhere).
@@ -62,7 +63,7 @@ void add_filters(CLI::App* sub, dlq_filter& f) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv) {
   CLI::App app{
       "See and operate the queues and dead-letter queues of a durable database.\n"
       "Exit status: 0 ok, 1 failure, 2 usage."};
@@ -214,6 +215,15 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     const std::string what = e.what();
     print_error(what.starts_with("durable: ") ? what : "durable: error: " + what);
+    return 1;
+  }
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run_main(argc, argv);
+  } catch (...) {  // run_main reports every error itself; this is for the unexpected
+    std::fputs("durable: error: an unexpected exception\n", stderr);
     return 1;
   }
 }

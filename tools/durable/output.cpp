@@ -46,6 +46,14 @@ void add_payload(json& object, const rendered_payload& payload) {
   if (!payload.note.empty()) object["payload_note"] = payload.note;
 }
 
+void print_or_none(const table& t, const char* none) {
+  if (t.empty()) {
+    std::puts(none);
+  } else {
+    t.print(stdout);
+  }
+}
+
 void print_history(const context& ctx, const std::vector<durable::attempt_record>& history) {
   std::puts("\nhistory:");
   if (history.empty()) std::puts("  no failed attempt");

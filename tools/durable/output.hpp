@@ -14,6 +14,7 @@
 
 #include "context.hpp"
 #include "payload.hpp"
+#include "text.hpp"
 
 namespace durable_cli {
 
@@ -30,6 +31,8 @@ namespace durable_cli {
 /// is one, "payload_note" in `object`.
 void add_payload(nlohmann::json& object, const rendered_payload& payload);
 
+/// Prints `t`, or `none` when it has no rows.
+void print_or_none(const table& t, const char* none);
 /// Prints "history:" and one line per attempt.
 void print_history(const context& ctx, const std::vector<durable::attempt_record>& history);
 /// Prints "payload (format, N bytes):", the payload (JSON indented) and its note.

@@ -68,9 +68,12 @@ rendered_payload run_renderer(const std::string& command, std::string_view codec
     written += static_cast<std::size_t>(n);
   }
   close(fd);
+  // The tool is single-threaded: setenv and popen are safe here.
+  // NOLINTBEGIN(concurrency-mt-unsafe)
   setenv("DURABLE_CODEC", std::string{codec}.c_str(), 1);
   setenv("DURABLE_FINGERPRINT", fmt::format("{:016x}", fingerprint).c_str(), 1);
   setenv("DURABLE_DESCRIPTION", description.c_str(), 1);
+  // NOLINTEND(concurrency-mt-unsafe)
   std::fflush(nullptr);
   const std::string shell = fmt::format("( {} ) < '{}'", command, file.path);
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> pipe{popen(shell.c_str(), "r"), pclose};

@@ -33,9 +33,14 @@ std::string optional_number(const std::optional<std::int64_t>& n) {
   return n ? std::to_string(*n) : "-";
 }
 
+/// The limit "used" is measured against: the hard limit, else the soft one.
+std::optional<std::int64_t> limit_of(const durable::storage::queue_settings& s) {
+  return s.hard_limit ? s.hard_limit : s.soft_limit;
+}
+
 /// The share of `size` in the hard limit (or the soft one without a hard one), or "-".
 std::string used(std::int64_t size, const durable::storage::queue_settings& s) {
-  const auto limit = s.hard_limit ? s.hard_limit : s.soft_limit;
+  const auto limit = limit_of(s);
   if (!limit || *limit <= 0) return "-";
   return fmt::format("{:.1f} %", 100.0 * static_cast<double>(size) / static_cast<double>(*limit));
 }
@@ -52,6 +57,28 @@ void require_queue(durable::storage::backend& storage, const context& ctx,
       queue, storage.target(), ctx.target));
 }
 
+json optional_json(const std::optional<std::int64_t>& n) { return n ? json(*n) : json(); }
+
+json queue_json(const context& ctx, const durable::storage::queue_info& q) {
+  const auto& c = q.counts;
+  const auto size = c.pending + c.scheduled + c.claimed;
+  const auto limit = limit_of(q.settings);
+  return {{"kind", "queue"},
+          {"queue", q.name},
+          {"pending", c.pending},
+          {"scheduled", c.scheduled},
+          {"claimed", c.claimed},
+          {"oldest_pending_at", c.oldest_pending_ms ? json(iso(*c.oldest_pending_ms)) : json()},
+          {"oldest_pending_age_ms",
+           c.oldest_pending_ms ? json(ctx.now_ms - *c.oldest_pending_ms) : json()},
+          {"soft_limit", optional_json(q.settings.soft_limit)},
+          {"hard_limit", optional_json(q.settings.hard_limit)},
+          {"used_percent", limit && *limit > 0 ? json(100.0 * static_cast<double>(size) /
+                                                      static_cast<double>(*limit))
+                                               : json()},
+          {"paused", q.paused}};
+}
+
 void queue_table(const context& ctx, const std::vector<durable::storage::queue_info>& queues) {
   table t{{{"QUEUE"},
            {"PENDING", align::right},
@@ -63,48 +90,22 @@ void queue_table(const context& ctx, const std::vector<durable::storage::queue_i
            {"USED", align::right},
            {"PAUSED"}}};
   for (const auto& q : queues) {
-    const auto& c = q.counts;
-    const auto size = c.pending + c.scheduled + c.claimed;
     if (ctx.json) {
-      json j{{"kind", "queue"},
-             {"queue", q.name},
-             {"pending", c.pending},
-             {"scheduled", c.scheduled},
-             {"claimed", c.claimed},
-             {"oldest_pending_at", nullptr},
-             {"oldest_pending_age_ms", nullptr},
-             {"soft_limit", nullptr},
-             {"hard_limit", nullptr},
-             {"used_percent", nullptr},
-             {"paused", q.paused}};
-      if (c.oldest_pending_ms) {
-        j["oldest_pending_at"] = iso(*c.oldest_pending_ms);
-        j["oldest_pending_age_ms"] = ctx.now_ms - *c.oldest_pending_ms;
-      }
-      if (q.settings.soft_limit) j["soft_limit"] = *q.settings.soft_limit;
-      if (q.settings.hard_limit) j["hard_limit"] = *q.settings.hard_limit;
-      const auto limit = q.settings.hard_limit ? q.settings.hard_limit : q.settings.soft_limit;
-      if (limit && *limit > 0) {
-        j["used_percent"] = 100.0 * static_cast<double>(size) / static_cast<double>(*limit);
-      }
-      context::emit(j);
+      context::emit(queue_json(ctx, q));
       continue;
     }
-    t.add({printable(q.name), std::to_string(c.pending), std::to_string(c.scheduled),
-           std::to_string(c.claimed),
-           c.oldest_pending_ms ? (ctx.utc ? ctx.time(*c.oldest_pending_ms)
-                                          : human_duration(ctx.now_ms - *c.oldest_pending_ms))
-                               : "-",
-           optional_number(q.settings.soft_limit), optional_number(q.settings.hard_limit),
-           used(size, q.settings), q.paused ? "yes" : "no"});
-  }
-  if (!ctx.json) {
-    if (t.empty()) {
-      std::puts("no queues");
-    } else {
-      t.print(stdout);
+    const auto& c = q.counts;
+    std::string oldest = "-";
+    if (c.oldest_pending_ms) {
+      oldest = ctx.utc ? ctx.time(*c.oldest_pending_ms)
+                       : human_duration(ctx.now_ms - *c.oldest_pending_ms);
     }
+    t.add({printable(q.name), std::to_string(c.pending), std::to_string(c.scheduled),
+           std::to_string(c.claimed), oldest, optional_number(q.settings.soft_limit),
+           optional_number(q.settings.hard_limit),
+           used(c.pending + c.scheduled + c.claimed, q.settings), q.paused ? "yes" : "no"});
   }
+  if (!ctx.json) print_or_none(t, "no queues");
 }
 
 void dlq_table(const context& ctx, durable::storage::backend& storage) {
@@ -114,6 +115,10 @@ void dlq_table(const context& ctx, durable::storage::backend& storage) {
            {"OLDEST FAILURE"},
            {"NEWEST FAILURE"},
            {"BY ERROR TYPE"}}};
+  const auto when = [&](const std::optional<std::int64_t>& ms, bool for_json) {
+    if (!ms) return for_json ? json() : json("-");
+    return json(for_json ? iso(*ms) : ctx.time(*ms));
+  };
   for (const auto& d : storage.dead_letter_queues()) {
     durable::storage::dead_letter_where where;
     where.dlq = d.name;
@@ -121,37 +126,27 @@ void dlq_table(const context& ctx, durable::storage::backend& storage) {
     where.to_ms = std::numeric_limits<std::int64_t>::max();
     const auto groups =
         storage.count_dead_letters_by(where, durable::storage::dead_letter_grouping::error_type);
-    if (ctx.json) {
-      json by_type = json::object();
-      for (const auto& g : groups) by_type[g.error_type] = g.count;
-      json j{{"kind", "dlq"},
-             {"dlq", d.name},
-             {"entries", d.entries},
-             {"redriven", d.redriven},
-             {"oldest_failure", nullptr},
-             {"newest_failure", nullptr},
-             {"by_error_type", by_type}};
-      if (d.oldest_failed_ms) j["oldest_failure"] = iso(*d.oldest_failed_ms);
-      if (d.newest_failed_ms) j["newest_failure"] = iso(*d.newest_failed_ms);
-      context::emit(j);
-      continue;
-    }
+    json by_type = json::object();
     std::string types;
     for (const auto& g : groups) {
-      if (!types.empty()) types += ", ";
-      types += fmt::format("{} {}", printable(g.error_type), g.count);
+      by_type[g.error_type] = g.count;
+      types += fmt::format("{}{} {}", types.empty() ? "" : ", ", printable(g.error_type), g.count);
+    }
+    if (ctx.json) {
+      context::emit({{"kind", "dlq"},
+                     {"dlq", d.name},
+                     {"entries", d.entries},
+                     {"redriven", d.redriven},
+                     {"oldest_failure", when(d.oldest_failed_ms, true)},
+                     {"newest_failure", when(d.newest_failed_ms, true)},
+                     {"by_error_type", by_type}});
+      continue;
     }
     t.add({printable(d.name), std::to_string(d.entries), std::to_string(d.redriven),
-           d.oldest_failed_ms ? ctx.time(*d.oldest_failed_ms) : "-",
-           d.newest_failed_ms ? ctx.time(*d.newest_failed_ms) : "-", types.empty() ? "-" : types});
+           when(d.oldest_failed_ms, false).get<std::string>(),
+           when(d.newest_failed_ms, false).get<std::string>(), types.empty() ? "-" : types});
   }
-  if (!ctx.json) {
-    if (t.empty()) {
-      std::puts("no dead-letter queues");
-    } else {
-      t.print(stdout);
-    }
-  }
+  if (!ctx.json) print_or_none(t, "no dead-letter queues");
 }
 
 }  // namespace
@@ -190,13 +185,7 @@ int queues(const context& ctx) {
       t.add({printable(d.name), "dlq", std::to_string(d.entries), "-"});
     }
   }
-  if (!ctx.json) {
-    if (t.empty()) {
-      std::puts("no queues and no dead-letter queues");
-    } else {
-      t.print(stdout);
-    }
-  }
+  if (!ctx.json) print_or_none(t, "no queues and no dead-letter queues");
   return 0;
 }
 
@@ -247,13 +236,7 @@ int jobs(const context& ctx, const std::string& queue, const std::optional<std::
            ctx.time(job.run_at_ms), ctx.time(job.enqueued_at_ms),
            std::to_string(job.payload_size)});
   }
-  if (!ctx.json) {
-    if (t.empty()) {
-      std::puts("no jobs");
-    } else {
-      t.print(stdout);
-    }
-  }
+  if (!ctx.json) print_or_none(t, "no jobs");
   return 0;
 }
 
@@ -327,8 +310,7 @@ int cancel_job(const context& ctx, std::int64_t id, bool force) {
   if (ctx.json) {
     context::emit({{"id", id}, {"queue", result.queue}, {"cancelled", true}});
   } else {
-    std::printf("cancelled job %lld of queue %s\n", static_cast<long long>(id),
-                printable(result.queue).c_str());
+    fmt::print("cancelled job {} of queue {}\n", id, printable(result.queue));
   }
   return 0;
 }
@@ -345,8 +327,8 @@ int set_paused(const context& ctx, const std::string& queue, bool paused) {
   if (ctx.json) {
     context::emit({{"queue", queue}, {"paused", paused}});
   } else {
-    std::printf(
-        "queue %s %s\n", queue.c_str(),
+    fmt::print(
+        "queue {} {}\n", queue,
         paused ? "paused: no worker claims its jobs until `durable queue resume`" : "resumed");
   }
   return 0;
@@ -365,8 +347,7 @@ int migrate(const context& ctx) {
   if (ctx.json) {
     context::emit({{"target", db.target()}, {"schema_version", version}});
   } else {
-    std::printf("%s: schema version %lld\n", printable(db.target()).c_str(),
-                static_cast<long long>(version));
+    fmt::print("{}: schema version {}\n", printable(db.target()), version);
   }
   return 0;
 }

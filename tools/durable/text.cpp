@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -19,11 +20,21 @@
 
 namespace durable_cli {
 
+std::optional<std::int64_t> parse_int(std::string_view text) {
+  std::int64_t v = 0;
+  const char* first = text.data();
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-pointer-arithmetic): from_chars takes a range
+  const char* last = text.data() + text.size();
+  const auto [end, ec] = std::from_chars(first, last, v);
+  if (text.empty() || ec != std::errc{} || end != last) return std::nullopt;
+  return v;
+}
+
 std::string human_duration(std::int64_t ms) {
   const std::int64_t s = ms / 1000;
   if (s < 120) return fmt::format("{} s", s);
-  if (s < 120 * 60) return fmt::format("{} min", s / 60);
-  if (s < 48 * 3600) return fmt::format("{} h", s / 3600);
+  if (s < std::int64_t{120} * 60) return fmt::format("{} min", s / 60);
+  if (s < std::int64_t{48} * 3600) return fmt::format("{} h", s / 3600);
   return fmt::format("{} d", s / 86400);
 }
 

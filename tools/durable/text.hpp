@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,9 @@ namespace durable_cli {
 /// A duration ("30d", "12h", "90m", "45s", "2w", "1h30m"; m is minutes) in milliseconds,
 /// positive. Throws usage_error naming `option`.
 [[nodiscard]] std::int64_t parse_duration(std::string_view text, std::string_view option);
+
+/// `text` as a decimal int64 when it is exactly one (optional sign, digits); else empty.
+[[nodiscard]] std::optional<std::int64_t> parse_int(std::string_view text);
 
 /// Column alignment in a table.
 enum class align { left, right };

@@ -169,6 +169,14 @@ class pfr_description_parser {
   std::size_t type(std::size_t depth) {
     if (depth > max_depth) fail("nested too deeply");
     pfr_type_node n;
+    if (!scalar(n) && !container(n, depth) && !time(n, depth) && !record(n, depth)) {
+      fail("unknown type");
+    }
+    return add(std::move(n));
+  }
+
+  // b, c, iN, uN, f32, f64, s
+  bool scalar(pfr_type_node& n) {
     if (eat("b")) {
       n.what = kind::boolean;
     } else if (eat("c")) {
@@ -181,24 +189,38 @@ class pfr_description_parser {
     } else if (eat("f32") || eat("f64")) {
       n.what = kind::floating;
       n.bits = text_[pos_ - 1] == '2' ? 32 : 64;
-    } else if (eat("e(")) {
-      n.what = kind::enumeration;
-      n.children.push_back(child(depth));
-      expect(")");
-      version();
     } else if (eat("s")) {
       n.what = kind::string;
-    } else if (eat("v(") || eat("o(")) {
-      n.what = text_[pos_ - 2] == 'v' ? kind::vector : kind::optional;
-      n.children.push_back(child(depth));
-      expect(")");
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // e(T), v(T), o(T), aN(T)
+  bool container(pfr_type_node& n, std::size_t depth) {
+    if (eat("e(")) {
+      n.what = kind::enumeration;
+    } else if (eat("v(")) {
+      n.what = kind::vector;
+    } else if (eat("o(")) {
+      n.what = kind::optional;
     } else if (eat("a")) {
       n.what = kind::array;
       n.count = number();
       expect("(");
-      n.children.push_back(child(depth));
-      expect(")");
-    } else if (eat("d(")) {
+    } else {
+      return false;
+    }
+    n.children.push_back(child(depth));
+    expect(")");
+    if (n.what == kind::enumeration) version();
+    return true;
+  }
+
+  // d(T,num/den), t(clock,d(...))
+  bool time(pfr_type_node& n, std::size_t depth) {
+    if (eat("d(")) {
       n.what = kind::duration;
       n.children.push_back(child(depth));
       expect(",");
@@ -206,31 +228,32 @@ class pfr_description_parser {
       expect("/");
       n.den = number();
       if (n.num == 0 || n.den == 0) fail("a period of 0");
-      expect(")");
     } else if (eat("t(")) {
       n.what = kind::time_point;
-      if (eat("steady,")) {
-        n.steady = true;
-      } else {
-        expect("system,");
-      }
+      n.steady = eat("steady,");
+      if (!n.steady) expect("system,");
       n.children.push_back(child(depth));
       if (nodes_[n.children.back()].what != kind::duration) fail("a time point needs a duration");
-      expect(")");
-    } else if (eat("{")) {
-      n.what = kind::record;
-      n.count = number();
-      expect(":");
-      for (std::uint64_t i = 0; i < n.count; ++i) {
-        if (i > 0) expect(",");
-        n.children.push_back(child(depth));
-      }
-      expect("}");
-      version();
     } else {
-      fail("unknown type");
+      return false;
     }
-    return add(std::move(n));
+    expect(")");
+    return true;
+  }
+
+  // {N:T,T,...}
+  bool record(pfr_type_node& n, std::size_t depth) {
+    if (!eat("{")) return false;
+    n.what = kind::record;
+    n.count = number();
+    expect(":");
+    for (std::uint64_t i = 0; i < n.count; ++i) {
+      if (i > 0) expect(",");
+      n.children.push_back(child(depth));
+    }
+    expect("}");
+    version();
+    return true;
   }
 
   std::string_view text_;
@@ -361,9 +384,9 @@ class pfr_json_renderer {
     if (is_valid_utf8(s)) {
       append_json_string(out_, s);
     } else {
-      out_ += "{\"hex\":\"";
+      out_ += R"({"hex":")";
       out_ += to_hex(std::as_bytes(std::span{s.data(), s.size()}));
-      out_ += "\"}";
+      out_ += R"("})";
     }
   }
 
