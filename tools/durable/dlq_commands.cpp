@@ -419,117 +419,161 @@ outcome_text describe(const durable::redriven_entry& r, bool dry_run, const std:
 
 }  // namespace
 
+namespace {
+
+/// What a redrive reports: with --json a line per entry at once; up to 10,000 entries a
+/// table row per entry; past that a row per (DLQ, error type, policy, outcome), so memory
+/// and output stay bounded. Then a summary line.
+class redrive_report {
+ public:
+  redrive_report(const context& ctx, bool dry_run, std::size_t total)
+      : ctx_(ctx), dry_run_(dry_run), per_entry_(ctx.json || total <= progress_from) {}
+
+  void add(const std::string& dlq, const dead_letter_summary& entry, const outcome_text& t) {
+    ++counts_[t.outcome];
+    const std::string policy{durable::to_string(entry.redrive)};
+    if (ctx_.json) {
+      context::emit({{"id", entry.id},
+                     {"dlq", dlq},
+                     {"error_type", entry.error_type},
+                     {"redrive_policy", policy},
+                     {"outcome", t.outcome},
+                     {"detail", t.detail},
+                     {"dry_run", dry_run_}});
+    } else if (per_entry_) {
+      entries_.add({std::to_string(entry.id), printable(dlq), printable(entry.error_type), policy,
+                    t.outcome, t.detail});
+    } else {
+      ++groups_[{dlq, entry.error_type, policy, t.outcome, t.group_detail}];
+    }
+  }
+
+  void print() {
+    if (ctx_.json) return;
+    if (per_entry_) {
+      print_or_none(entries_, "no entries selected");
+    } else {
+      table t{{{"ENTRIES", align::right}, {"DLQ"}, {"ERROR"}, {"POLICY"}, {"OUTCOME"}, {"DETAIL"}}};
+      for (const auto& [key, n] : groups_) {
+        const auto& [dlq, type, policy, outcome, detail] = key;
+        t.add({std::to_string(n), printable(dlq), printable(type), policy, outcome, detail});
+      }
+      t.print(stdout);
+    }
+    std::int64_t seen = 0;
+    for (const auto& [outcome, n] : counts_) seen += n;
+    fmt::print("{}{} of {} entries {}, {} skipped{}\n", dry_run_ ? "dry run: " : "",
+               counts_[dry_run_ ? "would redrive" : "redriven"], seen,
+               dry_run_ ? "would be redriven" : "redriven", counts_["skipped"],
+               dry_run_ ? "; nothing was changed" : "");
+  }
+
+ private:
+  const context& ctx_;
+  bool dry_run_;
+  bool per_entry_;
+  table entries_{{{"ID", align::right}, {"DLQ"}, {"ERROR"}, {"POLICY"}, {"OUTCOME"}, {"DETAIL"}}};
+  std::map<std::tuple<std::string, std::string, std::string, std::string, std::string>,
+           std::int64_t>
+      groups_;
+  std::map<std::string, std::int64_t> counts_;
+};
+
+/// A redrive's choices: where to, and which policies move.
+struct redrive_plan {
+  durable::detail::redrive_target how;
+  std::optional<std::string> to;
+  std::set<std::string, std::less<>> named;  ///< error types the command names (--type)
+  bool include_optional = false;
+
+  /// True when the entry's policy is `optional` and the command neither names its type
+  /// nor forces: the tool's gate (the `never` gate, limits and unique keys are the
+  /// redrive's own).
+  [[nodiscard]] bool held_back(const dead_letter_summary& entry) const {
+    return !how.options.force && entry.redrive == durable::redrive_policy::optional &&
+           !include_optional && !named.contains(entry.error_type);
+  }
+};
+
+/// Redrives the selected entries of DLQ `name` page by page (a transaction per page),
+/// reporting each in failure order.
+void redrive_dlq(const selection& s, const std::string& name, const redrive_plan& plan,
+                 redrive_report& report, const progress& bar_line, std::size_t& done) {
+  auto e = engine(s, name);
+  durable::page_request page;  // oldest first
+  page.limit = static_cast<std::int64_t>(batch);
+  for (;;) {
+    const auto p = e.query(s.filter, page);
+    std::vector<durable::dead_letter_id> ids;
+    for (const auto& entry : p.entries) {
+      if (!plan.held_back(entry)) ids.push_back(entry.id);
+    }
+    std::map<durable::dead_letter_id, durable::redriven_entry> results;
+    for (const auto& r : durable::detail::redrive(e, ids, plan.how).entries) {
+      results.emplace(r.id, r);
+    }
+    for (const auto& entry : p.entries) {
+      if (plan.held_back(entry)) {
+        const std::string why =
+            "policy optional: name its error type with --type, or pass --include-optional";
+        report.add(name, entry, {"skipped", why, why});
+        continue;
+      }
+      report.add(name, entry,
+                 describe(results.at(entry.id), plan.how.dry_run,
+                          printable(plan.to ? *plan.to : entry.queue)));
+    }
+    done += p.entries.size();
+    bar_line.update(done);
+    if (!p.next) return;
+    page.after = p.next;
+  }
+}
+
+/// The queue engine of `--to`, after checking the queue exists; untyped: the tool pushes
+/// stored bytes as they are and never claims through it.
+std::optional<durable::detail::queue_engine> target_queue(const context& ctx, const selection& s,
+                                                          const std::optional<std::string>& to) {
+  if (!to) return std::nullopt;
+  const auto queues = s.db.storage().list_queues(ctx.now_ms);
+  if (std::none_of(queues.begin(), queues.end(), [&](const auto& q) { return q.name == *to; })) {
+    throw failure(fmt::format(
+        "durable: unknown queue \"{}\" in \"{}\": --to needs a queue of the same database that "
+        "has jobs or settings; nothing was changed",
+        *to, s.db.target()));
+  }
+  durable::queue_options options;
+  options.log = nullptr;
+  return std::optional<durable::detail::queue_engine>{std::in_place, s.db, *to, options,
+                                                      durable::detail::codec_identity{}};
+}
+
+}  // namespace
+
 int dlq_redrive(const context& ctx, const dlq_filter& filter, const std::optional<std::string>& to,
                 bool dry_run, bool force, bool include_optional) {
   if (to) durable::detail::validate_name("--to", *to);
   const auto s = select(ctx, filter, true);
-  std::optional<durable::detail::queue_engine> target;
-  if (to) {
-    const auto queues = s.db.storage().list_queues(ctx.now_ms);
-    if (std::none_of(queues.begin(), queues.end(), [&](const auto& q) { return q.name == *to; })) {
-      throw failure(fmt::format(
-          "durable: unknown queue \"{}\" in \"{}\": --to needs a queue of the same database that "
-          "has jobs or settings; nothing was changed",
-          *to, s.db.target()));
-    }
-    durable::queue_options options;
-    options.log = nullptr;
-    // Untyped: the tool pushes stored bytes as they are and never claims through it.
-    target.emplace(s.db, *to, options, durable::detail::codec_identity{});
-  }
-  const std::set<std::string, std::less<>> named(filter.types.begin(), filter.types.end());
+  auto target = target_queue(ctx, s, to);
+  redrive_plan plan;
+  plan.how.queue = target ? &*target : nullptr;
+  plan.how.options.force = force;
+  plan.how.dry_run = dry_run;
+  plan.to = to;
+  plan.named = {filter.types.begin(), filter.types.end()};
+  plan.include_optional = include_optional;
   const auto prepared = durable::detail::dead_letter_engine::prepare(s.filter);
   std::size_t total = 0;
   for (const auto& name : s.dlqs) {
     total += static_cast<std::size_t>(s.db.storage().count_dead_letters(prepared.where(name)));
   }
-  // Up to 10,000 entries (or with --json) one line per entry; past that, one line per
-  // (DLQ, error type, policy, outcome), so the memory and the output stay bounded.
-  const bool per_entry = ctx.json || total <= progress_from;
-  table entries{{{"ID", align::right}, {"DLQ"}, {"ERROR"}, {"POLICY"}, {"OUTCOME"}, {"DETAIL"}}};
-  std::map<std::tuple<std::string, std::string, std::string, std::string, std::string>,
-           std::int64_t>
-      groups;
-  std::map<std::string, std::int64_t> counts;
-  const auto report = [&](const std::string& dlq, const dead_letter_summary& entry,
-                          const std::string& outcome, const std::string& detail,
-                          const std::string& group_detail) {
-    ++counts[outcome];
-    const std::string policy{durable::to_string(entry.redrive)};
-    if (ctx.json) {
-      context::emit({{"id", entry.id},
-                     {"dlq", dlq},
-                     {"error_type", entry.error_type},
-                     {"redrive_policy", policy},
-                     {"outcome", outcome},
-                     {"detail", detail},
-                     {"dry_run", dry_run}});
-    } else if (per_entry) {
-      entries.add({std::to_string(entry.id), printable(dlq), printable(entry.error_type), policy,
-                   outcome, detail});
-    } else {
-      ++groups[{dlq, entry.error_type, policy, outcome, group_detail}];
-    }
-  };
-
-  const progress bar_line{dry_run ? "redrive (dry run)" : "redrive", total};
-  std::size_t done = 0;
-  durable::detail::redrive_target how;
-  how.queue = target ? &*target : nullptr;
-  how.options.force = force;
-  how.dry_run = dry_run;
-  for (const auto& name : s.dlqs) {
-    auto e = engine(s, name);
-    durable::page_request page;  // oldest first, a transaction per page
-    page.limit = static_cast<std::int64_t>(batch);
-    for (;;) {
-      const auto p = e.query(s.filter, page);
-      // The optional-policy gate is the tool's (it knows which types the command names);
-      // the never gate, limits and unique keys are the redrive's. Reported in page order.
-      const auto gated = [&](const dead_letter_summary& entry) {
-        return !force && entry.redrive == durable::redrive_policy::optional && !include_optional &&
-               !named.contains(entry.error_type);
-      };
-      std::vector<durable::dead_letter_id> ids;
-      for (const auto& entry : p.entries) {
-        if (!gated(entry)) ids.push_back(entry.id);
-      }
-      std::map<durable::dead_letter_id, durable::redriven_entry> results;
-      for (const auto& r : durable::detail::redrive(e, ids, how).entries) results.emplace(r.id, r);
-      for (const auto& entry : p.entries) {
-        if (gated(entry)) {
-          const std::string why =
-              "policy optional: name its error type with --type, or pass --include-optional";
-          report(name, entry, "skipped", why, why);
-          continue;
-        }
-        const auto text =
-            describe(results.at(entry.id), dry_run, printable(to ? *to : entry.queue));
-        report(name, entry, text.outcome, text.detail, text.group_detail);
-      }
-      done += p.entries.size();
-      bar_line.update(done);
-      if (!p.next) break;
-      page.after = p.next;
-    }
+  redrive_report report{ctx, dry_run, total};
+  {
+    const progress bar_line{dry_run ? "redrive (dry run)" : "redrive", total};
+    std::size_t done = 0;
+    for (const auto& name : s.dlqs) redrive_dlq(s, name, plan, report, bar_line, done);
   }
-  if (ctx.json) return 0;
-  if (per_entry) {
-    print_or_none(entries, "no entries selected");
-  } else {
-    table t{{{"ENTRIES", align::right}, {"DLQ"}, {"ERROR"}, {"POLICY"}, {"OUTCOME"}, {"DETAIL"}}};
-    for (const auto& [key, n] : groups) {
-      const auto& [dlq, type, policy, outcome, detail] = key;
-      t.add({std::to_string(n), printable(dlq), printable(type), policy, outcome, detail});
-    }
-    t.print(stdout);
-  }
-  std::int64_t seen = 0;
-  for (const auto& [outcome, n] : counts) seen += n;
-  const auto moved = counts[dry_run ? "would redrive" : "redriven"];
-  fmt::print("{}{} of {} entries {}, {} skipped{}\n", dry_run ? "dry run: " : "", moved, seen,
-             dry_run ? "would be redriven" : "redriven", counts["skipped"],
-             dry_run ? "; nothing was changed" : "");
+  report.print();
   return 0;
 }
 

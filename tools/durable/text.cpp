@@ -224,7 +224,8 @@ std::string bar(std::int64_t count, std::int64_t max, int width) {
   if (count <= 0 || max <= 0) return {};
   const auto n = std::max<std::int64_t>(
       1, static_cast<std::int64_t>(static_cast<double>(count) * width / static_cast<double>(max)));
-  return std::string(static_cast<std::size_t>(n), '#');
+  std::string out(static_cast<std::size_t>(n), '#');
+  return out;
 }
 
 }  // namespace durable_cli
