@@ -60,7 +60,7 @@ TEST_CASE("a paused queue gives nothing to claim or claim_batch until it is resu
   CHECK(q.claim_batch(10, 30s).size() == 2);
 }
 
-TEST_CASE("an opened queue is known while empty; pausing an unknown one changes nothing") {
+TEST_CASE("an opened queue is known while empty, and pausing an unknown one changes nothing") {
   temp_dir dir;
   Queue<task> q{dir.db("admin.db"), "tasks", quiet_queue()};
   auto& storage = q.db().storage();
@@ -104,7 +104,7 @@ TEST_CASE("list_queues gives every queue's counts, limits and pause flag") {
   CHECK_FALSE(queues[1].paused);
 }
 
-TEST_CASE("list_jobs selects by state in claim order; find_job has payload and history") {
+TEST_CASE("list_jobs selects by state in claim order, and find_job has payload and history") {
   temp_dir dir;
   durable::manual_clock clock;
   Queue<task> q{dir.db("admin.db"), "tasks", quiet_queue(&clock)};

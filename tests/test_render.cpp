@@ -124,7 +124,7 @@ TEST_CASE("pfr rendering refuses malformed and hostile descriptions with a decod
   CHECK_THROWS_AS(attempt("pfr/1:v(i64)", "\x7f"), durable::decode_error);
 }
 
-TEST_CASE("strings that are not UTF-8 render as hex; UTF-8 validation rejects overlong forms") {
+TEST_CASE("strings that are not UTF-8 render as hex, and UTF-8 validation rejects overlong forms") {
   CHECK(render(std::string{"\xff\x00", 2}) == R"({"hex":"ff00"})");
   using durable::detail::is_valid_utf8;
   CHECK(is_valid_utf8("plain ascii"));

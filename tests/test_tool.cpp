@@ -159,7 +159,7 @@ void make_fixture(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("stats shows every queue and DLQ; --json gives the same as objects") {
+TEST_CASE("stats shows every queue and DLQ, and --json gives the same as objects") {
   temp_dir dir;
   const auto db = dir.file("ops.db");
   make_fixture(db);
@@ -336,7 +336,7 @@ TEST_CASE("dlq list, show and count --by show entries, history and an outage's s
   CHECK(normalised(r.out) == "DLQ  ENTRIES\nemails.dead  5\ntotal  5\n");
 }
 
-TEST_CASE("redrive applies each entry's policy; --dry-run changes nothing") {
+TEST_CASE("redrive applies each entry's policy, and --dry-run changes nothing") {
   temp_dir dir;
   const auto db = dir.file("ops.db");
   make_fixture(db);
@@ -382,7 +382,7 @@ TEST_CASE("redrive applies each entry's policy; --dry-run changes nothing") {
   CHECK(r.out.find("no entries selected") != std::string::npos);
 }
 
-TEST_CASE("purge deletes what it counts; --dry-run and bad combinations delete nothing") {
+TEST_CASE("purge deletes what it counts, and --dry-run and bad combinations delete nothing") {
   temp_dir dir;
   const auto db = dir.file("ops.db");
   make_fixture(db);

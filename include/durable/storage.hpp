@@ -14,6 +14,7 @@
 /// - A claimed job's `run_at` is its lease end; it is claimable again when that passes.
 /// - Every finalising call (ack, nack, extend, move to the DLQ) matches queue, id and
 ///   lease token, and changes nothing when they do not match.
+/// - A claim takes nothing from a paused queue (set_paused), whoever paused it.
 /// - Names, keys and texts are bound values, never spliced into statements.
 /// - A backend object may be called from several threads; it serializes what it must,
 ///   and may merge concurrent calls into one transaction (group commit) as long as each
@@ -382,7 +383,7 @@ class backend {
   [[nodiscard]] virtual queue_settings queue_configuration(std::string_view queue) = 0;
   /// Stores `jobs` in order in one transaction (see push_mode); one result per job.
   virtual std::vector<pushed> push(std::span<const new_job> jobs, push_mode mode) = 0;
-  /// Claims as `request` says; empty when nothing is claimable.
+  /// Claims as `request` says; empty when nothing is claimable or the queue is paused.
   [[nodiscard]] virtual std::vector<claimed_row> claim(const claim_request& request) = 0;
   /// Deletes the claimed job; false when the lease does not match.
   virtual bool ack(const lease_ref& lease) = 0;
