@@ -545,7 +545,8 @@ TEST_CASE("bad input: one line on stderr, exit status 1 or 2, nothing created or
   CHECK(read_file(notes) == "not a database\n");
   CHECK(read_file(db) == before);
 
-  // A newer schema is refused; an older one is refused by every command but migrate.
+  // A newer schema is refused; the previous one (3) is read as it is, written by no command
+  // but migrate; an older one is refused.
   {
     durable::detail::sqlite::connection c{db, {}};
     c.run("UPDATE durable_meta SET value = 99 WHERE key = 'schema_version'");
@@ -556,20 +557,39 @@ TEST_CASE("bad input: one line on stderr, exit status 1 or 2, nothing created or
   CHECK(r.err.find("has schema version 99, newer than") != std::string::npos);
   r = durable_tool(dir, {"migrate", db});
   CHECK(r.status == 1);
+  const auto schema_version = [&] {
+    durable::detail::sqlite::connection c{db, {}};
+    return durable::detail::sqlite::stored_schema_version(c);
+  };
   {
     durable::detail::sqlite::connection c{db, {}};
     c.run("UPDATE durable_meta SET value = 2 WHERE key = 'schema_version'");
+  }
+  r = durable_tool(dir, {"stats", db});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("has schema version 2, older than the version 3") != std::string::npos);
+  {  // as version 3 wrote it: no job types, no views
+    durable::detail::sqlite::connection c{db, {}};
+    c.run("UPDATE durable_meta SET value = 3 WHERE key = 'schema_version'");
     c.exec(
         "DROP VIEW durable_view_jobs; DROP VIEW durable_view_queues; "
-        "DROP VIEW durable_view_dead_letters; DROP VIEW durable_view_job_types; "
-        "DROP TABLE durable_job_types");
+        "DROP VIEW durable_view_dead_letter_queues; DROP VIEW durable_view_dead_letters; "
+        "DROP VIEW durable_view_job_types; DROP TABLE durable_job_types");
   }
+  const auto v3 = read_file(db);
+  r = durable_tool(dir, {"stats", db});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("emails") != std::string::npos);
   r = durable_tool(dir, {"queue", "pause", db, "emails"});
   CHECK(r.status == 1);
-  CHECK(r.err.find("older than the version") != std::string::npos);
+  CHECK(one_line(r));
+  CHECK(r.err.find("has schema version 3, older than the version 4") != std::string::npos);
+  CHECK(read_file(db) == v3);
+  CHECK(schema_version() == 3);
   r = durable_tool(dir, {"migrate", db});
   CHECK(r.status == 0);
-  r = durable_tool(dir, {"stats", db});
+  CHECK(schema_version() == 4);
+  r = durable_tool(dir, {"queue", "pause", db, "emails"});
   CHECK(r.status == 0);
 }
 

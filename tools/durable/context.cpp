@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "context.hpp"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <string>
 
 #include <durable/detail/iso_time.hpp>
+#include <durable/detail/sqlite/schema.hpp>
 
 #include "text.hpp"
 
@@ -15,6 +18,17 @@ durable::database context::open(bool write) const {
   read_only.read_only = true;
   durable::database checked{target, read_only};
   if (!write) return checked;
+  namespace sql = durable::detail::sqlite;
+  const auto supported = sql::migrations.back().version;
+  sql::connection c{target, read_only};
+  if (const auto found = sql::stored_schema_version(c); found != supported) {
+    throw durable::schema_error(
+        fmt::format("durable: schema: \"{}\" has schema version {}, older than the version {} "
+                    "this command writes, and it does not migrate; run `durable migrate` after "
+                    "upgrading every program that uses the file",
+                    target, found, supported),
+        found, supported, target);
+  }
   return durable::database{target};  // exists, current schema: nothing created or migrated
 }
 

@@ -27,8 +27,10 @@ struct context {
   std::int64_t now_ms = 0;
 
   /// Opens the database. Every command first opens it read-only, which refuses a missing
-  /// file (never creating it) and a schema of another version; a command that writes then
-  /// opens it read-write too, so no command but `migrate` creates or migrates anything.
+  /// file (never creating it) and a schema this build does not read (reading commands
+  /// read the previous version too, as it is); a command that writes also needs the
+  /// current version and then opens it read-write, so no command but `migrate` creates or
+  /// migrates anything.
   [[nodiscard]] durable::database open(bool write) const;
 
   /// A stored time as text: relative ("3 min ago") or, with --utc, ISO 8601 UTC.
