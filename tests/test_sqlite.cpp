@@ -502,7 +502,7 @@ TEST_CASE("a read-only open reads a version 3 file as it is, without migrating i
     REQUIRE(queues.size() == 1);
     CHECK(queues[0].counts.pending == 1);
     CHECK(queues[0].paused);
-    CHECK(backend.job_types().empty());  // version 3 has no durable_job_types
+    CHECK(backend.job_types().empty());               // version 3 has no durable_job_types
     backend.record_job_type("pfr", 1, "pfr/1:b", 0);  // a read-only open records nothing
   }
   CHECK(file_bytes(path) == before);

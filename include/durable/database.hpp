@@ -122,8 +122,11 @@ inline std::shared_ptr<database_state> open_shared(const std::string& path,
   const auto canonical = is_postgres_target(path) ? std::filesystem::path{}
                                                   : std::filesystem::weakly_canonical(path, ec);
   const key_type key{canonical.empty() || ec ? path : canonical.string(),
-                     static_cast<int>(options.durability), options.busy_timeout.count(),
-                     options.page_cache_kib, options.read_only, getpid()};
+                     static_cast<int>(options.durability),
+                     options.busy_timeout.count(),
+                     options.page_cache_kib,
+                     options.read_only,
+                     getpid()};
   std::lock_guard lock{mutex};
   if (auto existing = open[key].lock()) return existing;
   for (auto it = open.begin(); it != open.end();) {  // forget closed databases

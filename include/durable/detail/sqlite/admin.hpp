@@ -75,8 +75,8 @@ inline void record_job_type(connection& c, std::string_view codec, std::uint64_t
 [[nodiscard]] inline std::vector<storage::job_type> job_types(connection& c) {
   std::vector<storage::job_type> out;
   {
-    auto t = c.query(
-        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'durable_job_types'");
+    auto t =
+        c.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'durable_job_types'");
     if (!t->step()) return out;
   }
   auto q = c.query("SELECT codec, fingerprint, description, recorded_at FROM durable_job_types");

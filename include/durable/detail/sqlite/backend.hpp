@@ -12,8 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
-#include <set>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>

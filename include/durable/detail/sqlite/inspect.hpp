@@ -41,8 +41,8 @@ namespace durable::inline v0::detail::sqlite {
 
 /// The columns of a job_row, in the order read_job_row expects (j: durable_jobs, q: its
 /// durable_queues row).
-#define DURABLE_DETAIL_JOB_ROW_COLUMNS                                                         \
-  "j.id, q.name, j.key, j.priority, j.sequential, j.unique_key, j.run_at, j.enqueued_at, "     \
+#define DURABLE_DETAIL_JOB_ROW_COLUMNS                                                            \
+  "j.id, q.name, j.key, j.priority, j.sequential, j.unique_key, j.run_at, j.enqueued_at, "        \
   "j.attempts, j.max_attempts, j.lease_token IS NOT NULL, j.claimed_by, j.codec, j.fingerprint, " \
   "length(j.payload)"
 
@@ -72,14 +72,14 @@ namespace durable::inline v0::detail::sqlite {
     connection& c, std::int64_t queue_id, std::optional<storage::job_state> state,
     std::int64_t now_ms, std::int64_t limit) {
   // ?3: 0 any state, 1 pending, 2 scheduled, 3 claimed.
-  auto q = c.query(
-      "SELECT " DURABLE_DETAIL_JOB_ROW_COLUMNS
-      " FROM durable_jobs AS j JOIN durable_queues AS q ON q.id = j.queue_id "
-      "WHERE j.queue_id = ?1 AND (?3 = 0 OR (?3 = 1 AND j.run_at <= ?2) OR "
-      "(?3 = 2 AND j.run_at > ?2 AND j.lease_token IS NULL) OR "
-      "(?3 = 3 AND j.run_at > ?2 AND j.lease_token IS NOT NULL)) "
-      "ORDER BY j.priority DESC, j.run_at, j.id LIMIT ?4",
-      queue_id, now_ms, state ? static_cast<std::int64_t>(*state) + 1 : std::int64_t{0}, limit);
+  auto q = c.query("SELECT " DURABLE_DETAIL_JOB_ROW_COLUMNS
+                   " FROM durable_jobs AS j JOIN durable_queues AS q ON q.id = j.queue_id "
+                   "WHERE j.queue_id = ?1 AND (?3 = 0 OR (?3 = 1 AND j.run_at <= ?2) OR "
+                   "(?3 = 2 AND j.run_at > ?2 AND j.lease_token IS NULL) OR "
+                   "(?3 = 3 AND j.run_at > ?2 AND j.lease_token IS NOT NULL)) "
+                   "ORDER BY j.priority DESC, j.run_at, j.id LIMIT ?4",
+                   queue_id, now_ms,
+                   state ? static_cast<std::int64_t>(*state) + 1 : std::int64_t{0}, limit);
   std::vector<storage::job_row> out;
   while (q->step()) out.push_back(read_job_row(*q));
   return out;

@@ -372,15 +372,17 @@ inline void check_schema_readable(connection& c) {
   if (found == 0) {
     why = "has no durable tables; give the path of a database that durable created";
   } else if (found > supported) {
-    why = fmt::format("has schema version {}, newer than the version {} this build supports; "
-                      "use a durable build as new as the programs that write it",
-                      found, supported);
+    why = fmt::format(
+        "has schema version {}, newer than the version {} this build supports; "
+        "use a durable build as new as the programs that write it",
+        found, supported);
   } else {
-    why = fmt::format("has schema version {}, older than the version {} this build reads, "
-                      "and a read-only open does not migrate; read it with the durable version "
-                      "that wrote it, or migrate it (open it read-write once, e.g. `durable "
-                      "migrate`) after upgrading every program that uses it",
-                      found, oldest_readable_version);
+    why = fmt::format(
+        "has schema version {}, older than the version {} this build reads, "
+        "and a read-only open does not migrate; read it with the durable version "
+        "that wrote it, or migrate it (open it read-write once, e.g. `durable "
+        "migrate`) after upgrading every program that uses it",
+        found, oldest_readable_version);
   }
   throw schema_error(fmt::format("durable: schema: \"{}\" {}", c.path(), why), found, supported,
                      c.path());
