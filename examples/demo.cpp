@@ -11,6 +11,8 @@
 //   demo --postgres <conninfo>  the same story in a PostgreSQL database (a libpq connection
 //                               string, e.g. "host=/tmp/pg dbname=postgres"); its queue and
 //                               DLQ get names of their own per run, so reruns start afresh
+//   demo --no-recovery          stops after the outage and leaves the dead-letter queue as
+//                               it is, for the `durable` tool (README, "Operating durable")
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -97,15 +99,21 @@ struct storage_choice {
   std::string db;
   std::string queue = "payments";
   std::string dlq = "payments.dlq";
+  bool recovery = true;  ///< false: stop after the outage (--no-recovery)
 };
 
-/// Reads the command line (one optional flag, parsed by hand); empty on bad usage.
+/// Reads the command line (two optional flags, parsed by hand); empty on bad usage.
 std::optional<storage_choice> choose_storage(int argc, char** argv) {
-  const std::span<char*> args{argv, static_cast<std::size_t>(argc)};
+  std::span<char*> args{argv, static_cast<std::size_t>(argc)};
+  args = args.subspan(1);
   storage_choice choice;
-  if (args.size() == 3 && std::string_view{args[1]} == "--postgres") {
+  if (!args.empty() && std::string_view{args[0]} == "--no-recovery") {
+    choice.recovery = false;
+    args = args.subspan(1);
+  }
+  if (args.size() == 2 && std::string_view{args[0]} == "--postgres") {
 #ifdef DURABLE_DEMO_POSTGRES
-    choice.db = args[2];
+    choice.db = args[1];
     const auto run = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
@@ -117,8 +125,8 @@ std::optional<storage_choice> choose_storage(int argc, char** argv) {
     return std::nullopt;
 #endif
   }
-  if (args.size() != 1) {
-    std::fputs("usage: demo [--postgres <libpq connection string>]\n", stderr);
+  if (!args.empty()) {
+    std::fputs("usage: demo [--no-recovery] [--postgres <libpq connection string>]\n", stderr);
     return std::nullopt;
   }
   const auto dir = std::filesystem::temp_directory_path() / "durable-demo";
@@ -193,6 +201,12 @@ int main(int argc, char** argv) {
   std::map<std::string, std::int64_t> by_type;
   for (const auto& e : dlq.query({}, {.limit = 1000}).entries) ++by_type[e.error_type];
   for (const auto& [type, n] : by_type) fmt::print("  DLQ: {} x {}\n", n, type);
+
+  if (!choice->recovery) {
+    worker.stop();
+    fmt::print("\nStopped before recovery; look around with: durable stats {}\n", db.target());
+    return 0;
+  }
 
   fmt::print("\n3. Recovery over the outage window (redrive-safe errors only, service healthy):\n");
   durable::recovery_gates gates;

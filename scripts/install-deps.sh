@@ -12,7 +12,10 @@
 #                                  # gnuplot (plots), python3-persist-queue (the comparison)
 set -euo pipefail
 
-demo_packages=(cmake ninja-build g++ libsqlite3-dev libboost1.81-dev libfmt-dev libpq-dev)
+# The durable tool: libcli11-dev (arguments), nlohmann-json3-dev (--json), libhowardhinnant-date-dev
+# (ISO 8601 parsing). libpq-dev: the PostgreSQL backend.
+demo_packages=(cmake ninja-build g++ libsqlite3-dev libboost1.81-dev libfmt-dev libpq-dev
+               libcli11-dev nlohmann-json3-dev libhowardhinnant-date-dev)
 # libclang-rt-14-dev holds the sanitizer runtimes; clang only recommends it.
 test_packages=("${demo_packages[@]}" clang libclang-rt-14-dev clang-format clang-tidy doctest-dev
                libbenchmark-dev libpq-dev postgresql-15)

@@ -20,7 +20,7 @@
 #               all tests but packaging and user_warnings
 #   clang-tsan  clang++, warnings as errors, ThreadSanitizer, all tests but packaging and
 #               user_warnings
-#   format      clang-format --dry-run --Werror over include/ tests/ examples/ bench/
+#   format      clang-format --dry-run --Werror over include/ tests/ examples/ bench/ tools/
 #   tidy        clang-tidy (.clang-tidy, warnings as errors) over every public header, through
 #               tests/tidy_headers.cpp, which includes them all and instantiates the templates
 #
@@ -161,7 +161,7 @@ tally_ctest() {
 }
 
 format_files() {
-  local dirs=(include tests examples bench test_package)
+  local dirs=(include tests examples bench test_package tools)
   if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     git ls-files --cached --others --exclude-standard -- "${dirs[@]}"
   else

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -18,6 +19,7 @@
 
 #include <durable/dead_letter_queue.hpp>
 #include <durable/detail/names.hpp>
+#include <durable/detail/sqlite/backend.hpp>
 #include <durable/detail/sqlite/schema.hpp>
 #include <durable/queue.hpp>
 
@@ -387,4 +389,159 @@ TEST_CASE("queue names: odd and hostile names are refused with the rule") {
       CHECK(std::string{e.what()}.find("[A-Za-z0-9_.:/-]") != std::string::npos);
     }
   }
+}
+
+namespace {
+
+/// The bytes of `path`, or empty when it does not exist.
+std::string file_bytes(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// A durable database at `path` with one job, closed (its WAL checkpointed and removed).
+void make_database(const std::string& path) {
+  sql::sqlite_backend backend{path, {}};
+  durable::storage::new_job job;
+  job.queue = "q";
+  job.run_at_ms = job.enqueued_at_ms = 5;
+  job.max_attempts = 1;
+  job.codec = "bytes";
+  backend.push({&job, 1}, durable::storage::push_mode::each);
+}
+
+durable::open_options read_only() {
+  durable::open_options o;
+  o.read_only = true;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("a read-only open reads a database and writes nothing to it") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  make_database(path);
+  const auto before = file_bytes(path);
+  {
+    sql::sqlite_backend backend{path, read_only()};
+    CHECK(backend.count_jobs("q", 10).pending == 1);
+    CHECK(backend.list_queues(10).size() == 1);
+    CHECK_THROWS_AS(static_cast<void>(backend.set_paused("q", true)), durable::sqlite_error);
+  }
+  CHECK(file_bytes(path) == before);
+  // Like any SQLite reader of a WAL database, it may leave an empty -wal and the -shm index.
+  CHECK(file_bytes(path + "-wal").empty());
+}
+
+TEST_CASE("a read-only open never creates a missing file") {
+  temp_dir dir;
+  const auto path = dir.file("missing.db");
+  try {
+    sql::sqlite_backend backend{path, read_only()};
+    FAIL("a missing file must be refused");
+  } catch (const durable::sqlite_error& e) {
+    CHECK(e.code() == SQLITE_CANTOPEN);
+    CHECK(std::string{e.what()}.find("does not exist") != std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("a read-only open refuses files of another schema version, unchanged") {
+  temp_dir dir;
+  const auto check_refused = [&](const std::string& path, std::int64_t found, const char* text) {
+    const auto before = file_bytes(path);
+    try {
+      sql::sqlite_backend backend{path, read_only()};
+      FAIL("the file must be refused");
+    } catch (const durable::schema_error& e) {
+      CHECK(e.found() == found);
+      CHECK(std::string{e.what()}.find(text) != std::string::npos);
+    }
+    CHECK(file_bytes(path) == before);
+  };
+  const auto newer = dir.file("newer.db");
+  make_database(newer);
+  {
+    sql::connection c{newer, {}};
+    c.run("UPDATE durable_meta SET value = 99 WHERE key = 'schema_version'");
+  }
+  check_refused(newer, 99, "newer than the version");
+  const auto older = dir.file("older.db");
+  {
+    sql::connection c{older, {}};
+    sql::migrate(c, std::span{sql::migrations}.first(1));
+  }
+  check_refused(older, 1, "does not migrate");
+  const auto plain = dir.file("plain.db");
+  {
+    sql::connection c{plain, {}};
+    c.exec("CREATE TABLE notes (x TEXT)");
+  }
+  check_refused(plain, 0, "has no durable tables");
+  const auto text = dir.file("notes.txt");
+  { std::ofstream{text} << "not a database\n"; }
+  CHECK_THROWS_AS(sql::sqlite_backend(text, read_only()), durable::sqlite_error);
+}
+
+TEST_CASE("a read-only open reads a version 3 file as it is, without migrating it") {
+  temp_dir dir;
+  const auto path = dir.file("v3.db");
+  {
+    sql::connection c{path, {}};
+    sql::migrate(c, std::span{sql::migrations}.first(3));
+    c.run("INSERT INTO durable_queues (id, name, jobs, paused) VALUES (1, 'q', 1, 1)");
+    c.run(
+        "INSERT INTO durable_jobs (id, queue_id, run_at, enqueued_at, codec, fingerprint, "
+        "payload) VALUES (1, 1, 5, 5, 'bytes', 0, x'')");
+  }
+  const auto before = file_bytes(path);
+  {
+    sql::sqlite_backend backend{path, read_only()};
+    const auto queues = backend.list_queues(10);
+    REQUIRE(queues.size() == 1);
+    CHECK(queues[0].counts.pending == 1);
+    CHECK(queues[0].paused);
+    CHECK(backend.job_types().empty());               // version 3 has no durable_job_types
+    backend.record_job_type("pfr", 1, "pfr/1:b", 0);  // a read-only open records nothing
+  }
+  CHECK(file_bytes(path) == before);
+  sql::connection c{path, {}};
+  CHECK(sql::stored_schema_version(c) == 3);
+}
+
+TEST_CASE("the views show ISO times, states and hexadecimal fingerprints") {
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  {
+    sql::sqlite_backend backend{path, {}};
+    durable::storage::new_job job;
+    job.queue = "q";
+    job.run_at_ms = job.enqueued_at_ms = 1'767'225'600'123;
+    job.max_attempts = 1;
+    job.codec = "bytes";
+    job.fingerprint = 0xfedcba9876543210;
+    backend.push({&job, 1}, durable::storage::push_mode::each);
+    backend.record_job_type("pfr", 0x8000000000000001, "pfr/1:b", 0);
+  }
+  sql::connection c{path, {}};
+  auto q =
+      c.query("SELECT queue, state, run_at, fingerprint, payload_bytes FROM durable_view_jobs");
+  REQUIRE(q->step());
+  CHECK(q->text(0) == "q");
+  CHECK(q->text(1) == "pending");
+  CHECK(q->text(2) == "2026-01-01T00:00:00.123Z");
+  CHECK(q->text(3) == "fedcba9876543210");
+  CHECK(q->int64(4) == 0);
+  auto v = c.query("SELECT queue, paused, pending FROM durable_view_queues");
+  REQUIRE(v->step());
+  CHECK(v->text(0) == "q");
+  CHECK(v->int64(1) == 0);
+  CHECK(v->int64(2) == 1);
+  auto t = c.query("SELECT fingerprint, description, recorded_at FROM durable_view_job_types");
+  REQUIRE(t->step());
+  CHECK(t->text(0) == "8000000000000001");
+  CHECK(t->text(2) == "1970-01-01T00:00:00.000Z");
+  CHECK(count_rows(c, "durable_view_dead_letters") == 0);
+  CHECK(count_rows(c, "durable_view_dead_letter_queues") == 0);
 }

@@ -3,6 +3,8 @@
 // and instantiates the class templates, checked by `scripts/test.sh tidy`.
 #include <string>
 
+#include <durable/detail/engine/redrive.hpp>
+#include <durable/detail/pfr/render.hpp>
 #include <durable/durable.hpp>
 #include <durable/postgres.hpp>
 #include <durable/version.hpp>

@@ -134,15 +134,18 @@ inline backend_factory& postgres_factory() noexcept {
 /// belongs to the process that made it: a forked child opens its own connection.
 inline std::shared_ptr<database_state> open_shared(const std::string& path,
                                                    const open_options& options) {
-  using key_type = std::tuple<std::string, int, std::int64_t, std::int64_t, pid_t>;
+  using key_type = std::tuple<std::string, int, std::int64_t, std::int64_t, bool, pid_t>;
   static std::mutex mutex;
   static std::map<key_type, std::weak_ptr<database_state>> open;
   std::error_code ec;
   const auto canonical = is_postgres_target(path) ? std::filesystem::path{}
                                                   : std::filesystem::weakly_canonical(path, ec);
   const key_type key{canonical.empty() || ec ? path : canonical.string(),
-                     static_cast<int>(options.durability), options.busy_timeout.count(),
-                     options.page_cache_kib, getpid()};
+                     static_cast<int>(options.durability),
+                     options.busy_timeout.count(),
+                     options.page_cache_kib,
+                     options.read_only,
+                     getpid()};
   std::lock_guard lock{mutex};
   if (auto existing = open[key].lock()) return existing;
   for (auto it = open.begin(); it != open.end();) {  // forget closed databases
@@ -163,8 +166,9 @@ class database {
  public:
   /// Opens `target`, or shares this process's open connection to it: a PostgreSQL
   /// connection string (postgresql://... or key=value), else the path of a SQLite file,
-  /// created if needed. Throws sqlite_error/schema_error for a file that cannot be used
-  /// (not a database, read-only, missing directory, newer schema); for PostgreSQL
+  /// created if needed (unless open_options::read_only). Throws sqlite_error/schema_error
+  /// for a file that cannot be used (not a database, read-only, missing directory, newer
+  /// schema; with read_only: missing, or another schema version); for PostgreSQL
   /// connection_error (unreachable, refused), postgres_error, schema_error.
   explicit database(const std::string& target, const open_options& options = {})
       : state_(detail::open_shared(target, options)) {}

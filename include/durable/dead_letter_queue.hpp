@@ -24,6 +24,7 @@
 #include "durable/database.hpp"
 #include "durable/dead_letter.hpp"
 #include "durable/detail/engine/dead_letter_engine.hpp"
+#include "durable/detail/engine/job_type.hpp"
 #include "durable/detail/engine/redrive.hpp"
 #include "durable/detail/names.hpp"
 #include "durable/exceptions.hpp"
@@ -47,9 +48,12 @@ class DeadLetterQueue {
   /// The queue type this DLQ moves jobs from and redrives them to.
   using queue_type = Queue<Job, Codec>;
 
-  /// Opens dead-letter queue `name` in `db`. Throws invalid_argument_error for a bad name.
+  /// Opens dead-letter queue `name` in `db` and records the codec's description of `Job`
+  /// there (once per job type, for tools). Throws invalid_argument_error for a bad name.
   DeadLetterQueue(database db, std::string name, dead_letter_options options = {})
-      : engine_(std::move(db), std::move(name), std::move(options)) {}
+      : engine_(std::move(db), std::move(name), std::move(options)) {
+    detail::record_job_type<Codec, Job>(engine_.db(), engine_.options().clock);
+  }
 
   /// Opens (creating if needed) dead-letter queue `name` in database file `path` (shared
   /// with the process's other objects on that file). Throws invalid_argument_error for a

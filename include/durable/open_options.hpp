@@ -2,7 +2,7 @@
 #pragma once
 
 /// \file
-/// How durable opens a database file: durability and lock waiting.
+/// How durable opens a database file: durability, lock waiting, read-only.
 
 #include <chrono>
 #include <cstdint>
@@ -31,6 +31,11 @@ struct open_options {
   /// default is 2,000 KiB. Raise it for window queries over large DLQs, lower it for
   /// many small databases. Must be >= 0.
   std::int64_t page_cache_kib = 8192;
+  /// Open an existing database for reading only, as tools do: a missing file is an error
+  /// (never created), nothing is migrated or switched to WAL, and every write fails with
+  /// sqlite_error. A file of another schema version than this build's is refused with
+  /// schema_error: read-only opens do not migrate.
+  bool read_only = false;
 };
 
 }  // namespace durable::inline v0

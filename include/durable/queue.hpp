@@ -21,6 +21,7 @@
 #include "durable/codec.hpp"
 #include "durable/codecs/pfr_codec.hpp"
 #include "durable/database.hpp"
+#include "durable/detail/engine/job_type.hpp"
 #include "durable/detail/engine/queue_engine.hpp"
 #include "durable/detail/names.hpp"
 #include "durable/exceptions.hpp"
@@ -37,9 +38,12 @@ class Queue {
   static_assert(detail::check_codec<Codec, Job>());  // reports misuse with a durable: message
 
  public:
-  /// Opens queue `name` in `db`. Throws invalid_argument_error for a bad name or options.
+  /// Opens queue `name` in `db` and records the codec's description of `Job` there (once
+  /// per job type, for tools). Throws invalid_argument_error for a bad name or options.
   Queue(database db, std::string name, queue_options options = {})
-      : engine_(std::move(db), std::move(name), std::move(options), {Codec::name, fingerprint_}) {}
+      : engine_(std::move(db), std::move(name), std::move(options), {Codec::name, fingerprint_}) {
+    detail::record_job_type<Codec, Job>(engine_.db(), engine_.options().clock);
+  }
 
   /// Opens (creating if needed) queue `name` in database file `path` (shared with the
   /// process's other objects on that file). Throws invalid_argument_error for a bad name,

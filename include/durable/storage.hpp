@@ -14,6 +14,7 @@
 /// - A claimed job's `run_at` is its lease end; it is claimable again when that passes.
 /// - Every finalising call (ack, nack, extend, move to the DLQ) matches queue, id and
 ///   lease token, and changes nothing when they do not match.
+/// - A claim takes nothing from a paused queue (set_paused), whoever paused it.
 /// - Names, keys and texts are bound values, never spliced into statements.
 /// - A backend object may be called from several threads; it serializes what it must,
 ///   and may merge concurrent calls into one transaction (group commit) as long as each
@@ -243,6 +244,9 @@ struct redrive_request {
   bool force = false;
   /// Only entries with this codec and fingerprint move; none: any.
   std::optional<std::pair<std::string_view, std::uint64_t>> expect{};
+  /// Roll back instead of committing: the results say what a redrive would do (hard
+  /// limits and unique keys included) and nothing changes.
+  bool dry_run = false;
 };
 
 /// What a redrive did with one entry.
@@ -264,6 +268,92 @@ struct redriven_entry {
   std::string queue{};  ///< the queue the job went to (redriven)
   std::string found_codec{};
   std::uint64_t found_fingerprint = 0;
+};
+
+/// A job type's description as its codec gave it (pfr_codec::description<Job>(), e.g.
+/// "pfr/1:{2:i32,s}"), recorded once per (codec, fingerprint) so tools render payloads
+/// without the C++ type.
+struct job_type {
+  std::string codec{};
+  std::uint64_t fingerprint = 0;
+  std::string description{};
+  std::int64_t recorded_at_ms = 0;
+};
+
+// ---- Inspection and administration (the `durable` tool)
+
+/// A queue of the database: its counts, stored settings and pause flag.
+struct queue_info {
+  std::string name{};
+  queue_counts counts{};
+  queue_settings settings{};
+  /// Set by `durable queue pause`: no claim of any process takes its jobs.
+  bool paused = false;
+};
+
+/// A job's state at a moment, as list_jobs selects it.
+enum class job_state {
+  pending,    ///< claimable now (an expired lease included)
+  scheduled,  ///< waiting for its run-at, not claimed
+  claimed,    ///< under a live lease
+};
+
+/// A stored job, for inspection. `payload` and `history` are filled by find_job only.
+struct job_row {
+  job_id id = 0;
+  std::string queue{};
+  std::optional<job_key> key{};
+  int priority = 0;
+  bool sequential = false;
+  bool unique = false;
+  std::int64_t run_at_ms = 0;  ///< a claimed job's lease end
+  std::int64_t enqueued_at_ms = 0;
+  std::int64_t attempts = 0;  ///< earlier attempts
+  std::int64_t max_attempts = 0;
+  bool leased = false;                      ///< holds a lease token (live or expired)
+  std::optional<std::string> claimed_by{};  ///< "host|boot|pid|start" of the last claimer
+  std::string codec{};
+  std::uint64_t fingerprint = 0;
+  std::int64_t payload_size = 0;
+  std::vector<std::byte> payload{};
+  std::vector<attempt_record> history{};
+};
+
+/// What cancel_job did.
+enum class cancel_status {
+  cancelled,  ///< deleted
+  claimed,    ///< under a live lease and not forced: nothing changed
+  not_found,  ///< no job with that id
+};
+
+/// The outcome of cancel_job.
+struct cancel_result {
+  cancel_status status = cancel_status::not_found;
+  std::string queue{};  ///< the job's queue, when it was found
+};
+
+/// A dead-letter queue of the database, with counts over its entries.
+struct dead_letter_queue_info {
+  std::string name{};
+  std::int64_t entries = 0;   ///< not redriven
+  std::int64_t redriven = 0;  ///< redriven, kept as records until retention
+  /// Earliest and latest failed_at among the entries not redriven; empty when none.
+  std::optional<std::int64_t> oldest_failed_ms{};
+  std::optional<std::int64_t> newest_failed_ms{};
+};
+
+/// How count_dead_letters_by groups entries.
+enum class dead_letter_grouping {
+  error_type,  ///< by error type
+  hour,        ///< by UTC hour of failed_at
+  day,         ///< by UTC day of failed_at
+};
+
+/// One group of count_dead_letters_by.
+struct dead_letter_group {
+  std::string error_type{};    ///< by error type: the type; empty otherwise
+  std::int64_t bucket_ms = 0;  ///< by hour or day: the bucket's start; 0 otherwise
+  std::int64_t count = 0;
 };
 
 /// The storage contract. See the file comment for the rules every implementation follows.
@@ -296,13 +386,16 @@ class backend {
   }
 
   // Queues
+  /// Records that `queue` exists (with default settings) unless it is recorded already, so
+  /// tools list it while it is empty. A Queue calls it when it opens.
+  virtual void register_queue(std::string_view queue) = 0;
   /// Stores `settings` for `queue`, creating its entry if needed.
   virtual void configure_queue(std::string_view queue, const queue_settings& settings) = 0;
   /// The stored settings of `queue` (defaults when it has none).
   [[nodiscard]] virtual queue_settings queue_configuration(std::string_view queue) = 0;
   /// Stores `jobs` in order in one transaction (see push_mode); one result per job.
   virtual std::vector<pushed> push(std::span<const new_job> jobs, push_mode mode) = 0;
-  /// Claims as `request` says; empty when nothing is claimable.
+  /// Claims as `request` says; empty when nothing is claimable or the queue is paused.
   [[nodiscard]] virtual std::vector<claimed_row> claim(const claim_request& request) = 0;
   /// Deletes the claimed job; false when the lease does not match.
   virtual bool ack(const lease_ref& lease) = 0;
@@ -362,6 +455,38 @@ class backend {
   /// how many were not marked yet.
   virtual std::int64_t mark_redriven(std::string_view dlq, std::span<const dead_letter_id> ids,
                                      std::int64_t now_ms) = 0;
+
+  // Job types
+  /// Stores `description`, the codec's text for the job type of `fingerprint`, once per
+  /// (codec, fingerprint); a later call for the same pair changes nothing.
+  virtual void record_job_type(std::string_view codec, std::uint64_t fingerprint,
+                               std::string_view description, std::int64_t now_ms) = 0;
+  /// Every recorded job type, ordered by codec, fingerprint.
+  [[nodiscard]] virtual std::vector<job_type> job_types() = 0;
+
+  // Inspection and administration (the `durable` tool)
+  /// Every queue that has settings or jobs, by name, with its counts at `now_ms`.
+  [[nodiscard]] virtual std::vector<queue_info> list_queues(std::int64_t now_ms) = 0;
+  /// Sets or clears `queue`'s pause flag; false (nothing changed) when the queue has
+  /// neither settings nor jobs. A paused queue's jobs are claimed by nobody (claim gives
+  /// nothing) until it is resumed.
+  virtual bool set_paused(std::string_view queue, bool paused) = 0;
+  /// Up to `limit` jobs of `queue` in claim order (priority desc, run_at, id), only those
+  /// in `state` at `now_ms` when given; without payload and history.
+  [[nodiscard]] virtual std::vector<job_row> list_jobs(std::string_view queue,
+                                                       std::optional<job_state> state,
+                                                       std::int64_t now_ms, std::int64_t limit) = 0;
+  /// Job `id` of any queue, with payload and history; empty when there is none.
+  [[nodiscard]] virtual std::optional<job_row> find_job(job_id id) = 0;
+  /// Deletes job `id` unless it is under a live lease at `now_ms` and `claimed_too` is
+  /// false. A worker holding a cancelled job gets lease_lost_error when it finishes it.
+  virtual cancel_result cancel_job(job_id id, std::int64_t now_ms, bool claimed_too) = 0;
+  /// Every dead-letter queue that has entries, by name.
+  [[nodiscard]] virtual std::vector<dead_letter_queue_info> dead_letter_queues() = 0;
+  /// The entries matching `where`, counted by error type (most first) or by UTC hour or
+  /// day of failure (oldest first); empty groups are left out.
+  [[nodiscard]] virtual std::vector<dead_letter_group> count_dead_letters_by(
+      const dead_letter_where& where, dead_letter_grouping grouping) = 0;
 };
 
 }  // namespace durable::inline v0::storage

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
-# cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DPREFIX=... -DCONFIG=... -DPOSTGRES=ON|OFF -P install.cmake
+# cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DPREFIX=... -DCONFIG=... -DPOSTGRES=ON|OFF -DTOOL=ON|OFF
+#   -P install.cmake
 # Installs durable's build tree into a fresh PREFIX and checks what landed there: every
-# public header, the four package files, nothing else, and no path into the source tree.
+# public header, the four package files, bin/durable when the tool is built (TOOL), nothing
+# else, and no path into the source tree.
 
 file(REMOVE_RECURSE "${PREFIX}")
 set(config_args)
@@ -35,8 +37,14 @@ foreach(file IN LISTS package_files)
     list(APPEND errors "package file not installed: share/durable/${file}")
   endif()
 endforeach()
+if(TOOL AND NOT EXISTS "${PREFIX}/bin/durable")
+  list(APPEND errors "the durable tool was not installed: bin/durable")
+endif()
 file(GLOB_RECURSE installed RELATIVE "${PREFIX}" "${PREFIX}/*")
 foreach(file IN LISTS installed)
+  if(TOOL AND file STREQUAL "bin/durable")
+    continue()
+  endif()
   if(NOT file MATCHES "^(include/durable/.*\\.hpp|share/durable/durable[A-Za-z-]*\\.cmake)$")
     list(APPEND errors "unexpected file installed: ${file}")
   endif()

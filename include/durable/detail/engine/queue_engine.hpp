@@ -73,6 +73,7 @@ class queue_engine {
     positive("hard_limit", options_.hard_limit);
     positive("soft_limit", options_.soft_limit);
     check_max_attempts(options_.max_attempts);
+    storage().register_queue(name_);
     auto settings = storage().queue_configuration(name_);
     if (options_.hard_limit || options_.soft_limit) {
       if (options_.hard_limit) settings.hard_limit = options_.hard_limit;

@@ -21,6 +21,7 @@
 #include "durable/detail/engine/dead_letter_engine.hpp"
 #include "durable/detail/engine/queue_engine.hpp"
 #include "durable/detail/json.hpp"
+#include "durable/exceptions.hpp"
 #include "durable/storage.hpp"
 
 namespace durable::inline v0::detail {
@@ -32,6 +33,9 @@ struct redrive_target {
   redrive_options options{};
   /// Only entries of this codec and type move; empty: any (tools without the C++ type).
   std::optional<codec_identity> expect{};
+  /// Report what the redrive would do and change nothing (each batch is rolled back).
+  /// Only within one database.
+  bool dry_run = false;
 };
 
 [[nodiscard]] inline redrive_outcome to_outcome(storage::redrive_status s) noexcept {
@@ -156,6 +160,12 @@ inline redrive_result redrive(dead_letter_engine& dlq, std::span<const dead_lett
   check_not_negative("redrive_options::delay", target.options.delay);
   constexpr std::size_t batch_size = 1000;
   const bool across = target.queue != nullptr && !same_database(*target.queue, dlq);
+  if (across && target.dry_run) {
+    throw invalid_argument_error(
+        "dry_run",
+        "durable: invalid argument: a dry-run redrive works only into a queue of "
+        "the dead-letter queue's own database");
+  }
   redrive_result result;
   for (std::size_t start = 0; start < ids.size(); start += batch_size) {
     const auto batch = ids.subspan(start, std::min(batch_size, ids.size() - start));
@@ -168,10 +178,11 @@ inline redrive_result redrive(dead_letter_engine& dlq, std::span<const dead_lett
     r.run_at_ms = add_ms(now, target.options.delay);
     r.force = target.options.force;
     if (target.expect) r.expect = {{target.expect->name, target.expect->fingerprint}};
+    r.dry_run = target.dry_run;
     const auto entries =
         across ? redrive_across(dlq, batch, r, *target.queue) : dlq.storage().redrive(r);
     for (const auto& e : entries) tally(result, e);
-    wake_waiters(dlq, target, entries);
+    if (!target.dry_run) wake_waiters(dlq, target, entries);  // a dry run pushed nothing
   }
   return result;
 }

@@ -13,12 +13,14 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "durable/detail/sqlite/admin.hpp"
 #include "durable/detail/sqlite/catalog.hpp"
 #include "durable/detail/sqlite/claim.hpp"
 #include "durable/detail/sqlite/connection.hpp"
@@ -26,6 +28,7 @@
 #include "durable/detail/sqlite/dead_letter_query.hpp"
 #include "durable/detail/sqlite/finish.hpp"
 #include "durable/detail/sqlite/group_commit.hpp"
+#include "durable/detail/sqlite/inspect.hpp"
 #include "durable/detail/sqlite/push.hpp"
 #include "durable/detail/sqlite/queue_state.hpp"
 #include "durable/detail/sqlite/reader_pool.hpp"
@@ -41,14 +44,20 @@ namespace durable::inline v0::detail::sqlite {
 /// commits before it returns, possibly in one transaction with other threads' calls.
 class sqlite_backend final : public storage::backend {
  public:
-  /// Opens (creating if needed) `path` and brings it to the current schema.
+  /// Opens (creating if needed) `path` and brings it to the current schema; with
+  /// open_options::read_only, opens an existing file of a schema this build reads
+  /// (check_schema_readable) and writes nothing.
   sqlite_backend(std::string path, const open_options& options)
       : writer_(std::move(path), options),
         readers_(writer_.path(), options),
         stamp_(writer_.path(), options),
         group_(writer_, names_) {
     stamp_.exec("PRAGMA query_only = 1");
-    ensure_schema(writer_);
+    if (options.read_only) {
+      check_schema_readable(writer_);
+    } else {
+      ensure_schema(writer_);
+    }
     database_id_ = sqlite::database_id(writer_);
   }
 
@@ -63,6 +72,14 @@ class sqlite_backend final : public storage::backend {
 
   // ---- Queues
 
+  void register_queue(std::string_view queue) override {
+    if (writer_.read_only() || names_.find(name_kind::queue, queue)) return;
+    // A read first: no write transaction when the queue has its catalog row already.
+    if (readers_.read([&](connection& c) { return names_.lookup(c, name_kind::queue, queue); })) {
+      return;
+    }
+    group_.run([&](write_context& ctx) { (void)ctx.id_of(name_kind::queue, queue); });
+  }
   void configure_queue(std::string_view queue, const storage::queue_settings& settings) override {
     group_.run([&](write_context& ctx) { sqlite::configure_queue(ctx, queue, settings); });
   }
@@ -91,7 +108,7 @@ class sqlite_backend final : public storage::backend {
       const storage::claim_request& request) override {
     return group_.run([&](write_context& ctx) {
       const auto queue_id = ctx.existing_id(name_kind::queue, request.queue);
-      if (!queue_id) return std::vector<storage::claimed_row>{};
+      if (!queue_id || ctx.queue(*queue_id).paused) return std::vector<storage::claimed_row>{};
       return request.max <= 1 ? claim_next(ctx.db, *queue_id, request)
                               : claim_head(ctx.db, *queue_id, request);
     });
@@ -224,6 +241,7 @@ class sqlite_backend final : public storage::backend {
           out.push_back(storage::redriven_entry{.id = id});
         }
       }
+      if (request.dry_run) ctx.discard();  // the results say what would happen
       return out;
     });
   }
@@ -237,6 +255,63 @@ class sqlite_backend final : public storage::backend {
       }
       return marked;
     });
+  }
+
+  // ---- Job types
+
+  void record_job_type(std::string_view codec, std::uint64_t fingerprint,
+                       std::string_view description, std::int64_t now_ms) override {
+    if (writer_.read_only()) return;  // a read-only open records nothing
+    auto known = std::pair{std::string{codec}, fingerprint};
+    {
+      std::lock_guard lock{types_mutex_};
+      if (recorded_types_.contains(known)) return;
+    }
+    // A read first: no write transaction when the type is recorded already.
+    if (!readers_.read([&](connection& c) { return has_job_type(c, codec, fingerprint); })) {
+      group_.run([&](write_context& ctx) {
+        sqlite::record_job_type(ctx.db, codec, fingerprint, description, now_ms);
+      });
+    }
+    std::lock_guard lock{types_mutex_};
+    recorded_types_.insert(std::move(known));
+  }
+  [[nodiscard]] std::vector<storage::job_type> job_types() override {
+    return readers_.read([](connection& c) { return sqlite::job_types(c); });
+  }
+
+  // ---- Inspection and administration
+
+  [[nodiscard]] std::vector<storage::queue_info> list_queues(std::int64_t now_ms) override {
+    return readers_.read([&](connection& c) { return sqlite::list_queues(c, now_ms); });
+  }
+  bool set_paused(std::string_view queue, bool paused) override {
+    return group_.run([&](write_context& ctx) { return sqlite::set_paused(ctx, queue, paused); });
+  }
+  [[nodiscard]] std::vector<storage::job_row> list_jobs(std::string_view queue,
+                                                        std::optional<storage::job_state> state,
+                                                        std::int64_t now_ms,
+                                                        std::int64_t limit) override {
+    return read_queue(queue, std::vector<storage::job_row>{}, [&](connection& c, std::int64_t q) {
+      return sqlite::list_jobs(c, q, state, now_ms, limit);
+    });
+  }
+  [[nodiscard]] std::optional<storage::job_row> find_job(job_id id) override {
+    return readers_.read([&](connection& c) { return sqlite::find_job(c, id); });
+  }
+  storage::cancel_result cancel_job(job_id id, std::int64_t now_ms, bool claimed_too) override {
+    return group_.run(
+        [&](write_context& ctx) { return sqlite::cancel_job(ctx, id, now_ms, claimed_too); });
+  }
+  [[nodiscard]] std::vector<storage::dead_letter_queue_info> dead_letter_queues() override {
+    return readers_.read([](connection& c) { return sqlite::dead_letter_queues(c); });
+  }
+  [[nodiscard]] std::vector<storage::dead_letter_group> count_dead_letters_by(
+      const storage::dead_letter_where& where, storage::dead_letter_grouping grouping) override {
+    return read_dlq(where.dlq, std::vector<storage::dead_letter_group>{},
+                    [&](connection& c, std::int64_t d) {
+                      return sqlite::count_dead_letters_by(c, d, where, grouping);
+                    });
   }
 
   // ---- For tests and tools
@@ -279,6 +354,8 @@ class sqlite_backend final : public storage::backend {
   name_cache names_;
   group_commit group_;
   std::string database_id_;
+  std::mutex types_mutex_;
+  std::set<std::pair<std::string, std::uint64_t>> recorded_types_;  // guarded by types_mutex_
 };
 
 }  // namespace durable::inline v0::detail::sqlite

@@ -79,19 +79,21 @@ class name_cache {
   std::array<std::map<std::string, std::int64_t, std::less<>>, 2> ids_;  // one per name_kind
 };
 
-/// A queue's row: its hard limit and its stored job count.
+/// A queue's row: its hard limit, its stored job count and its pause flag.
 struct queue_row {
   std::optional<std::int64_t> hard_limit;
   std::int64_t jobs = 0;
+  bool paused = false;
 };
 
-/// The stored hard limit and job count of queue `id`.
+/// The stored hard limit, job count and pause flag of queue `id`.
 [[nodiscard]] inline queue_row read_queue_row(connection& c, std::int64_t id) {
-  auto q = c.query("SELECT hard_limit, jobs FROM durable_queues WHERE id = ?1", id);
+  auto q = c.query("SELECT hard_limit, jobs, paused FROM durable_queues WHERE id = ?1", id);
   queue_row row;
   if (q->step()) {
     if (!q->is_null(0)) row.hard_limit = q->int64(0);
     row.jobs = q->int64(1);
+    row.paused = q->int64(2) != 0;
   }
   return row;
 }

@@ -3,8 +3,9 @@
 
 /// \file
 /// Claim: taking the jobs at the head of a queue under a fenced lease. A job whose lease
-/// expired is claimable again; the claim counts the lost attempt and records it. Part of
-/// the SQLite layer, the only place SQL lives.
+/// expired is claimable again; the claim counts the lost attempt and records it. A paused
+/// queue (durable_queues.paused, `durable queue pause`) is not claimed from: the backend
+/// checks the flag before calling these. Part of the SQLite layer, the only place SQL lives.
 
 #include <cstdint>
 #include <string_view>

@@ -26,10 +26,13 @@
 namespace durable::inline v0::detail::sqlite {
 
 /// One connection to a database file, opened read-write in WAL mode with the
-/// durability and busy timeout of `open_options`. Not thread-safe: callers serialize.
+/// durability and busy timeout of `open_options`, or read-only (`open_options::read_only`:
+/// an existing file, no WAL switch, no pragma that writes). Not thread-safe: callers
+/// serialize.
 class connection {
  public:
-  connection(std::string path, const open_options& options) : path_(std::move(path)) {
+  connection(std::string path, const open_options& options)
+      : path_(std::move(path)), read_only_(options.read_only) {
     if (path_.empty()) throw_open(SQLITE_CANTOPEN, "the path is empty");
     const auto parent = std::filesystem::path(path_).parent_path();
     std::error_code ec;
@@ -39,7 +42,13 @@ class connection {
     if (std::filesystem::is_directory(path_, ec)) {
       throw_open(SQLITE_CANTOPEN, "it is a directory; give the path of a database file");
     }
-    constexpr int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (read_only_ && !std::filesystem::exists(path_, ec)) {
+      throw_open(SQLITE_CANTOPEN,
+                 "it does not exist (a read-only open never creates a file); check the path");
+    }
+    const int flags =
+        (read_only_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+        SQLITE_OPEN_NOMUTEX;
     const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
       // db_ may be non-null on failure and then carries the message; close after reading it.
@@ -49,15 +58,16 @@ class connection {
     }
     sqlite3_extended_result_codes(db_, 1);
     try {
+      sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
+      exec(fmt::format("PRAGMA cache_size = -{}", std::max<std::int64_t>(options.page_cache_kib, 0))
+               .c_str());
+      if (read_only_) return;
       if (sqlite3_db_readonly(db_, "main") == 1) {
         throw_open(SQLITE_READONLY, "the file is read-only for this process");
       }
-      sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
       switch_to_wal(options.busy_timeout);
       exec(options.durability == durability_mode::full ? "PRAGMA synchronous=FULL"
                                                        : "PRAGMA synchronous=NORMAL");
-      exec(fmt::format("PRAGMA cache_size = -{}", std::max<std::int64_t>(options.page_cache_kib, 0))
-               .c_str());
     } catch (...) {
       cache_.clear();
       sqlite3_close_v2(db_);
@@ -75,6 +85,8 @@ class connection {
 
   /// The file this connection opened.
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  /// True when opened with open_options::read_only.
+  [[nodiscard]] bool read_only() const noexcept { return read_only_; }
   /// The raw handle, for the few calls the layer does not wrap.
   [[nodiscard]] sqlite3* handle() const noexcept { return db_; }
 
@@ -153,6 +165,7 @@ class connection {
   };
 
   std::string path_;
+  bool read_only_ = false;
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, statement, string_hash, std::equal_to<>> cache_;
 };

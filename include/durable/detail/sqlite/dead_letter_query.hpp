@@ -175,34 +175,55 @@ inline void select_page(connection& c, const page_query& p, std::vector<dead_let
 
 /// What a filtered statement does.
 enum class filter_action {
-  count,   ///< SELECT count(*), count(redriven_at)
-  remove,  ///< DELETE
-  select,  ///< SELECT failed_at, id
+  count,          ///< SELECT count(*), count(redriven_at)
+  remove,         ///< DELETE
+  select,         ///< SELECT failed_at, id
+  group_by_type,  ///< SELECT error_type, 0, count(*) ... GROUP BY error_type
+  group_by_hour,  ///< SELECT '', hour start, count(*) ... GROUP BY the hour
+  group_by_day,   ///< SELECT '', day start, count(*) ... GROUP BY the day
 };
+
+/// The number of filter_action values.
+inline constexpr std::size_t filter_actions = 6;
 
 /// Variant `v` of a filtered statement: bits 0 include_redriven, 1 queue, 2 keys, 3 types;
 /// v / 16 is the filter_action.
 [[nodiscard]] inline std::string build_filter_sql(std::size_t v) {
-  const auto action = v / 16;
+  const auto action = static_cast<filter_action>(v / 16);
   const bool types = (v & 8U) != 0;
   const bool keys = (v & 4U) != 0;
-  std::string s = action == 0   ? "SELECT count(*), count(redriven_at)"
-                  : action == 1 ? "DELETE"
-                                : "SELECT failed_at, id";
+  std::string s;
+  switch (action) {
+    case filter_action::count: s = "SELECT count(*), count(redriven_at)"; break;
+    case filter_action::remove: s = "DELETE"; break;
+    case filter_action::select: s = "SELECT failed_at, id"; break;
+    case filter_action::group_by_type: s = "SELECT error_type, 0, count(*)"; break;
+    case filter_action::group_by_hour:
+      s = "SELECT '', failed_at - failed_at % 3600000 AS bucket, count(*)";
+      break;
+    case filter_action::group_by_day:
+      s = "SELECT '', failed_at - failed_at % 86400000 AS bucket, count(*)";
+      break;
+  }
   s += " FROM durable_dead_letters WHERE dlq_id = ?1 AND failed_at >= ?2 AND failed_at <= ?3";
   if (keys) s += " AND key IN (SELECT value FROM json_each(?6))";
   if (types && keys) s += " AND +error_type IN (SELECT value FROM json_each(?5))";
   if (types && !keys) s += " AND error_type IN (SELECT value FROM json_each(?5))";
   if ((v & 2U) != 0) s += " AND queue = ?4";
   if ((v & 1U) == 0) s += " AND redriven_at IS NULL";
+  if (action == filter_action::group_by_type) {
+    s += " GROUP BY error_type ORDER BY count(*) DESC, error_type";
+  } else if (action == filter_action::group_by_hour || action == filter_action::group_by_day) {
+    s += " GROUP BY bucket ORDER BY bucket";
+  }
   return s;
 }
 
-/// The SQL text of a filtered statement for the given choices (one of 48 fixed variants).
+/// The SQL text of a filtered statement for the given choices (one of 96 fixed variants).
 [[nodiscard]] inline const std::string& filter_sql(filter_action action, bool types, bool keys,
                                                    bool queue, bool include_redriven) {
-  static const std::array<std::string, 48> variants = [] {
-    std::array<std::string, 48> out;
+  static const std::array<std::string, 16 * filter_actions> variants = [] {
+    std::array<std::string, 16 * filter_actions> out;
     for (std::size_t v = 0; v < out.size(); ++v) out.at(v) = build_filter_sql(v);
     return out;
   }();
@@ -252,6 +273,21 @@ void run_filtered(connection& c, filter_action action, std::int64_t dlq_id,
     return w.include_redriven ? entries : entries - redriven;
   }
   return scan_count(c, dlq_id, w).first;
+}
+
+/// The entries of DLQ `dlq_id` matching `w`, counted by error type, hour or day.
+[[nodiscard]] inline std::vector<storage::dead_letter_group> count_dead_letters_by(
+    connection& c, std::int64_t dlq_id, const storage::dead_letter_where& w,
+    storage::dead_letter_grouping grouping) {
+  const auto action =
+      grouping == storage::dead_letter_grouping::error_type ? filter_action::group_by_type
+      : grouping == storage::dead_letter_grouping::hour     ? filter_action::group_by_hour
+                                                            : filter_action::group_by_day;
+  std::vector<storage::dead_letter_group> groups;
+  run_filtered(c, action, dlq_id, w, [&](const statement& s) {
+    groups.push_back({std::string{s.text(0)}, s.int64(1), s.int64(2)});
+  });
+  return groups;
 }
 
 /// Deletes the entries of DLQ `dlq_id` matching `w`; returns how many.

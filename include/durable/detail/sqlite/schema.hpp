@@ -232,8 +232,78 @@ CREATE UNIQUE INDEX durable_dead_letters_origin ON durable_dead_letters (origin,
   WHERE origin IS NOT NULL;
 )sql"};
 
+// Version 4: what lets people and tools read a database without the C++ types.
+// - durable_job_types keeps, once per (codec, fingerprint), the codec's description of the
+//   job type (pfr_codec::description<Job>()), recorded when a Queue or DeadLetterQueue of
+//   that type is opened; the `durable` tool renders payloads from it.
+// - Read-only views with names instead of ids, ISO 8601 UTC times, hexadecimal
+//   fingerprints and each job's state, for people querying with the sqlite3 shell
+//   (docs/schema.md). They compute "now" when read; the tables stay the interface
+//   programs write through. Totals come from the counters (durable_queues.jobs,
+//   durable_dead_letter_queues.entries / .redriven); a queue's scheduled and claimed
+//   counts walk that queue's index entries.
+inline constexpr migration schema_v4{4, R"sql(
+CREATE TABLE durable_job_types (
+  codec        TEXT    NOT NULL,
+  fingerprint  INTEGER NOT NULL,
+  description  TEXT    NOT NULL,
+  recorded_at  INTEGER NOT NULL,
+  PRIMARY KEY (codec, fingerprint)
+) WITHOUT ROWID;
+CREATE VIEW durable_view_jobs AS
+WITH now(ms) AS (SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))
+SELECT j.id, q.name AS queue,
+  CASE WHEN j.run_at <= now.ms THEN 'pending'
+       WHEN j.lease_token IS NULL THEN 'scheduled' ELSE 'claimed' END AS state,
+  j.key, j.priority,
+  strftime('%Y-%m-%dT%H:%M:%S', j.run_at / 1000, 'unixepoch')
+    || printf('.%03dZ', j.run_at % 1000) AS run_at,
+  strftime('%Y-%m-%dT%H:%M:%S', j.enqueued_at / 1000, 'unixepoch')
+    || printf('.%03dZ', j.enqueued_at % 1000) AS enqueued_at,
+  j.attempts, j.max_attempts, j.sequential, j.unique_key, j.claimed_by, j.codec,
+  printf('%016x', j.fingerprint) AS fingerprint, length(j.payload) AS payload_bytes, j.history
+FROM durable_jobs AS j JOIN durable_queues AS q ON q.id = j.queue_id, now;
+CREATE VIEW durable_view_queues AS
+WITH now(ms) AS (SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
+later AS (SELECT q.name, q.paused, q.hard_limit, q.soft_limit, q.jobs,
+  (SELECT count(*) FROM durable_jobs AS j WHERE j.queue_id = q.id AND j.run_at > now.ms
+    AND j.lease_token IS NULL) AS scheduled,
+  (SELECT count(*) FROM durable_jobs AS j WHERE j.queue_id = q.id AND j.run_at > now.ms
+    AND j.lease_token IS NOT NULL) AS claimed
+  FROM durable_queues AS q, now)
+SELECT name AS queue, paused, hard_limit, soft_limit, jobs,
+  jobs - scheduled - claimed AS pending, scheduled, claimed
+FROM later;
+CREATE VIEW durable_view_dead_letter_queues AS
+SELECT name AS dlq, entries - redriven AS entries, redriven
+FROM durable_dead_letter_queues;
+CREATE VIEW durable_view_dead_letters AS
+SELECT d.id, l.name AS dlq, d.queue, d.job_id, d.origin, d.key, d.error_type, d.message,
+  d.context, d.redrive_policy, d.attempts, d.max_attempts, d.priority, d.sequential,
+  d.unique_key,
+  strftime('%Y-%m-%dT%H:%M:%S', d.enqueued_at / 1000, 'unixepoch')
+    || printf('.%03dZ', d.enqueued_at % 1000) AS enqueued_at,
+  strftime('%Y-%m-%dT%H:%M:%S', d.failed_at / 1000, 'unixepoch')
+    || printf('.%03dZ', d.failed_at % 1000) AS failed_at,
+  CASE WHEN d.redriven_at IS NOT NULL THEN
+    strftime('%Y-%m-%dT%H:%M:%S', d.redriven_at / 1000, 'unixepoch')
+    || printf('.%03dZ', d.redriven_at % 1000) END AS redriven_at,
+  d.codec, printf('%016x', d.fingerprint) AS fingerprint, length(d.payload) AS payload_bytes,
+  d.history
+FROM durable_dead_letters AS d JOIN durable_dead_letter_queues AS l ON l.id = d.dlq_id;
+CREATE VIEW durable_view_job_types AS
+SELECT codec, printf('%016x', fingerprint) AS fingerprint, description,
+  strftime('%Y-%m-%dT%H:%M:%S', recorded_at / 1000, 'unixepoch')
+    || printf('.%03dZ', recorded_at % 1000) AS recorded_at
+FROM durable_job_types;
+)sql"};
+
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3};
+inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3, schema_v4};
+
+/// The oldest schema version a read-only open reads: version 3's tables, without version
+/// 4's job types (payloads then show without field names) and views.
+inline constexpr std::int64_t oldest_readable_version = 3;
 
 /// The schema version stored in the file; 0 when durable has not written to it yet.
 [[nodiscard]] inline std::int64_t stored_schema_version(connection& c) {
@@ -290,6 +360,33 @@ inline void migrate(connection& c, std::span<const migration> steps) {
 
 /// Opens `path` and brings it to the current schema.
 inline void ensure_schema(connection& c) { migrate(c, migrations); }
+
+/// Checks, without writing, that a read-only connection's file has a schema this build
+/// reads: durable's tables (else schema_error, found 0), not newer than the current
+/// version, not older than oldest_readable_version (a read-only open does not migrate).
+inline void check_schema_readable(connection& c) {
+  const std::int64_t supported = migrations.back().version;
+  const std::int64_t found = stored_schema_version(c);
+  if (found >= oldest_readable_version && found <= supported) return;
+  std::string why;
+  if (found == 0) {
+    why = "has no durable tables; give the path of a database that durable created";
+  } else if (found > supported) {
+    why = fmt::format(
+        "has schema version {}, newer than the version {} this build supports; "
+        "use a durable build as new as the programs that write it",
+        found, supported);
+  } else {
+    why = fmt::format(
+        "has schema version {}, older than the version {} this build reads, "
+        "and a read-only open does not migrate; read it with the durable version "
+        "that wrote it, or migrate it (open it read-write once, e.g. `durable "
+        "migrate`) after upgrading every program that uses it",
+        found, oldest_readable_version);
+  }
+  throw schema_error(fmt::format("durable: schema: \"{}\" {}", c.path(), why), found, supported,
+                     c.path());
+}
 
 /// The random id durable gave this database file when it created its tables.
 [[nodiscard]] inline std::string database_id(connection& c) {
