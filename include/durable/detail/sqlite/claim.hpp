@@ -19,12 +19,13 @@ namespace durable::inline v0::detail::sqlite {
 
 // Macros, not constants: the claim statements are built by string-literal concatenation.
 // NOLINTBEGIN(cppcoreguidelines-macro-usage)
-#define DURABLE_DETAIL_CLAIM_SET                                                                  \
-  "SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "                                          \
-  "attempts = attempts + (lease_token IS NOT NULL), "                                             \
-  "history = CASE WHEN lease_token IS NULL THEN history ELSE json_insert("                        \
-  "coalesce(history, '[]'), '$[#]', json_object('attempt', attempts + 1, 'type', "                \
-  "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', ?4)) " \
+#define DURABLE_DETAIL_CLAIM_SET \
+  "SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "                         \
+  "attempts = attempts + (lease_token IS NOT NULL), "                            \
+  "history = CASE WHEN lease_token IS NULL THEN history ELSE json_insert("       \
+  DURABLE_DETAIL_HISTORY_ARRAY("history")                                        \
+  ", '$[#]', json_object('attempt', attempts + 1, 'type', 'lease_expired', "     \
+  "'message', 'the lease ended before the job was acked or nacked', 'at', ?4)) " \
   "END "
 #define DURABLE_DETAIL_CLAIM_RETURNING                                                     \
   " RETURNING id, key, attempts, max_attempts, priority, sequential, enqueued_at, codec, " \
