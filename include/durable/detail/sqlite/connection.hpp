@@ -59,6 +59,7 @@ class connection {
       exec(fmt::format("PRAGMA cache_size = -{}", std::max<std::int64_t>(options.page_cache_kib, 0))
                .c_str());
     } catch (...) {
+      keep_wal_on_close();
       cache_.clear();
       sqlite3_close_v2(db_);
       throw;
@@ -113,6 +114,12 @@ class connection {
   [[nodiscard]] std::int64_t data_version() {
     auto q = query("PRAGMA data_version");
     return q->step() ? q->int64(0) : 0;
+  }
+
+  /// Closing will not checkpoint the WAL into the database file. For a file durable
+  /// refuses: a WAL that is damaged or belongs to another file must not be copied into it.
+  void keep_wal_on_close() noexcept {
+    sqlite3_db_config(db_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   }
 
   /// True while a transaction is open on this connection.

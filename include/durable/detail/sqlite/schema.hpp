@@ -6,11 +6,17 @@
 ///
 /// Every time column holds INTEGER milliseconds since the Unix epoch, UTC.
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <fstream>
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "durable/detail/sqlite/connection.hpp"
 #include "durable/exceptions.hpp"
@@ -235,6 +241,180 @@ CREATE UNIQUE INDEX durable_dead_letters_origin ON durable_dead_letters (origin,
 /// The migrations of this build, in order; the last one is the supported version.
 inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3};
 
+/// A table and the columns this build reads and writes (a file may have more).
+struct table_shape {
+  std::string_view name;
+  std::span<const std::string_view> columns;
+};
+
+/// An index and its key columns, in order; `table` empty: the UNIQUE (origin, job_id)
+/// constraint's index of durable_dead_letters, whose name SQLite chooses.
+struct index_shape {
+  std::string_view name;
+  std::string_view table;
+  std::span<const std::string_view> columns;
+};
+
+inline constexpr std::array<std::string_view, 2> meta_columns{"key", "value"};
+inline constexpr std::array<std::string_view, 16> job_columns{
+    "id",         "queue",    "key",          "priority",   "run_at", "enqueued_at",
+    "sequential", "attempts", "lease_token",  "claimed_by", "codec",  "fingerprint",
+    "payload",    "history",  "max_attempts", "unique_key"};
+inline constexpr std::array<std::string_view, 22> dead_letter_columns{
+    "id",          "dlq",          "origin",     "job_id",        "queue",       "key",
+    "priority",    "sequential",   "codec",      "fingerprint",   "payload",     "error_type",
+    "message",     "context",      "history",    "attempts",      "enqueued_at", "failed_at",
+    "redriven_at", "max_attempts", "unique_key", "redrive_policy"};
+inline constexpr std::array<std::string_view, 4> queue_columns{"name", "hard_limit", "soft_limit",
+                                                               "paused"};
+inline constexpr std::array tables{
+    table_shape{"durable_meta", meta_columns},
+    table_shape{"durable_jobs", job_columns},
+    table_shape{"durable_dead_letters", dead_letter_columns},
+    table_shape{"durable_queues", queue_columns},
+};
+
+inline constexpr std::array<std::string_view, 4> claim_index{"queue", "priority", "run_at", "id"};
+inline constexpr std::array<std::string_view, 2> job_key_index{"queue", "key"};
+inline constexpr std::array<std::string_view, 4> time_index{"dlq", "failed_at", "id",
+                                                            "redriven_at"};
+inline constexpr std::array<std::string_view, 5> type_index{"dlq", "error_type", "failed_at", "id",
+                                                            "redriven_at"};
+inline constexpr std::array<std::string_view, 5> dead_key_index{"dlq", "key", "failed_at", "id",
+                                                                "redriven_at"};
+inline constexpr std::array<std::string_view, 2> origin_index{"origin", "job_id"};
+inline constexpr std::array indexes{
+    index_shape{"durable_jobs_claim", "durable_jobs", claim_index},
+    index_shape{"durable_jobs_key", "durable_jobs", job_key_index},
+    index_shape{"durable_dead_letters_time", "durable_dead_letters", time_index},
+    index_shape{"durable_dead_letters_type", "durable_dead_letters", type_index},
+    index_shape{"durable_dead_letters_key", "durable_dead_letters", dead_key_index},
+    index_shape{"UNIQUE constraint", "", origin_index},
+};
+
+/// The identity durable writes into the header of a file it creates (PRAGMA
+/// application_id): derived from its database id, never 0. Page 1, which holds it, is
+/// rewritten by most transactions, so a WAL of another database almost always carries
+/// that database's page 1, and the identity seen through it no longer matches.
+[[nodiscard]] inline std::int32_t header_identity(std::string_view database_id) noexcept {
+  std::uint32_t value = 0;
+  for (const char ch : database_id.substr(0, 8)) {
+    const auto c = static_cast<unsigned char>(ch);
+    const auto digit = c >= 'a' ? c - 'a' + 10U : c - '0';
+    value = (value << 4U) | (digit & 0xFU);
+  }
+  return value == 0 ? 1 : static_cast<std::int32_t>(value);
+}
+
+/// The header identity as stored in the database file itself, ignoring the WAL: bytes
+/// 68 to 71, big-endian; 0 when the file is shorter (new, or all still in the WAL).
+[[nodiscard]] inline std::int32_t file_header_identity(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::array<char, 72> header{};
+  if (!in.read(header.data(), header.size())) return 0;
+  std::uint32_t value = 0;
+  for (std::size_t i = 68; i < 72; ++i)
+    value = (value << 8U) | static_cast<unsigned char>(header.at(i));
+  return static_cast<std::int32_t>(value);
+}
+
+/// The key columns of index `name`, in order.
+[[nodiscard]] inline std::vector<std::string> index_columns(connection& c, std::string_view name) {
+  auto q = c.query("SELECT name FROM pragma_index_info(?1) ORDER BY seqno", name);
+  std::vector<std::string> out;
+  while (q->step()) out.emplace_back(q->text(0));
+  return out;
+}
+
+/// Refuses a WAL that holds another database's pages: the header identity seen through
+/// the WAL must match the database id, and the one in the file itself (when it has one).
+/// Files created before durable wrote the identity (0) are not checked.
+inline void check_identity(connection& c, std::int64_t version) {
+  std::int32_t seen = 0;
+  {
+    auto q = c.query("PRAGMA application_id");
+    if (q->step()) seen = static_cast<std::int32_t>(q->int64(0));
+  }
+  if (seen == 0) return;
+  std::string id;
+  {
+    auto q = c.query("SELECT value FROM durable_meta WHERE key = 'database_id'");
+    if (q->step()) id = std::string{q->text(0)};
+  }
+  const auto in_file = file_header_identity(c.path());
+  if (seen == header_identity(id) && (in_file == 0 || in_file == seen)) return;
+  throw schema_error(
+      fmt::format("durable: schema: \"{}\" read through its WAL \"{}-wal\" is not one database: "
+                  "the header says {:#010x}, the database id {} (and the file itself {:#010x}); "
+                  "the WAL holds another database's pages, or the file is damaged; durable "
+                  "wrote nothing; if the WAL was copied next to this file by mistake, move it "
+                  "away (the file then opens as of its last checkpoint), else restore a backup",
+                  c.path(), c.path(), static_cast<std::uint32_t>(seen), id,
+                  static_cast<std::uint32_t>(in_file)),
+      version, migrations.back().version, c.path());
+}
+
+/// Checks that the file has every table, column and index of `tables` and `indexes`
+/// (durable's schema as this build uses it) and that its WAL is its own (check_identity);
+/// SELECTs only. A file whose schema was edited by hand, or whose schema pages are
+/// damaged, is refused before anything is written. Throws schema_error naming the file
+/// and what is missing.
+inline void check_schema(connection& c, std::int64_t version) {
+  const auto refuse = [&](const std::string& what) {
+    throw schema_error(
+        fmt::format("durable: schema: \"{}\" does not have durable's schema version {}: {}; the "
+                    "schema was edited by hand or the file is damaged, and durable changed "
+                    "nothing; restore the file from a backup, or recreate what is missing as "
+                    "include/durable/detail/sqlite/schema.hpp defines it",
+                    c.path(), version, what),
+        version, migrations.back().version, c.path());
+  };
+  for (const auto& table : tables) {
+    std::vector<std::string> found;
+    auto q = c.query("SELECT name FROM pragma_table_info(?1)", table.name);
+    while (q->step()) found.emplace_back(q->text(0));
+    if (found.empty()) refuse(fmt::format("table {} is missing", table.name));
+    for (const auto column : table.columns) {
+      if (std::find(found.begin(), found.end(), column) == found.end()) {
+        refuse(fmt::format("table {} has no column {}", table.name, column));
+      }
+    }
+  }
+  for (const auto& index : indexes) {
+    const auto expected = [&] {
+      std::string text = std::string{index.name} + " (";
+      for (const auto column : index.columns) {
+        text.append(column).append(column == index.columns.back() ? ")" : ", ");
+      }
+      return text;
+    };
+    if (index.table.empty()) {  // the UNIQUE constraint: any unique index with its columns
+      bool found = false;
+      auto q = c.query(
+          "SELECT name FROM pragma_index_list('durable_dead_letters') WHERE \"unique\" = 1");
+      std::vector<std::string> unique;
+      while (q->step()) unique.emplace_back(q->text(0));
+      for (const auto& name : unique) {
+        const auto columns = index_columns(c, name);
+        found = found || std::equal(columns.begin(), columns.end(), index.columns.begin(),
+                                    index.columns.end());
+      }
+      if (!found) refuse(fmt::format("table durable_dead_letters lacks its {}", expected()));
+      continue;
+    }
+    auto q = c.query("SELECT tbl_name FROM sqlite_schema WHERE type = 'index' AND name = ?1",
+                     index.name);
+    const bool exists = q->step() && q->text(0) == index.table;
+    const auto columns = exists ? index_columns(c, index.name) : std::vector<std::string>{};
+    if (!exists ||
+        !std::equal(columns.begin(), columns.end(), index.columns.begin(), index.columns.end())) {
+      refuse(
+          fmt::format("index {} on {} is missing or has other columns", expected(), index.table));
+    }
+  }
+  check_identity(c, version);
+}
+
 /// The schema version stored in the file; 0 when durable has not written to it yet.
 [[nodiscard]] inline std::int64_t stored_schema_version(connection& c) {
   {
@@ -253,8 +433,11 @@ inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3};
 
 /// Brings the file to the newest of `steps`: creates durable's tables in a new file,
 /// applies missing steps to an older one in one transaction, refuses a newer one
-/// with schema_error. Safe when several processes open the same file at once.
-inline void migrate(connection& c, std::span<const migration> steps) {
+/// with schema_error. Safe when several processes open the same file at once. `check`,
+/// when given, is run on a file at the newest version before returning, and before the
+/// migration commits (so a file it refuses is left unchanged).
+inline void migrate(connection& c, std::span<const migration> steps,
+                    void (*check)(connection&, std::int64_t) = nullptr) {
   const std::int64_t supported = steps.back().version;
   const auto check_not_newer = [&](std::int64_t found) {
     if (found > supported) {
@@ -267,17 +450,24 @@ inline void migrate(connection& c, std::span<const migration> steps) {
   };
   std::int64_t found = stored_schema_version(c);  // fast path: no write lock when current
   check_not_newer(found);
-  if (found == supported) return;
+  if (found == supported) {
+    if (check != nullptr) check(c, supported);
+    return;
+  }
 
   write_transaction tx{c};
   found = stored_schema_version(c);  // another process may have migrated meanwhile
   check_not_newer(found);
-  if (found == supported) return;
+  if (found == supported) {
+    if (check != nullptr) check(c, supported);
+    return;
+  }
   if (found == 0) {
     c.exec("CREATE TABLE durable_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID");
     std::random_device rd;
     const std::string origin = fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
     c.run("INSERT INTO durable_meta (key, value) VALUES ('database_id', ?1)", origin);
+    c.exec(fmt::format("PRAGMA application_id = {}", header_identity(origin)).c_str());
     c.run("INSERT INTO durable_meta (key, value) VALUES ('schema_version', 0)");
   }
   for (const migration& step : steps) {
@@ -285,11 +475,21 @@ inline void migrate(connection& c, std::span<const migration> steps) {
     c.exec(step.sql);
     c.run("UPDATE durable_meta SET value = ?1 WHERE key = 'schema_version'", step.version);
   }
+  if (check != nullptr) check(c, supported);
   tx.commit();
 }
 
-/// Opens `path` and brings it to the current schema.
-inline void ensure_schema(connection& c) { migrate(c, migrations); }
+/// Brings the file to the current schema and checks it (check_schema). On any failure
+/// the connection is set to close without a checkpoint, so a file that is refused (or a
+/// WAL that does not belong to it) is not written to.
+inline void ensure_schema(connection& c) {
+  try {
+    migrate(c, migrations, &check_schema);
+  } catch (...) {
+    c.keep_wal_on_close();
+    throw;
+  }
+}
 
 /// The random id durable gave this database file when it created its tables.
 [[nodiscard]] inline std::string database_id(connection& c) {
