@@ -29,7 +29,7 @@
 #               tests/test_crash.cpp and tests/test_crash_harness.cpp, 1,000 power cuts per
 #               durability mode (DURABLE_SOAK_KILLS, DURABLE_SOAK_POWER_CUTS), on the gcc build
 #   fuzz        libFuzzer (clang, ASan + UBSan; preset "fuzz") on each target in tests/fuzz/
-#               for DURABLE_FUZZ_SECONDS (default 120) each, starting from the committed seed
+#               for DURABLE_FUZZ_SECONDS (default 180) each, starting from the committed seed
 #               corpus; prints executions and crashes per target (crash inputs: build/fuzz/*)
 #
 # Installs the Debian packages it needs first (scripts/install-deps.sh test). Runs every
@@ -185,7 +185,7 @@ run_soak() {
 
 # Each libFuzzer target for DURABLE_FUZZ_SECONDS; a summary line per target and in all.
 run_fuzz() {
-  local seconds=${DURABLE_FUZZ_SECONDS:-120} launcher target log runs total=0 crashes=0 rc
+  local seconds=${DURABLE_FUZZ_SECONDS:-180} launcher target log runs total=0 crashes=0 rc
   launcher=$(sanitizer_launcher address,undefined) || return 1
   # shellcheck disable=SC2086  # launcher is empty or a few plain words
   $launcher cmake --preset fuzz >/dev/null || return 1
