@@ -276,8 +276,10 @@ void run_under_faults(durable_test::fault_vfs& vfs, const scenario& s,
     const auto now = look(w, std::to_string(n));
     bool done_anyway = false;
     bool caught_between = false;
-    for (const auto& [live, other] :
+    for (const auto& view :
          {std::pair{now.main, now.other}, std::pair{now.crash_main, now.crash_other}}) {
+      const std::string& live = view.first;    // (not a structured binding: clang 14 cannot
+      const std::string& other = view.second;  // capture those in CHECK_MESSAGE's lambda)
       const bool was_before = live == before.main && other == before.other;
       const bool was_after = live == after.main && other == after.other;
       // Across two files: in the second file already, not yet out of the first.
