@@ -18,6 +18,7 @@
 
 #include <durable/queue.hpp>
 
+#include "db_state.hpp"
 #include "support.hpp"
 
 using namespace std::chrono_literals;
@@ -105,7 +106,10 @@ void contend(std::int64_t processes) {
   CHECK(duplicates == 0);
   CHECK(acked.size() - duplicates == total);  // none lost
   durable::Queue<job> q{path, "shared", {.log = nullptr}};
-  CHECK(q.empty());
+  CHECK_MESSAGE(q.empty(), "left in the queue (id|run_at|lease_token|claimed_by|attempts|n):\n"
+                               << durable_test::raw_db{path}.rows(
+                                      "SELECT id, run_at, lease_token, claimed_by, attempts, "
+                                      "hex(payload) FROM durable_jobs"));
   MESSAGE(processes << " processes x " << per_process << " push+claim+ack: " << acked.size()
                     << " acked, " << duplicates << " duplicates, " << busy << " busy_error");
 }

@@ -6,6 +6,7 @@
 // durable object on it is gone.
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -160,4 +161,35 @@ TEST_CASE("a schema edited by hand is refused naming the file and what is missin
                  "(dlq, key, failed_at, id, redriven_at) WHERE key IS NOT NULL");
     CHECK(refused(path).find("UNIQUE constraint (origin, job_id)") != std::string::npos);
   }
+}
+
+TEST_CASE("opening a file keeps this process's locks on it, so no other process resets its WAL") {
+  // Reading the file through a second descriptor and closing it would drop every POSIX lock
+  // this process holds on it; another process closing its connection would then checkpoint
+  // and delete the WAL under this one, and later commits would be lost.
+  temp_dir dir;
+  const auto path = dir.file("q.db");
+  make_database(path, 1);
+  queue q{path, "jobs", quiet_queue()};
+  q.push({1, "before"});
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const int fd = open(path.c_str(), O_RDWR);
+    flock lock{};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;  // the whole file
+    const bool locked = fd >= 0 && fcntl(fd, F_GETLK, &lock) == 0 && lock.l_type != F_UNLCK;
+    {  // another connection comes and goes
+      durable::detail::sqlite::connection other{path, {}};
+    }
+    _exit(locked ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);  // the other process saw this process's lock
+  for (int i = 0; i < 20; ++i) q.push({i, "after"});
+  CHECK(std::filesystem::exists(path + "-wal"));
+  CHECK(q.size() == 2 + 20);
 }

@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <fstream>
 #include <random>
 #include <span>
 #include <string>
@@ -308,13 +307,19 @@ inline constexpr std::array indexes{
 
 /// The header identity as stored in the database file itself, ignoring the WAL: bytes
 /// 68 to 71, big-endian; 0 when the file is shorter (new, or all still in the WAL).
-[[nodiscard]] inline std::int32_t file_header_identity(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::array<char, 72> header{};
-  if (!in.read(header.data(), header.size())) return 0;
+/// Read through the connection's own file handle: opening the file a second time and
+/// closing it would drop this process's POSIX locks on it, and another process could then
+/// checkpoint and reset the WAL under this connection.
+[[nodiscard]] inline std::int32_t file_header_identity(connection& c) noexcept {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(c.handle(), "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+      file == nullptr || file->pMethods == nullptr) {
+    return 0;
+  }
+  std::array<unsigned char, 4> bytes{};
+  if (file->pMethods->xRead(file, bytes.data(), bytes.size(), 68) != SQLITE_OK) return 0;
   std::uint32_t value = 0;
-  for (std::size_t i = 68; i < 72; ++i)
-    value = (value << 8U) | static_cast<unsigned char>(header.at(i));
+  for (const auto byte : bytes) value = (value << 8U) | byte;
   return static_cast<std::int32_t>(value);
 }
 
@@ -341,7 +346,7 @@ inline void check_identity(connection& c, std::int64_t version) {
     auto q = c.query("SELECT value FROM durable_meta WHERE key = 'database_id'");
     if (q->step()) id = std::string{q->text(0)};
   }
-  const auto in_file = file_header_identity(c.path());
+  const auto in_file = file_header_identity(c);
   if (seen == header_identity(id) && (in_file == 0 || in_file == seen)) return;
   throw schema_error(
       fmt::format("durable: schema: \"{}\" read through its WAL \"{}-wal\" is not one database: "
