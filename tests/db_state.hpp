@@ -97,7 +97,9 @@ class raw_db {
 };
 
 /// Copies `path` and its WAL (not its shared memory) into `dir` and returns the copy's
-/// path: the file a crash at this instant would leave, recovered when opened.
+/// path: the file a crash at this instant would leave, recovered when opened. Only while
+/// no other process uses the file: opening it a second time (to copy it) drops this
+/// process's POSIX locks on it.
 inline std::string crash_copy(const std::string& path, const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   fs::create_directories(dir);
