@@ -47,7 +47,7 @@ namespace durable::inline v0::detail::sqlite {
 /// The operating system's error behind an I/O failure on `db` (errno), 0 if unknown.
 /// sqlite3_system_errno() is often 0 by the time a statement fails, so the last error of
 /// the database file and of its WAL, which SQLite keeps per file, are asked too.
-[[nodiscard]] inline int system_error(sqlite3* db, int primary) noexcept {
+[[nodiscard]] inline int os_error_code(sqlite3* db, int primary) noexcept {
   if (db == nullptr || (primary != SQLITE_IOERR && primary != SQLITE_FULL)) return 0;
   int code = sqlite3_system_errno(db);
   if (code == 0) sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &code);
@@ -89,7 +89,7 @@ namespace durable::inline v0::detail::sqlite {
   const int extended = (db != nullptr) ? sqlite3_extended_errcode(db) : rc;
   const int primary = rc & 0xff;
   const char* detail = (db != nullptr) ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  const int system_code = system_error(db, primary);
+  const int system_code = os_error_code(db, primary);
   std::string message =
       fmt::format("durable: sqlite: {} failed on \"{}\": {} (code {}, extended {}{}); {}", doing,
                   path.empty() ? std::string_view{":memory:"} : std::string_view{path}, detail,
