@@ -17,10 +17,12 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include <durable/dead_letter_queue.hpp>
+#include <durable/detail/sqlite/backend.hpp>
 #include <durable/detail/sqlite/schema.hpp>
 #include <durable/queue.hpp>
 
@@ -381,6 +383,29 @@ TEST_CASE("durations up to milliseconds::max() saturate at max_time instead of w
   clock.set(durable::max_time);  // at the end of time both come due, and nothing earlier
   CHECK(q.claim(1s));
   CHECK(q.claim(1s));
+}
+
+TEST_CASE("a claim that finds nothing runs once: a second run could claim a job no one is handed" *
+          doctest::skip(!durable_test::on_sqlite())) {
+  // Stepping a statement that is done runs it again from the start: a claim stepped on
+  // after it found nothing could claim a job another process pushed meanwhile, and hand
+  // it to no one (seen with 16 processes on one file).
+  temp_dir dir;
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue()};
+  CHECK_FALSE(q.claim(1min));
+  auto& backend = dynamic_cast<durable::detail::sqlite::sqlite_backend&>(q.db().storage());
+  const std::lock_guard lock{backend.mutex()};
+  int claims = 0;
+  int runs = 0;
+  for (auto* s = sqlite3_next_stmt(backend.raw_connection().handle(), nullptr); s != nullptr;
+       s = sqlite3_next_stmt(backend.raw_connection().handle(), s)) {
+    if (std::string_view{sqlite3_sql(s)}.starts_with("UPDATE durable_jobs SET lease_token")) {
+      ++claims;
+      runs += sqlite3_stmt_status(s, SQLITE_STMTSTATUS_RUN, 0);
+    }
+  }
+  CHECK(claims == 1);
+  CHECK(runs == 1);
 }
 
 TEST_CASE("a row written by another job type is a poison job that stays until finished") {
