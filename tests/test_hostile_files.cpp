@@ -82,8 +82,8 @@ TEST_CASE("a file with garbage pages is refused naming it, and not written to") 
   make_database(path, 200);
   {
     std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
-    f.seekp(3 * 4096);  // pages 4 and on: the jobs' b-tree
-    const std::string garbage(5 * 4096, '\xA5');
+    f.seekp(4096);  // every page after the first (the schema): every table's b-tree
+    const std::string garbage(std::filesystem::file_size(path) - 4096, '\xA5');
     f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
   }
   const auto message = refused(path);
@@ -133,13 +133,13 @@ TEST_CASE("a schema edited by hand is refused naming the file and what is missin
   make_database(path, 5);
   SUBCASE("a missing index") {
     edit_by_hand(path, "DROP INDEX durable_jobs_claim");
-    CHECK(refused(path).find("index durable_jobs_claim (queue, priority, run_at, id)") !=
-          std::string::npos);
+    CHECK(refused(path).find("index durable_jobs_claim on durable_jobs (queue_id, priority DESC, "
+                             "run_at) is missing") != std::string::npos);
   }
   SUBCASE("an index with other columns") {
     edit_by_hand(path,
                  "DROP INDEX durable_dead_letters_type; CREATE INDEX durable_dead_letters_type "
-                 "ON durable_dead_letters (dlq, failed_at)");
+                 "ON durable_dead_letters (dlq_id, failed_at)");
     CHECK(refused(path).find("index durable_dead_letters_type") != std::string::npos);
   }
   SUBCASE("a missing column") {
@@ -150,16 +150,24 @@ TEST_CASE("a schema edited by hand is refused naming the file and what is missin
     edit_by_hand(path, "DROP TABLE durable_queues");
     CHECK(refused(path).find("table durable_queues is missing") != std::string::npos);
   }
-  SUBCASE("the UNIQUE (origin, job_id) constraint gone") {
+  SUBCASE("the unique (origin, job_id) index gone") {
+    edit_by_hand(path, "DROP INDEX durable_dead_letters_origin");
+    CHECK(refused(path).find("unique index durable_dead_letters_origin on durable_dead_letters "
+                             "(origin, job_id) WHERE ... is missing") != std::string::npos);
+  }
+  SUBCASE("the (origin, job_id) index no longer unique") {
     edit_by_hand(path,
-                 "CREATE TABLE copy AS SELECT * FROM durable_dead_letters; "
-                 "DROP TABLE durable_dead_letters; ALTER TABLE copy RENAME TO "
-                 "durable_dead_letters; CREATE INDEX durable_dead_letters_time ON "
-                 "durable_dead_letters (dlq, failed_at, id, redriven_at); CREATE INDEX "
-                 "durable_dead_letters_type ON durable_dead_letters (dlq, error_type, failed_at, "
-                 "id, redriven_at); CREATE INDEX durable_dead_letters_key ON durable_dead_letters "
-                 "(dlq, key, failed_at, id, redriven_at) WHERE key IS NOT NULL");
-    CHECK(refused(path).find("UNIQUE constraint (origin, job_id)") != std::string::npos);
+                 "DROP INDEX durable_dead_letters_origin; CREATE INDEX durable_dead_letters_origin "
+                 "ON durable_dead_letters (origin, job_id) WHERE origin IS NOT NULL");
+    CHECK(refused(path).find("unique index durable_dead_letters_origin") != std::string::npos);
+  }
+  SUBCASE("a name column no longer unique") {
+    edit_by_hand(path,
+                 "CREATE TABLE copy AS SELECT * FROM durable_dead_letter_queues; "
+                 "DROP TABLE durable_dead_letter_queues; ALTER TABLE copy RENAME TO "
+                 "durable_dead_letter_queues");
+    CHECK(refused(path).find("unique index of a constraint on durable_dead_letter_queues (name)") !=
+          std::string::npos);
   }
 }
 

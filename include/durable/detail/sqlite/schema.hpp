@@ -240,57 +240,6 @@ CREATE UNIQUE INDEX durable_dead_letters_origin ON durable_dead_letters (origin,
 /// The migrations of this build, in order; the last one is the supported version.
 inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3};
 
-/// A table and the columns this build reads and writes (a file may have more).
-struct table_shape {
-  std::string_view name;
-  std::span<const std::string_view> columns;
-};
-
-/// An index and its key columns, in order; `table` empty: the UNIQUE (origin, job_id)
-/// constraint's index of durable_dead_letters, whose name SQLite chooses.
-struct index_shape {
-  std::string_view name;
-  std::string_view table;
-  std::span<const std::string_view> columns;
-};
-
-inline constexpr std::array<std::string_view, 2> meta_columns{"key", "value"};
-inline constexpr std::array<std::string_view, 16> job_columns{
-    "id",         "queue",    "key",          "priority",   "run_at", "enqueued_at",
-    "sequential", "attempts", "lease_token",  "claimed_by", "codec",  "fingerprint",
-    "payload",    "history",  "max_attempts", "unique_key"};
-inline constexpr std::array<std::string_view, 22> dead_letter_columns{
-    "id",          "dlq",          "origin",     "job_id",        "queue",       "key",
-    "priority",    "sequential",   "codec",      "fingerprint",   "payload",     "error_type",
-    "message",     "context",      "history",    "attempts",      "enqueued_at", "failed_at",
-    "redriven_at", "max_attempts", "unique_key", "redrive_policy"};
-inline constexpr std::array<std::string_view, 4> queue_columns{"name", "hard_limit", "soft_limit",
-                                                               "paused"};
-inline constexpr std::array tables{
-    table_shape{"durable_meta", meta_columns},
-    table_shape{"durable_jobs", job_columns},
-    table_shape{"durable_dead_letters", dead_letter_columns},
-    table_shape{"durable_queues", queue_columns},
-};
-
-inline constexpr std::array<std::string_view, 4> claim_index{"queue", "priority", "run_at", "id"};
-inline constexpr std::array<std::string_view, 2> job_key_index{"queue", "key"};
-inline constexpr std::array<std::string_view, 4> time_index{"dlq", "failed_at", "id",
-                                                            "redriven_at"};
-inline constexpr std::array<std::string_view, 5> type_index{"dlq", "error_type", "failed_at", "id",
-                                                            "redriven_at"};
-inline constexpr std::array<std::string_view, 5> dead_key_index{"dlq", "key", "failed_at", "id",
-                                                                "redriven_at"};
-inline constexpr std::array<std::string_view, 2> origin_index{"origin", "job_id"};
-inline constexpr std::array indexes{
-    index_shape{"durable_jobs_claim", "durable_jobs", claim_index},
-    index_shape{"durable_jobs_key", "durable_jobs", job_key_index},
-    index_shape{"durable_dead_letters_time", "durable_dead_letters", time_index},
-    index_shape{"durable_dead_letters_type", "durable_dead_letters", type_index},
-    index_shape{"durable_dead_letters_key", "durable_dead_letters", dead_key_index},
-    index_shape{"UNIQUE constraint", "", origin_index},
-};
-
 /// The identity durable writes into the header of a file it creates (PRAGMA
 /// application_id): derived from its database id, never 0. Page 1, which holds it, is
 /// rewritten by most transactions, so a WAL of another database almost always carries
@@ -323,14 +272,6 @@ inline constexpr std::array indexes{
   return static_cast<std::int32_t>(value);
 }
 
-/// The key columns of index `name`, in order.
-[[nodiscard]] inline std::vector<std::string> index_columns(connection& c, std::string_view name) {
-  auto q = c.query("SELECT name FROM pragma_index_info(?1) ORDER BY seqno", name);
-  std::vector<std::string> out;
-  while (q->step()) out.emplace_back(q->text(0));
-  return out;
-}
-
 /// Refuses a WAL that holds another database's pages: the header identity seen through
 /// the WAL must match the database id, and the one in the file itself (when it has one).
 /// Files created before durable wrote the identity (0) are not checked.
@@ -359,63 +300,149 @@ inline void check_identity(connection& c, std::int64_t version) {
       version, migrations.back().version, c.path());
 }
 
-/// Checks that the file has every table, column and index of `tables` and `indexes`
-/// (durable's schema as this build uses it) and that its WAL is its own (check_identity);
-/// SELECTs only. A file whose schema was edited by hand, or whose schema pages are
-/// damaged, is refused before anything is written. Throws schema_error naming the file
-/// and what is missing.
+/// What of durable's schema a file must have: its tables and views, each table's
+/// columns, and its indexes. Read from a file with read_shape(); the expected one is
+/// what this build's migrations give a new file (expected_shape()), so every later
+/// schema step is checked without a list to keep in step with it.
+struct schema_shape {
+  struct table {
+    std::string name;
+    std::string type;  // "table" or "view"
+    std::vector<std::string> columns;
+  };
+  struct index {
+    std::string name;  // for an index SQLite made for a constraint, the name it chose
+    std::string table;
+    std::vector<std::string> columns;  // key columns in order, "<expr>" for an expression,
+                                       // " DESC" appended to a descending one
+    bool unique = false;
+    bool partial = false;
+    bool automatic = false;  // made for a PRIMARY KEY or UNIQUE constraint
+
+    [[nodiscard]] std::string describe() const {
+      std::string text = fmt::format("{}index {} on {} (", unique ? "unique " : "",
+                                     automatic ? "of a constraint" : name, table);
+      for (std::size_t i = 0; i < columns.size(); ++i) {
+        text.append(i == 0 ? "" : ", ").append(columns[i]);
+      }
+      return text.append(partial ? ") WHERE ..." : ")");
+    }
+    [[nodiscard]] bool same_keys(const index& other) const {
+      return table == other.table && columns == other.columns && unique == other.unique &&
+             partial == other.partial;
+    }
+  };
+  std::vector<table> tables;
+  std::vector<index> indexes;
+};
+
+/// The shape of durable's tables, views and indexes in `c` (those named durable_*).
+[[nodiscard]] inline schema_shape read_shape(connection& c) {
+  schema_shape shape;
+  {
+    auto q = c.query(
+        "SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') "
+        "AND name LIKE 'durable\\_%' ESCAPE '\\' ORDER BY name");
+    while (q->step()) shape.tables.push_back({std::string{q->text(0)}, std::string{q->text(1)}, {}});
+  }
+  for (auto& table : shape.tables) {
+    {
+      auto q = c.query("SELECT name FROM pragma_table_info(?1) ORDER BY cid", table.name);
+      while (q->step()) table.columns.emplace_back(q->text(0));
+    }
+    if (table.type != "table") continue;
+    std::vector<schema_shape::index> found;
+    {
+      auto q = c.query("SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1)",
+                       table.name);
+      while (q->step()) {
+        found.push_back({std::string{q->text(0)}, table.name, {}, q->int64(1) != 0,
+                         q->int64(3) != 0, q->text(2) != "c"});
+      }
+    }
+    for (auto& index : found) {
+      auto q = c.query(
+          "SELECT coalesce(name, '<expr>'), \"desc\" FROM pragma_index_xinfo(?1) WHERE key = 1 "
+          "ORDER BY seqno",
+          index.name);
+      while (q->step()) index.columns.push_back(std::string{q->text(0)} + (q->int64(1) != 0 ? " DESC" : ""));
+      shape.indexes.push_back(std::move(index));
+    }
+  }
+  return shape;
+}
+
+/// Applies the steps of `steps` newer than `found` (0: a new file, which first gets
+/// durable_meta, its database id and header identity) in the caller's transaction.
+inline void apply_migrations(connection& c, std::span<const migration> steps, std::int64_t found) {
+  if (found == 0) {
+    c.exec("CREATE TABLE durable_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID");
+    std::random_device rd;
+    const std::string origin = fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
+    c.run("INSERT INTO durable_meta (key, value) VALUES ('database_id', ?1)", origin);
+    c.exec(fmt::format("PRAGMA application_id = {}", header_identity(origin)).c_str());
+    c.run("INSERT INTO durable_meta (key, value) VALUES ('schema_version', 0)");
+  }
+  for (const migration& step : steps) {
+    if (step.version <= found) continue;
+    c.exec(step.sql);
+    c.run("UPDATE durable_meta SET value = ?1 WHERE key = 'schema_version'", step.version);
+  }
+}
+
+/// The shape this build's migrations give a new file, computed once per process by
+/// applying them to an in-memory database.
+[[nodiscard]] inline const schema_shape& expected_shape() {
+  static const schema_shape shape = [] {
+    connection memory{connection::in_memory_t{}};
+    apply_migrations(memory, migrations, 0);
+    return read_shape(memory);
+  }();
+  return shape;
+}
+
+/// What `file` lacks of `expected`: a table or view, a column, an index (by name, or by
+/// its keys for one SQLite made for a constraint); empty when nothing. Extra tables,
+/// columns and indexes are allowed.
+[[nodiscard]] inline std::string missing_from(const schema_shape& expected,
+                                              const schema_shape& file) {
+  for (const auto& table : expected.tables) {
+    const auto it = std::find_if(file.tables.begin(), file.tables.end(),
+                                 [&](const auto& t) { return t.name == table.name; });
+    if (it == file.tables.end() || it->type != table.type) {
+      return fmt::format("{} {} is missing", table.type, table.name);
+    }
+    for (const auto& column : table.columns) {
+      if (std::find(it->columns.begin(), it->columns.end(), column) == it->columns.end()) {
+        return fmt::format("{} {} has no column {}", table.type, table.name, column);
+      }
+    }
+  }
+  for (const auto& index : expected.indexes) {
+    const bool found =
+        std::any_of(file.indexes.begin(), file.indexes.end(), [&](const auto& other) {
+          return (index.automatic || other.name == index.name) && index.same_keys(other);
+        });
+    if (!found) return fmt::format("{} is missing or differs", index.describe());
+  }
+  return {};
+}
+
+/// Checks that the file has every table, view, column and index that the migrations of
+/// this build create (expected_shape(); a file may have more) and that its WAL is its own
+/// (check_identity); SELECTs only. A file whose schema was edited by hand, or whose
+/// schema pages are damaged, is refused before anything is written. Throws schema_error
+/// naming the file and what is missing.
 inline void check_schema(connection& c, std::int64_t version) {
-  const auto refuse = [&](const std::string& what) {
+  const auto missing = missing_from(expected_shape(), read_shape(c));
+  if (!missing.empty()) {
     throw schema_error(
         fmt::format("durable: schema: \"{}\" does not have durable's schema version {}: {}; the "
                     "schema was edited by hand or the file is damaged, and durable changed "
                     "nothing; restore the file from a backup, or recreate what is missing as "
                     "include/durable/detail/sqlite/schema.hpp defines it",
-                    c.path(), version, what),
+                    c.path(), version, missing),
         version, migrations.back().version, c.path());
-  };
-  for (const auto& table : tables) {
-    std::vector<std::string> found;
-    auto q = c.query("SELECT name FROM pragma_table_info(?1)", table.name);
-    while (q->step()) found.emplace_back(q->text(0));
-    if (found.empty()) refuse(fmt::format("table {} is missing", table.name));
-    for (const auto column : table.columns) {
-      if (std::find(found.begin(), found.end(), column) == found.end()) {
-        refuse(fmt::format("table {} has no column {}", table.name, column));
-      }
-    }
-  }
-  for (const auto& index : indexes) {
-    const auto expected = [&] {
-      std::string text = std::string{index.name} + " (";
-      for (const auto column : index.columns) {
-        text.append(column).append(column == index.columns.back() ? ")" : ", ");
-      }
-      return text;
-    };
-    if (index.table.empty()) {  // the UNIQUE constraint: any unique index with its columns
-      bool found = false;
-      auto q = c.query(
-          "SELECT name FROM pragma_index_list('durable_dead_letters') WHERE \"unique\" = 1");
-      std::vector<std::string> unique;
-      while (q->step()) unique.emplace_back(q->text(0));
-      for (const auto& name : unique) {
-        const auto columns = index_columns(c, name);
-        found = found || std::equal(columns.begin(), columns.end(), index.columns.begin(),
-                                    index.columns.end());
-      }
-      if (!found) refuse(fmt::format("table durable_dead_letters lacks its {}", expected()));
-      continue;
-    }
-    auto q = c.query("SELECT tbl_name FROM sqlite_schema WHERE type = 'index' AND name = ?1",
-                     index.name);
-    const bool exists = q->step() && q->text(0) == index.table;
-    const auto columns = exists ? index_columns(c, index.name) : std::vector<std::string>{};
-    if (!exists ||
-        !std::equal(columns.begin(), columns.end(), index.columns.begin(), index.columns.end())) {
-      refuse(
-          fmt::format("index {} on {} is missing or has other columns", expected(), index.table));
-    }
   }
   check_identity(c, version);
 }
@@ -467,19 +494,7 @@ inline void migrate(connection& c, std::span<const migration> steps,
     if (check != nullptr) check(c, supported);
     return;
   }
-  if (found == 0) {
-    c.exec("CREATE TABLE durable_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID");
-    std::random_device rd;
-    const std::string origin = fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
-    c.run("INSERT INTO durable_meta (key, value) VALUES ('database_id', ?1)", origin);
-    c.exec(fmt::format("PRAGMA application_id = {}", header_identity(origin)).c_str());
-    c.run("INSERT INTO durable_meta (key, value) VALUES ('schema_version', 0)");
-  }
-  for (const migration& step : steps) {
-    if (step.version <= found) continue;
-    c.exec(step.sql);
-    c.run("UPDATE durable_meta SET value = ?1 WHERE key = 'schema_version'", step.version);
-  }
+  apply_migrations(c, steps, found);
   if (check != nullptr) check(c, supported);
   tx.commit();
 }
