@@ -447,10 +447,18 @@ TEST_CASE("crash harness: queues, a Worker and a DLQ in another file, killed at 
     const durable_test::raw_db far{p.far};
     CHECK(main.integrity() == "ok\n");
     CHECK(far.integrity() == "ok\n");
-    in_work = keys(main, "SELECT key FROM durable_jobs WHERE queue_id = (SELECT id FROM durable_queues WHERE name = 'work')");
-    in_xfer = keys(main, "SELECT key FROM durable_jobs WHERE queue_id = (SELECT id FROM durable_queues WHERE name = 'xfer')");
-    in_dead = keys(main, "SELECT key FROM durable_dead_letters WHERE dlq_id = (SELECT id FROM durable_dead_letter_queues WHERE name = 'dead')");
-    in_far = keys(far, "SELECT key FROM durable_dead_letters WHERE dlq_id = (SELECT id FROM durable_dead_letter_queues WHERE name = 'far')");
+    in_work = keys(main,
+                   "SELECT key FROM durable_jobs WHERE queue_id = (SELECT id FROM durable_queues "
+                   "WHERE name = 'work')");
+    in_xfer = keys(main,
+                   "SELECT key FROM durable_jobs WHERE queue_id = (SELECT id FROM durable_queues "
+                   "WHERE name = 'xfer')");
+    in_dead = keys(main,
+                   "SELECT key FROM durable_dead_letters WHERE dlq_id = (SELECT id FROM "
+                   "durable_dead_letter_queues WHERE name = 'dead')");
+    in_far = keys(far,
+                  "SELECT key FROM durable_dead_letters WHERE dlq_id = (SELECT id FROM "
+                  "durable_dead_letter_queues WHERE name = 'far')");
   }
   std::int64_t lost = 0;
   std::int64_t resurrected = 0;
@@ -504,7 +512,9 @@ TEST_CASE("crash harness: queues, a Worker and a DLQ in another file, killed at 
     mover.process_available();
     CHECK(x.empty());
     const durable_test::raw_db db{p.far};
-    const auto now_far = keys(db, "SELECT key FROM durable_dead_letters WHERE dlq_id = (SELECT id FROM durable_dead_letter_queues WHERE name = 'far')");
+    const auto now_far = keys(db,
+                              "SELECT key FROM durable_dead_letters WHERE dlq_id = (SELECT id FROM "
+                              "durable_dead_letter_queues WHERE name = 'far')");
     std::map<std::int64_t, int> expected;  // reported pushed, or stored (push not reported)
     for (const auto& [id, n] : seen.pushed_xfer) expected[n] = 1;
     for (const auto& [n, count] : in_xfer) expected[n] = 1;

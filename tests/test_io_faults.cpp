@@ -441,7 +441,8 @@ TEST_CASE("an error reported for a commit that happened: a retried unique push k
   CHECK(committed_anyway > 0);  // the case this test is about did occur
 }
 
-TEST_CASE("I/O faults under concurrent pushes merged into group commits: nothing acknowledged lost") {
+TEST_CASE(
+    "I/O faults under concurrent pushes merged into group commits: nothing acknowledged lost") {
   // One writer connection per file: concurrent calls share transactions. A write or sync
   // that fails ends the whole transaction, so every call in it must fail (a durable
   // error), and every call that returned must be in the file, as this process sees it and
@@ -503,7 +504,7 @@ TEST_CASE("I/O faults under concurrent pushes merged into group commits: nothing
     }
   }
   MESSAGE(failed_calls << " pushes failed with a durable error; " << calls << " calls in "
-                      << transactions << " transactions");
+                       << transactions << " transactions");
   CHECK(failed_calls > 0);
 }
 

@@ -193,8 +193,12 @@ state stored(const std::string& path) {
     std::istringstream in{rows};
     for (std::int64_t n = 0; in >> n;) twice += s.emplace(n, where).second ? 0 : 1;
   };
-  add(db.rows("SELECT key FROM durable_jobs WHERE queue_id = (SELECT id FROM durable_queues WHERE name = 'jobs')"), 'q');
-  add(db.rows("SELECT key FROM durable_dead_letters WHERE dlq_id = (SELECT id FROM durable_dead_letter_queues WHERE name = 'dead')"), 'd');
+  add(db.rows("SELECT key FROM durable_jobs WHERE queue_id = (SELECT id FROM durable_queues WHERE "
+              "name = 'jobs')"),
+      'q');
+  add(db.rows("SELECT key FROM durable_dead_letters WHERE dlq_id = (SELECT id FROM "
+              "durable_dead_letter_queues WHERE name = 'dead')"),
+      'd');
   CHECK(twice == 0);
   return s;
 }

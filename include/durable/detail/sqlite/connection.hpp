@@ -73,9 +73,9 @@ class connection {
   /// A private in-memory database (no file, no WAL): the schema check applies the
   /// migrations to one to learn the shape they give a file.
   explicit connection(in_memory_t /*tag*/) : path_(":memory:"), busy_{{}, {}} {
-    const int rc = sqlite3_open_v2(path_.c_str(), &db_,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX,
-                                   nullptr);
+    const int rc =
+        sqlite3_open_v2(path_.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       std::unique_ptr<sqlite3, int (*)(sqlite3*)> guard{std::exchange(db_, nullptr),
                                                         sqlite3_close_v2};

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "durable/detail/sqlite/connection.hpp"
-#include "durable/detail/sqlite/write_context.hpp"
 #include "durable/detail/sqlite/values.hpp"
+#include "durable/detail/sqlite/write_context.hpp"
 #include "durable/storage.hpp"
 
 namespace durable::inline v0::detail::sqlite {

@@ -66,8 +66,8 @@ inline constexpr std::string_view priorities_sql =
 /// The history of job `id` of queue `queue_id`: its earlier attempts' errors, oldest first.
 [[nodiscard]] inline std::vector<attempt_record> job_history(connection& c, std::int64_t queue_id,
                                                              job_id id) {
-  auto q = c.query("SELECT history FROM durable_jobs WHERE id = ?1 AND queue_id = ?2", id,
-                   queue_id);
+  auto q =
+      c.query("SELECT history FROM durable_jobs WHERE id = ?1 AND queue_id = ?2", id, queue_id);
   if (!q->step()) return {};
   return column_history(*q, 0);
 }

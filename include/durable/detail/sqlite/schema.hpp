@@ -343,7 +343,10 @@ struct schema_shape {
     auto q = c.query(
         "SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') "
         "AND name LIKE 'durable\\_%' ESCAPE '\\' ORDER BY name");
-    while (q->step()) shape.tables.push_back({std::string{q->text(0)}, std::string{q->text(1)}, {}});
+    while (q->step()) {
+      shape.tables.push_back(
+          {.name = std::string{q->text(0)}, .type = std::string{q->text(1)}, .columns = {}});
+    }
   }
   for (auto& table : shape.tables) {
     {
@@ -356,8 +359,12 @@ struct schema_shape {
       auto q = c.query("SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1)",
                        table.name);
       while (q->step()) {
-        found.push_back({std::string{q->text(0)}, table.name, {}, q->int64(1) != 0,
-                         q->int64(3) != 0, q->text(2) != "c"});
+        found.push_back({.name = std::string{q->text(0)},
+                         .table = table.name,
+                         .columns = {},
+                         .unique = q->int64(1) != 0,
+                         .partial = q->int64(3) != 0,
+                         .automatic = q->text(2) != "c"});
       }
     }
     for (auto& index : found) {
@@ -365,7 +372,9 @@ struct schema_shape {
           "SELECT coalesce(name, '<expr>'), \"desc\" FROM pragma_index_xinfo(?1) WHERE key = 1 "
           "ORDER BY seqno",
           index.name);
-      while (q->step()) index.columns.push_back(std::string{q->text(0)} + (q->int64(1) != 0 ? " DESC" : ""));
+      while (q->step()) {
+        index.columns.push_back(std::string{q->text(0)} + (q->int64(1) != 0 ? " DESC" : ""));
+      }
       shape.indexes.push_back(std::move(index));
     }
   }
