@@ -1183,6 +1183,38 @@ TEST_CASE("a row with a damaged history does not block its queue; the damage is 
   CHECK(q.empty());
 }
 
+TEST_CASE("a dead letter whose history is damaged is read and redriven with the damage kept" *
+          doctest::skip(!durable_test::on_sqlite())) {
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  Queue<email> q{path, "emails", quiet_queue()};
+  DeadLetterQueue<email> dlq{path, "dead", quiet_dlq()};
+  q.push({1, ""});
+  auto c = q.claim(1min);
+  REQUIRE(c);
+  q.nack(*c, 0ms, {"test.first", "first", ""});
+  c = q.claim(1min);
+  REQUIRE(c);
+  const auto id = dlq.move_from(q, *c, {"test.dead", "dead", ""});
+  {
+    sql::connection raw{path, {}};
+    REQUIRE(raw.run("UPDATE durable_dead_letters SET history = 'not json' WHERE id = ?1", id) == 1);
+  }
+  const auto h = dlq.history(id);
+  REQUIRE(h.size() == 2);
+  CHECK(h.front().error_type == durable::damaged_history_error);
+  CHECK(h.front().message.find("not json") != std::string::npos);
+  CHECK(h.back().error_type == "test.dead");
+  REQUIRE(dlq.redrive(id).outcome == durable::redrive_outcome::redriven);
+  const auto again = q.claim(1min);
+  REQUIRE(again);
+  const auto redriven = q.history(again->id);
+  REQUIRE(redriven.size() == 2);
+  CHECK(redriven.front().error_type == durable::damaged_history_error);
+  CHECK(redriven.front().message.find("not json") != std::string::npos);
+  CHECK(redriven.back().error_type == "test.dead");
+}
+
 TEST_CASE("keys and messages keep NUL bytes; an error type with one is refused") {
   temp_dir dir;
   const auto path = dir.db("q.db");
