@@ -1132,7 +1132,7 @@ TEST_CASE("one DeadLetterQueue is usable from many threads") {
 
 // ---------------------------------------------------------------- damaged rows, NUL bytes
 
-TEST_CASE("a row with a damaged history does not block its queue; the damage is kept and shown" *
+TEST_CASE("a row with a damaged history does not block its queue, the damage is kept and shown" *
           doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   durable::manual_clock clock;
@@ -1215,7 +1215,7 @@ TEST_CASE("a dead letter whose history is damaged is read and redriven with the 
   CHECK(redriven.back().error_type == "test.dead");
 }
 
-TEST_CASE("keys and messages keep NUL bytes; an error type with one is refused") {
+TEST_CASE("keys and messages keep NUL bytes, an error type with one is refused") {
   temp_dir dir;
   const auto path = dir.db("q.db");
   Queue<email> q{path, "emails", quiet_queue()};

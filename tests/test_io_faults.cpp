@@ -509,7 +509,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a full disk is a clear error naming the file; nothing is lost; space back, work goes on") {
+    "a full disk is a clear error naming the file, nothing is lost, space back, work goes on") {
   durable_test::fault_vfs vfs;
   world w;
   auto& q = w.main_queue();
