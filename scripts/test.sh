@@ -24,6 +24,14 @@
 #   tidy        clang-tidy (.clang-tidy, warnings as errors) over every public header, through
 #               tests/tidy_headers.cpp, which includes them all and instantiates the templates
 #
+# Opt-in steps, never run by default (name them):
+#   soak        the crash tests and the power-loss tests for long: 2,000 SIGKILLs each for
+#               tests/test_crash.cpp and tests/test_crash_harness.cpp, 1,000 power cuts per
+#               durability mode (DURABLE_SOAK_KILLS, DURABLE_SOAK_POWER_CUTS), on the gcc build
+#   fuzz        libFuzzer (clang, ASan + UBSan; preset "fuzz") on each target in tests/fuzz/
+#               for DURABLE_FUZZ_SECONDS (default 180) each, starting from the committed seed
+#               corpus; prints executions and crashes per target (crash inputs: build/fuzz/*)
+#
 # Installs the Debian packages it needs first (scripts/install-deps.sh test). Runs every
 # requested step even after one fails, prints a summary, exits 1 if any step failed.
 #
@@ -48,16 +56,17 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
 all_steps=(gcc gcc-release clang-asan clang-tsan format tidy)
+opt_in_steps=(soak fuzz)
 
 usage() {
-  echo "usage: $0 [step...]    steps: ${all_steps[*]} (default: all)"
+  echo "usage: $0 [step...]    steps: ${all_steps[*]} (default: all); opt-in: ${opt_in_steps[*]}"
 }
 
 steps=()
 for arg in "$@"; do
   case "$arg" in
     -h | --help) usage; exit 0 ;;
-    gcc | gcc-release | clang-asan | clang-tsan | format | tidy) steps+=("$arg") ;;
+    gcc | gcc-release | clang-asan | clang-tsan | format | tidy | soak | fuzz) steps+=("$arg") ;;
     *) usage >&2; exit 2 ;;
   esac
 done
@@ -194,6 +203,53 @@ run_tidy() {
     -I"$PWD/include" -isystem "$(pg_config --includedir)"
 }
 
+# Long crash and power-loss runs on the gcc build (configured by the gcc step's preset).
+run_soak() {
+  local kills=${DURABLE_SOAK_KILLS:-2000} cuts=${DURABLE_SOAK_POWER_CUTS:-1000} failed=0 test
+  cmake --preset gcc >/dev/null || return 1
+  cmake --build build/gcc --target test_crash test_crash_harness test_power_loss || return 1
+  for test in test_crash test_crash_harness; do
+    echo "---- $test: $kills kills"
+    DURABLE_CRASH_KILLS=$kills "build/gcc/tests/$test" || failed=1
+  done
+  echo "---- test_power_loss: $cuts power cuts per durability mode"
+  DURABLE_POWER_CUTS=$cuts build/gcc/tests/test_power_loss || failed=1
+  return "$failed"
+}
+
+# Each libFuzzer target for DURABLE_FUZZ_SECONDS; a summary line per target and in all.
+run_fuzz() {
+  local seconds=${DURABLE_FUZZ_SECONDS:-180} launcher target log runs total=0 crashes=0 rc
+  launcher=$(sanitizer_launcher address,undefined) || return 1
+  # shellcheck disable=SC2086  # launcher is empty or a few plain words
+  $launcher cmake --preset fuzz >/dev/null || return 1
+  # shellcheck disable=SC2086
+  $launcher cmake --build --preset fuzz || return 1
+  local summary=()
+  for target in pfr_decode bytes_codec history; do
+    mkdir -p "build/fuzz/corpus/$target" "build/fuzz/artifacts/$target"
+    log="build/fuzz/$target.log"
+    echo "---- fuzz_$target for ${seconds}s"
+    # shellcheck disable=SC2086
+    $launcher "build/fuzz/tests/fuzz/fuzz_$target" -max_total_time="$seconds" \
+      -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$target/" \
+      "build/fuzz/corpus/$target" "tests/fuzz/corpus/$target" >"$log" 2>&1
+    rc=$?
+    runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$log" | tail -n1)
+    runs=${runs:-0}
+    total=$((total + runs))
+    if ((rc != 0)); then
+      crashes=$((crashes + 1))
+      tail -n 30 "$log"
+    fi
+    summary+=("$(printf '  fuzz_%-12s %12d executions in %ds, %s' "$target" "$runs" "$seconds" \
+      "$( ((rc == 0)) && echo "0 crashes" || echo "CRASH (exit $rc, see $log)")")")
+  done
+  printf '%s\n' "${summary[@]}"
+  echo "  fuzz total: $total executions, $crashes targets crashed"
+  ((crashes == 0))
+}
+
 run_step() {
   case "$1" in
     gcc) run_workflow gcc ;;
@@ -202,6 +258,8 @@ run_step() {
     clang-tsan) run_sanitizer_workflow clang-tsan thread ;;
     format) run_format ;;
     tidy) run_tidy ;;
+    soak) run_soak ;;
+    fuzz) run_fuzz ;;
   esac
 }
 

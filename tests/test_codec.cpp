@@ -28,7 +28,9 @@
 #include <durable/codec.hpp>
 #include <durable/codecs/bytes_codec.hpp>
 #include <durable/codecs/pfr_codec.hpp>
+#include <durable/detail/json.hpp>
 #include <durable/exceptions.hpp>
+#include <durable/job.hpp>
 
 // ---------------------------------------------------------------------------------------------
 // Allocation tracking: a garbled length must be rejected before anything is allocated for it.
@@ -913,4 +915,50 @@ TEST_CASE("bytes_codec fingerprints differ per job type and from pfr_codec's") {
   static_assert(s != b && b != u && s != u);
   static_assert(s != durable::pfr_codec::fingerprint<std::string>());
   CHECK(s != 0);
+}
+
+// ---------------------------------------------------------------- the attempt-history reader
+
+TEST_CASE("history reader: reads what durable writes, byte for byte, NUL and UTF-8 included") {
+  using durable::detail::history_json;
+  using durable::detail::read_history;
+  constexpr char bytes[] = "a\0b \"quoted\" \\ \n\t\x01 caf\xc3\xa9 \xff";
+  const std::vector<durable::attempt_record> history{
+      {1, "timeout", std::string{bytes, sizeof bytes - 1},
+       durable::time_point{std::chrono::milliseconds{1767225600123}}},
+      {2, std::string{}, std::string{}, durable::min_time},
+      {std::numeric_limits<std::int64_t>::max(), "t", "m", durable::max_time},
+  };
+  const auto back = read_history(history_json(history));
+  REQUIRE(back.size() == history.size());
+  for (std::size_t i = 0; i < back.size(); ++i) {
+    CHECK(back[i].attempt == history[i].attempt);
+    CHECK(back[i].error_type == history[i].error_type);
+    CHECK(back[i].message == history[i].message);
+    CHECK(back[i].at == history[i].at);
+  }
+  CHECK(read_history("[]").empty());
+  // What SQLite's json_object writes, with spaces, escapes and members durable does not know.
+  const auto sql = read_history(
+      R"( [ {"attempt" : -3, "type":"\u0074\u00e9\ud83d\ude00","message":"x\u0000y\/", )"
+      R"("extra":{"a":[1,2.5e3,true,null,"s"]}, "at": 5} ] )");
+  REQUIRE(sql.size() == 1);
+  CHECK(sql[0].attempt == -3);
+  CHECK(sql[0].error_type == "t\xc3\xa9\xf0\x9f\x98\x80");
+  CHECK(sql[0].message == std::string{"x\0y/", 4});
+  CHECK(sql[0].at == durable::time_point{std::chrono::milliseconds{5}});
+}
+
+TEST_CASE("history reader: damaged text reads as one damaged_history record that keeps it") {
+  for (const std::string& text : std::vector<std::string>{
+           "", "not json", "{}", "[1]", "[{\"attempt\":1.5}]",
+           "[{\"attempt\":99999999999999999999}]", "[{\"type\":3}]", "[{}", "[{}] x",
+           "[{\"m\":\"\\q\"}]", "[{\"message\":\"\\u12\"}]",
+           std::string(100, '[') + std::string(100, ']'),
+           "[{\"x\":" + std::string(100, '[') + std::string(100, ']') + "}]"}) {
+    const auto h = durable::detail::read_history(text);
+    REQUIRE_MESSAGE(h.size() == 1, text);
+    CHECK(h[0].error_type == durable::damaged_history_error);
+    CHECK(h[0].message == std::string{durable::detail::damaged_history_message} + text);
+  }
 }

@@ -193,7 +193,7 @@ TEST_CASE("add refuses bad input and stores nothing") {
     }
     return "no error";
   };
-  CHECK(argument_of([&] { dlq.add({}, {"", "m", ""}, 1); }) == "error");
+  CHECK(argument_of([&] { dlq.add({}, {"", "m", ""}, 1); }) == "failure::error_type");
   CHECK(argument_of([&] { dlq.add({}, {"t", "m", ""}, -1); }) == "attempts");
   CHECK(argument_of([&] {
           dlq.add({}, {"t", "m", ""}, 1, {.queue = "bad name"});
@@ -1128,4 +1128,150 @@ TEST_CASE("one DeadLetterQueue is usable from many threads") {
   CHECK(moved == 200);
   CHECK(dlq.size() == 200);
   CHECK(q.size() == 0);
+}
+
+// ---------------------------------------------------------------- damaged rows, NUL bytes
+
+TEST_CASE("a row with a damaged history does not block its queue, the damage is kept and shown" *
+          doctest::skip(!durable_test::on_sqlite())) {
+  temp_dir dir;
+  durable::manual_clock clock;
+  const auto path = dir.db("q.db");
+  Queue<email> q{path, "emails", quiet_queue(&clock)};
+  DeadLetterQueue<email> dlq{path, "dead", quiet_dlq(&clock)};
+  DeadLetterQueue<email> far{dir.db("far.db"), "far", quiet_dlq(&clock)};
+  for (std::int64_t n = 1; n <= 4; ++n) q.push({n, ""});
+  for (int i = 0; i < 4; ++i) REQUIRE(q.claim(1s));  // every lease ends before it is finished
+  const std::string damaged[] = {"not json", "{\"attempt\": 1}", "[1, 2", "7"};
+  {
+    sql::connection raw{path, {}};
+    for (std::int64_t id = 1; id <= 4; ++id) {
+      raw.run("UPDATE durable_jobs SET history = ?1 WHERE id = ?2",
+              damaged[static_cast<std::size_t>(id - 1)], id);
+    }
+  }
+  clock.advance(2s);
+  const auto expect_damage = [&](const std::vector<durable::attempt_record>& h, std::int64_t id) {
+    REQUIRE(h.size() >= 2);
+    CHECK(h.front().error_type == durable::damaged_history_error);
+    CHECK(h.front().message.find(damaged[static_cast<std::size_t>(id - 1)]) != std::string::npos);
+    CHECK(h.at(1).error_type == durable::lease_expired_error);
+  };
+  // Each claim of an expired lease appends to the damaged history: all four are served.
+  auto c1 = q.claim(1min);
+  auto c2 = q.claim(1min);
+  auto c3 = q.claim(1min);
+  auto c4 = q.claim(1min);
+  REQUIRE((c1 && c2 && c3 && c4));
+  CHECK(c1->job->n == 1);
+  CHECK(c4->job->n == 4);
+  expect_damage(q.history(c1->id), 1);
+  q.nack(*c1, 0ms, {"test.again", "again", ""});  // nack appends too
+  const auto h1 = q.history(c1->id);
+  REQUIRE(h1.size() == 3);
+  CHECK(h1.back().error_type == "test.again");
+  q.ack(*c2);
+  const auto same_file = dlq.move_from(q, *c3, {"test.dead", "dead", ""});
+  expect_damage(dlq.history(same_file), 3);
+  const auto other_file = far.move_from(q, *c4, {"test.dead", "dead", ""});
+  expect_damage(far.history(other_file), 4);
+  CHECK(dlq.get(same_file)->job.n == 3);
+  auto again = q.claim(1min);
+  REQUIRE(again);
+  CHECK(again->id == c1->id);
+  q.ack(*again);
+  CHECK(q.empty());
+}
+
+TEST_CASE("a dead letter whose history is damaged is read and redriven with the damage kept" *
+          doctest::skip(!durable_test::on_sqlite())) {
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  Queue<email> q{path, "emails", quiet_queue()};
+  DeadLetterQueue<email> dlq{path, "dead", quiet_dlq()};
+  q.push({1, ""});
+  auto c = q.claim(1min);
+  REQUIRE(c);
+  q.nack(*c, 0ms, {"test.first", "first", ""});
+  c = q.claim(1min);
+  REQUIRE(c);
+  const auto id = dlq.move_from(q, *c, {"test.dead", "dead", ""});
+  {
+    sql::connection raw{path, {}};
+    REQUIRE(raw.run("UPDATE durable_dead_letters SET history = 'not json' WHERE id = ?1", id) == 1);
+  }
+  const auto h = dlq.history(id);
+  REQUIRE(h.size() == 2);
+  CHECK(h.front().error_type == durable::damaged_history_error);
+  CHECK(h.front().message.find("not json") != std::string::npos);
+  CHECK(h.back().error_type == "test.dead");
+  REQUIRE(dlq.redrive(id).outcome == durable::redrive_outcome::redriven);
+  const auto again = q.claim(1min);
+  REQUIRE(again);
+  const auto redriven = q.history(again->id);
+  REQUIRE(redriven.size() == 2);
+  CHECK(redriven.front().error_type == durable::damaged_history_error);
+  CHECK(redriven.front().message.find("not json") != std::string::npos);
+  CHECK(redriven.back().error_type == "test.dead");
+}
+
+TEST_CASE("keys and messages keep NUL bytes, an error type with one is refused") {
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  Queue<email> q{path, "emails", quiet_queue()};
+  DeadLetterQueue<email> dlq{path, "dead", quiet_dlq()};
+  const durable::job_key ab{std::string{"a\0b", 3}};
+  const durable::job_key ac{std::string{"a\0c", 3}};
+  const durable::job_key a{std::string{"a"}};
+  const std::string message{"before\0after", 12};
+  // Keys: distinct after the NUL, and distinct from their prefix.
+  CHECK(q.push({1, ""}, {.key = ab, .unique = true}).created);
+  CHECK(q.push({2, ""}, {.key = ac, .unique = true}).created);
+  CHECK(q.push({3, ""}, {.key = a, .unique = true}).created);
+  CHECK_FALSE(q.push({4, ""}, {.key = ab, .unique = true}).created);
+  CHECK(q.contains(ab));
+  CHECK_FALSE(q.contains(durable::job_key{std::string{"a\0d", 3}}));
+  // Messages: every byte, in the history and in the DLQ.
+  auto c = q.claim(1min);
+  REQUIRE(c);
+  REQUIRE(c->key == ab);
+  q.nack(*c, 0ms, {"test.nul", message, ""});
+  const auto history = q.history(c->id);
+  REQUIRE(history.size() == 1);
+  CHECK(history[0].message == message);
+  for (int i = 0; i < 3; ++i) {
+    auto d = q.claim(1min);
+    REQUIRE(d);
+    dlq.move_from(q, *d, {"test.dead", message, ""});
+  }
+  const auto entries = dlq.recent(10);
+  REQUIRE(entries.size() == 3);
+  for (const auto& e : entries) {
+    CHECK(e.message == message);
+    CHECK(dlq.history(e.id).back().message == message);
+  }
+  // Queries, redrive and purge by key find exactly the entry with that key.
+  CHECK(dlq.count({.keys = {ab}}) == 1);
+  CHECK(dlq.count({.keys = {ac}}) == 1);
+  CHECK(dlq.count({.keys = {ab, ac}}) == 1 + 1);
+  CHECK(dlq.count({.error_types = {"test.dead"}, .keys = {ab}}) == 1);
+  CHECK(dlq.query({.keys = {ab}}).entries.size() == 1);
+  const auto redriven = dlq.redrive({.keys = {ab}});
+  CHECK(redriven.redriven == 1);
+  CHECK(q.contains(ab));
+  CHECK(dlq.purge({.keys = {ac}}) == 1);
+  CHECK(dlq.size() == 1);
+  CHECK(dlq.recent(1).at(0).key == a);
+  // An error type is a name: a NUL in it is refused, and nothing changes.
+  auto e = q.claim(1min);
+  REQUIRE(e);
+  const auto attempts_before = q.history(e->id).size();
+  const durable::failure nul_type{std::string{"test\0type", 9}, "m", ""};
+  CHECK_THROWS_AS(q.nack(*e, 0ms, nul_type), durable::invalid_argument_error);
+  CHECK_THROWS_AS(dlq.move_from(q, *e, nul_type), durable::invalid_argument_error);
+  CHECK_THROWS_AS(dlq.add({9, ""}, nul_type, 1), durable::invalid_argument_error);
+  CHECK_THROWS_AS((void)dlq.count({.error_types = {std::string{"x\0y", 3}}}),
+                  durable::invalid_argument_error);
+  CHECK(q.history(e->id).size() == attempts_before);
+  CHECK(dlq.size() == 1);
 }

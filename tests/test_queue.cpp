@@ -3,10 +3,12 @@
 // leases, persistence, poison rows, capacity, processes and threads, bad input.
 
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -15,10 +17,13 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include <durable/dead_letter_queue.hpp>
+#include <durable/detail/sqlite/backend.hpp>
 #include <durable/detail/sqlite/schema.hpp>
 #include <durable/queue.hpp>
 
@@ -288,6 +293,124 @@ TEST_CASE("jobs claimed by a dead process come back at once with release_dead_cl
   REQUIRE(mine);
   Queue<email> reopened{path, "emails", options};
   CHECK(reopened.stats().claimed == 2);
+}
+
+TEST_CASE("jobs claimed by a killed process that is not reaped yet (a zombie) come back at once") {
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  {
+    Queue<email> q{path, "emails", quiet_queue()};
+    q.push({1, ""});
+  }
+  std::array<int, 2> ready{};
+  REQUIRE(pipe(ready.data()) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    Queue<email> q{path, "emails", quiet_queue()};
+    const char claimed = q.claim(1h) ? 'y' : 'n';
+    (void)write(ready[1], &claimed, 1);
+    for (;;) pause();  // holds the claim until killed
+  }
+  close(ready[1]);
+  char claimed = 0;
+  REQUIRE(read(ready[0], &claimed, 1) == 1);
+  close(ready[0]);
+  REQUIRE(claimed == 'y');
+  REQUIRE(kill(child, SIGKILL) == 0);
+  siginfo_t info{};  // wait until the child is a zombie, without reaping it
+  REQUIRE(waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT) == 0);
+  {
+    auto options = quiet_queue();
+    options.release_dead_claims = true;
+    Queue<email> q{path, "emails", options};
+    CHECK(q.stats().claimed == 0);
+    auto c = q.claim(10s);
+    REQUIRE(c);
+    CHECK(c->job->n == 1);
+    CHECK(q.history(c->id).at(0).error_type == "claimer_died");
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+}
+
+TEST_CASE("a claim from one queue cannot be finished through another queue of the same file") {
+  // ack through queue qa of a job claimed from qb (same file) is lease_lost_error and
+  // changes nothing; so are nack, extend_lease and a move to a DLQ.
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  Queue<email> qa{path, "qa", quiet_queue()};
+  Queue<email> qb{path, "qb", quiet_queue()};
+  durable::DeadLetterQueue<email> dlq{path, "dead", durable_test::quiet_dlq()};
+  qb.push({1, "b"});
+  auto c = qb.claim(1min);
+  REQUIRE(c);
+  CHECK_THROWS_AS(qa.ack(*c), durable::lease_lost_error);
+  CHECK_THROWS_AS(qa.ack(c->id, c->token), durable::lease_lost_error);
+  CHECK_THROWS_AS(qa.nack(*c, 0ms, {"t", "m", ""}), durable::lease_lost_error);
+  CHECK_THROWS_AS((void)qa.extend_lease(*c, 1h), durable::lease_lost_error);
+  CHECK_THROWS_AS(dlq.move_from(qa, *c, {"t", "m", ""}), durable::lease_lost_error);
+  CHECK(qb.size() == 1);
+  CHECK(qb.stats().claimed == 1);
+  CHECK(qb.history(c->id).empty());
+  CHECK(qa.empty());
+  CHECK(dlq.size() == 0);
+  qb.ack(*c);  // the claim still holds through its own queue
+  CHECK(qb.empty());
+}
+
+TEST_CASE("durations up to milliseconds::max() saturate at max_time instead of wrapping") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  Queue<email> q{dir.db("q.db"), "long", quiet_queue(&clock)};
+  constexpr auto forever = std::chrono::milliseconds::max();
+  q.push({1, ""});
+  auto c = q.claim(forever);
+  REQUIRE(c);
+  CHECK(c->lease_until == durable::max_time);
+  CHECK(c->lease_until > clock.now());
+  clock.advance(std::chrono::hours{24 * 365 * 200});  // 200 years later the lease still holds
+  CHECK_FALSE(q.claim(1s));
+  CHECK(q.extend_lease(*c, forever) == durable::max_time);
+  CHECK_FALSE(q.claim(1s));
+  q.nack(*c, forever, {"t", "m", ""});
+  CHECK_FALSE(q.claim(1s));
+  q.push({2, ""}, {.delay = forever});
+  CHECK_FALSE(q.claim(1s));
+  const auto s = q.stats();
+  CHECK(s.scheduled == 2);
+  CHECK(s.pending == 0);
+  CHECK(s.claimed == 0);
+  clock.set(durable::max_time);  // at the end of time both come due, and nothing earlier
+  CHECK(q.claim(1s));
+  CHECK(q.claim(1s));
+}
+
+TEST_CASE("a claim that finds nothing runs once: a second run could claim a job no one is handed" *
+          doctest::skip(!durable_test::on_sqlite())) {
+  // Stepping a statement that is done runs it again from the start: a claim stepped on
+  // after it found nothing could claim a job another process pushed meanwhile, and hand
+  // it to no one (seen with 16 processes on one file).
+  temp_dir dir;
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue()};
+  q.push({1, "later"}, {.delay = 1h});  // the queue exists, and holds nothing claimable
+  CHECK_FALSE(q.claim(1min));
+  // In one process every claim runs on the one writer connection (group commit): its
+  // cached claim statement tells how often it ran.
+  auto& backend = dynamic_cast<durable::detail::sqlite::sqlite_backend&>(q.db().storage());
+  int claims = 0;
+  int runs = 0;
+  backend.write([&](durable::detail::sqlite::write_context& ctx) {
+    for (auto* s = sqlite3_next_stmt(ctx.db.handle(), nullptr); s != nullptr;
+         s = sqlite3_next_stmt(ctx.db.handle(), s)) {
+      if (std::string_view{sqlite3_sql(s)}.starts_with("UPDATE durable_jobs SET lease_token")) {
+        ++claims;
+        runs += sqlite3_stmt_status(s, SQLITE_STMTSTATUS_RUN, 0);
+      }
+    }
+  });
+  CHECK(claims == 1);
+  CHECK(runs == 1);
 }
 
 TEST_CASE("a row written by another job type is a poison job that stays until finished") {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <future>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -274,6 +275,59 @@ TEST_CASE("a poison job and a job whose leases ran out are dead-lettered without
   REQUIRE(recent.size() == 1);
   CHECK(recent[0].error_type == "durable::attempts_exhausted");
   CHECK(f.queue.empty());
+}
+
+namespace {
+
+/// A codec whose decode throws a std exception for byte 1 and a non-std one for byte 2.
+struct throwing_codec {
+  static constexpr std::string_view name = "test.throwing";
+  template <class Job>
+  static constexpr std::uint64_t fingerprint() noexcept {
+    return 7;
+  }
+  template <class Job>
+  static void encode(const Job& job, std::vector<std::byte>& out) {
+    out.assign(1, static_cast<std::byte>(job.mode));
+  }
+  template <class Job>
+  static Job decode(std::span<const std::byte> bytes) {
+    const auto mode = bytes.empty() ? 0 : static_cast<int>(bytes.front());
+    if (mode == 1) throw std::runtime_error("decoder failed");
+    if (mode == 2) throw 42;  // NOLINT(hicpp-exception-baseclass): the point of the test
+    return Job{mode};
+  }
+};
+
+struct coded {
+  int mode = 0;
+};
+
+}  // namespace
+
+TEST_CASE("whatever a codec throws makes a poison job: dead-lettered once, never escaping") {
+  fixture f;
+  durable::Queue<coded, throwing_codec> queue{f.dir.db("jobs.db"), "coded", f.queue_options()};
+  durable::DeadLetterQueue<coded, throwing_codec> dlq{f.dir.db("jobs.db"), "coded.dlq",
+                                                      f.dlq_options()};
+  queue.push({1});
+  queue.push({2});
+  queue.push({0});
+  int calls = 0;
+  durable::Worker<coded, throwing_codec> w{queue, dlq, [&](const coded&) { ++calls; },
+                                           f.worker_options()};
+  CHECK(w.process_available() == 3);
+  CHECK(calls == 1);
+  CHECK(w.stats().dead_lettered == 2);
+  CHECK(queue.empty());
+  const auto dead = dlq.recent(10);
+  REQUIRE(dead.size() == 2);
+  for (const auto& e : dead) {
+    CHECK(e.error_type == "durable::decode_error");
+    CHECK(e.attempts == 1);
+  }
+  CHECK(dead[1].message.find("decoder failed") != std::string::npos);
+  CHECK(dead[0].message.find("non-standard exception") != std::string::npos);
 }
 
 TEST_CASE("the circuit breaker opens on transient failures and claims nothing while open") {

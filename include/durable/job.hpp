@@ -74,6 +74,10 @@ inline constexpr std::string_view lease_expired_error = "lease_expired";
 /// The error type durable records for an attempt whose claiming process died
 /// (queue_options::release_dead_claims).
 inline constexpr std::string_view claimer_died_error = "claimer_died";
+/// The error type of the one record a history reads as when its stored text is damaged
+/// (not the JSON array durable writes, e.g. edited by hand); the record's message holds
+/// that text. The job itself is served as usual and its next attempts are appended.
+inline constexpr std::string_view damaged_history_error = "damaged_history";
 
 /// One earlier failed attempt of a job, from its history.
 struct attempt_record {

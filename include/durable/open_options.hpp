@@ -23,7 +23,9 @@ enum class durability_mode {
 struct open_options {
   /// What a committed write survives.
   durability_mode durability = durability_mode::normal;
-  /// How long a write waits for another connection's lock before `busy_error`.
+  /// How long a write waits for a lock that another connection holds without committing
+  /// before `busy_error`. Waiting while other connections take the lock in turn, each
+  /// committing, does not count: many processes writing one file never time out.
   std::chrono::milliseconds busy_timeout{5000};
   /// SQLite's page cache of each connection, in KiB (`PRAGMA cache_size = -N`). A process
   /// opens one writer and a few reader connections per database file. The default keeps

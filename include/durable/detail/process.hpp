@@ -31,16 +31,30 @@ inline std::string read_first_line(const std::string& path) {
   return line;
 }
 
-/// Start time (field 22 of /proc/<pid>/stat) of `pid`; empty if there is no such process.
-inline std::string process_start_time(const std::string& pid) {
+/// What /proc/<pid>/stat says of a process: its state letter (field 3) and its start
+/// time in clock ticks since boot (field 22). Both empty when there is no such process.
+struct process_status {
+  char state = 0;
+  std::string start;
+};
+
+inline process_status read_process_status(const std::string& pid) {
   const std::string stat = read_first_line("/proc/" + pid + "/stat");
   const auto close = stat.rfind(')');  // the command name may contain spaces and ')'
   if (close == std::string::npos) return {};
   std::istringstream fields{stat.substr(close + 2)};
+  process_status status;
   std::string field;
   for (int i = 3; i <= 22 && (fields >> field); ++i) {
+    if (i == 3) status.state = field.front();
   }
-  return field;
+  status.start = field;
+  return status;
+}
+
+/// Start time (field 22 of /proc/<pid>/stat) of `pid`; empty if there is no such process.
+inline std::string process_start_time(const std::string& pid) {
+  return read_process_status(pid).start;
 }
 
 /// This process's identity, as stored in durable_jobs.claimed_by. Recomputed after a
@@ -72,8 +86,9 @@ inline bool parse_identity(std::string_view s, process_identity& out) {
   return next(out.host) && next(out.boot) && next(out.pid) && !next(out.start);
 }
 
-/// True when `claimer` names a process of this host that no longer runs (it exited, or
-/// the host rebooted since). False for other hosts and for anything unparsable.
+/// True when `claimer` names a process of this host that no longer runs (it exited or was
+/// killed, also while it is a zombie not yet reaped by its parent, or the host rebooted
+/// since). False for other hosts and for anything unparsable.
 inline bool is_dead_local_process(std::string_view claimer) {
   process_identity them;
   process_identity me;
@@ -81,7 +96,10 @@ inline bool is_dead_local_process(std::string_view claimer) {
   if (them.host != me.host) return false;
   if (them.boot != me.boot) return !me.boot.empty();  // rebooted since: every process died
   if (them.start.empty()) return false;               // cannot tell without a start time
-  return process_start_time(them.pid) != them.start;  // gone, or the pid was reused
+  const auto status = read_process_status(them.pid);
+  if (status.start != them.start) return true;  // gone, or the pid was reused
+  // A killed process stays a zombie until its parent reaps it: dead all the same.
+  return status.state == 'Z' || status.state == 'X';
 }
 
 }  // namespace durable::inline v0::detail

@@ -88,12 +88,7 @@ class dead_letter_engine {
   [[nodiscard]] storage::backend& storage() const noexcept { return db_.storage(); }
 
   static void check_failure(const failure& error) {
-    if (error.error_type.empty()) {
-      throw invalid_argument_error(
-          "error",
-          "durable: invalid argument: failure::error_type is empty; give the error's stable "
-          "type name (error_traits<E>::name)");
-    }
+    check_error_type("failure::error_type", error.error_type);
   }
 
   /// Stores jobs dead-lettered by hand, in one transaction; returns their ids.
@@ -286,6 +281,7 @@ class dead_letter_engine {
     if (filter.from) f.from_ms = to_unix_ms(std::chrono::floor<milliseconds>(*filter.from));
     if (filter.to) f.to_ms = to_unix_ms(std::chrono::floor<milliseconds>(*filter.to));
     f.types = filter.error_types;
+    for (const auto& type : f.types) check_error_type("dead_letter_filter::error_types", type);
     std::sort(f.types.begin(), f.types.end());
     f.types.erase(std::unique(f.types.begin(), f.types.end()), f.types.end());
     f.keys = filter.keys;

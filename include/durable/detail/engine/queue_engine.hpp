@@ -54,6 +54,25 @@ inline void check_not_negative(std::string_view argument, std::chrono::milliseco
   }
 }
 
+/// Throws invalid_argument_error unless `type` (an error type name) is non-empty and free
+/// of NUL bytes: it is a name, stored and filtered on as given.
+inline void check_error_type(std::string_view argument, std::string_view type) {
+  if (type.empty()) {
+    throw invalid_argument_error(
+        std::string{argument},
+        fmt::format("durable: invalid argument: {} is empty; give the error's stable type name "
+                    "(error_traits<E>::name)",
+                    argument));
+  }
+  if (type.find('\0') != std::string_view::npos) {
+    throw invalid_argument_error(
+        std::string{argument},
+        fmt::format("durable: invalid argument: {} {:?} contains a NUL byte; an error type is a "
+                    "name: use printable characters",
+                    argument, type.substr(0, 64)));
+  }
+}
+
 /// Queue operations on bytes for queue `name` of `db`. Thread-safe.
 class queue_engine {
  public:
@@ -163,6 +182,7 @@ class queue_engine {
   /// Returns a claimed job for another attempt after `delay`. Throws lease_lost_error.
   void nack(job_id id, std::int64_t token, std::chrono::milliseconds delay, const failure& error) {
     check_not_negative("delay", delay);
+    check_error_type("failure::error_type", error.error_type);
     const auto now = now_ms();
     storage::nack_request r;
     r.lease = {name_, id, token};

@@ -20,12 +20,13 @@ namespace durable::inline v0::detail::sqlite {
 
 // Macros, not constants: the claim statements are built by string-literal concatenation.
 // NOLINTBEGIN(cppcoreguidelines-macro-usage)
-#define DURABLE_DETAIL_CLAIM_SET                                                                  \
-  "SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "                                          \
-  "attempts = attempts + (lease_token IS NOT NULL), "                                             \
-  "history = CASE WHEN lease_token IS NULL THEN history ELSE json_insert("                        \
-  "coalesce(history, '[]'), '$[#]', json_object('attempt', attempts + 1, 'type', "                \
-  "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', ?4)) " \
+#define DURABLE_DETAIL_CLAIM_SET \
+  "SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "                         \
+  "attempts = attempts + (lease_token IS NOT NULL), "                            \
+  "history = CASE WHEN lease_token IS NULL THEN history ELSE json_insert("       \
+  DURABLE_DETAIL_HISTORY_ARRAY("history")                                        \
+  ", '$[#]', json_object('attempt', attempts + 1, 'type', 'lease_expired', "     \
+  "'message', 'the lease ended before the job was acked or nacked', 'at', ?4)) " \
   "END "
 #define DURABLE_DETAIL_CLAIM_RETURNING                                                     \
   " RETURNING id, key, attempts, max_attempts, priority, sequential, enqueued_at, codec, " \
@@ -51,10 +52,12 @@ namespace durable::inline v0::detail::sqlite {
   return row;
 }
 
-/// Claims the first claimable job of queue `queue_id` (by priority desc, run_at, id) in
-/// one statement. The statement is stepped to its end before the row is returned: with
-/// RETURNING, SQLite writes only then, so a failed write is an exception, never a job
-/// handed out that nothing in the file holds.
+/// Claims the first claimable job of queue `queue_id` (by priority desc, run_at, id) in one
+/// statement. The statement is stepped to its end before the row is returned: with
+/// RETURNING, SQLite writes (and, outside a transaction, commits) only then, so a failed
+/// write is an exception, never a job handed out that nothing in the file holds. Only a
+/// statement that returned a row is stepped on: one that is done would run again, and
+/// could claim a job pushed meanwhile that no one is handed.
 [[nodiscard]] inline std::vector<storage::claimed_row> claim_next(connection& c,
                                                                   std::int64_t queue_id,
                                                                   const storage::claim_request& r) {
@@ -63,8 +66,10 @@ namespace durable::inline v0::detail::sqlite {
                    "ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING,
                    r.token, r.lease_until_ms, r.claimer, r.now_ms, queue_id);
   std::vector<storage::claimed_row> out;
-  if (q->step()) out.push_back(read_claimed(*q, r));
-  q->run();
+  if (q->step()) {
+    out.push_back(read_claimed(*q, r));
+    q->run();
+  }
   return out;
 }
 
@@ -95,8 +100,10 @@ namespace durable::inline v0::detail::sqlite {
     auto q = c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
                      "WHERE id = ?5" DURABLE_DETAIL_CLAIM_RETURNING,
                      r.token, r.lease_until_ms, r.claimer, r.now_ms, id);
-    if (q->step()) out.push_back(read_claimed(*q, r));
-    q->run();
+    if (q->step()) {
+      out.push_back(read_claimed(*q, r));
+      q->run();
+    }
     if (sequential) break;
   }
   return out;

@@ -6,12 +6,14 @@
 /// Part of the SQLite layer, the only place SQL lives.
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -32,7 +34,9 @@ namespace durable::inline v0::detail::sqlite {
 class connection {
  public:
   connection(std::string path, const open_options& options)
-      : path_(std::move(path)), read_only_(options.read_only) {
+      : path_(std::move(path)),
+        read_only_(options.read_only),
+        busy_{path_ + "-wal", options.busy_timeout} {
     if (path_.empty()) throw_open(SQLITE_CANTOPEN, "the path is empty");
     const auto parent = std::filesystem::path(path_).parent_path();
     std::error_code ec;
@@ -58,7 +62,7 @@ class connection {
     }
     sqlite3_extended_result_codes(db_, 1);
     try {
-      sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
+      sqlite3_busy_handler(db_, &busy_wait::on_busy, &busy_);
       exec(fmt::format("PRAGMA cache_size = -{}", std::max<std::int64_t>(options.page_cache_kib, 0))
                .c_str());
       if (read_only_) return;
@@ -69,10 +73,26 @@ class connection {
       exec(options.durability == durability_mode::full ? "PRAGMA synchronous=FULL"
                                                        : "PRAGMA synchronous=NORMAL");
     } catch (...) {
+      keep_wal_on_close();
       cache_.clear();
       sqlite3_close_v2(db_);
       throw;
     }
+  }
+  /// Tag of the in-memory constructor.
+  struct in_memory_t {};
+  /// A private in-memory database (no file, no WAL): the schema check applies the
+  /// migrations to one to learn the shape they give a file.
+  explicit connection(in_memory_t /*tag*/) : path_(":memory:"), busy_{{}, {}} {
+    const int rc =
+        sqlite3_open_v2(path_.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      std::unique_ptr<sqlite3, int (*)(sqlite3*)> guard{std::exchange(db_, nullptr),
+                                                        sqlite3_close_v2};
+      throw_error(guard.get(), rc, "opening an in-memory database", path_);
+    }
+    sqlite3_extended_result_codes(db_, 1);
   }
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -127,6 +147,12 @@ class connection {
     return q->step() ? q->int64(0) : 0;
   }
 
+  /// Closing will not checkpoint the WAL into the database file. For a file durable
+  /// refuses: a WAL that is damaged or belongs to another file must not be copied into it.
+  void keep_wal_on_close() noexcept {
+    sqlite3_db_config(db_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  }
+
   /// True while a transaction is open on this connection.
   [[nodiscard]] bool in_transaction() const noexcept { return sqlite3_get_autocommit(db_) == 0; }
 
@@ -157,6 +183,42 @@ class connection {
     }
   }
 
+  // Waiting for a lock another connection holds. SQLite's own handler sleeps longer and
+  // longer between tries (up to 100 ms): with many processes writing in turn, a waiter
+  // that sleeps long keeps losing the lock to those that just asked, and runs out its
+  // timeout although no one holds the lock for long. This one tries again within 0.1
+  // to 3.2 ms (jittered), and its timeout counts from the last commit of another connection
+  // (seen as a change of the WAL file): busy_error then means that one connection held
+  // the lock, without committing, for longer than the busy timeout.
+  struct busy_wait {
+    std::string wal;
+    std::chrono::milliseconds timeout;
+    std::chrono::steady_clock::time_point deadline{};
+    struct stat seen {};
+    std::minstd_rand jitter{std::random_device{}()};
+
+    static bool same(const struct stat& a, const struct stat& b) noexcept {
+      return a.st_ino == b.st_ino && a.st_size == b.st_size &&
+             a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+    }
+
+    static int on_busy(void* self, int count) noexcept {
+      auto& w = *static_cast<busy_wait*>(self);
+      const auto now = std::chrono::steady_clock::now();
+      struct stat st {};
+      if (::stat(w.wal.c_str(), &st) != 0) st = {};
+      if (count == 0 || !same(st, w.seen)) {  // first try, or another commit since
+        w.seen = st;
+        w.deadline = now + w.timeout;
+      }
+      if (now >= w.deadline) return 0;  // SQLITE_BUSY: busy_error
+      const auto cap = std::uint32_t{100} << static_cast<unsigned>(std::min(count, 5));
+      const std::chrono::microseconds pause{1 + w.jitter() % cap};
+      std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(pause, w.deadline - now));
+      return 1;
+    }
+  };
+
   struct string_hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept {
@@ -166,6 +228,7 @@ class connection {
 
   std::string path_;
   bool read_only_ = false;
+  busy_wait busy_;
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, statement, string_hash, std::equal_to<>> cache_;
 };

@@ -48,9 +48,9 @@ inline std::optional<dead_letter_id> insert_dead_letter(write_context& ctx,
   }
   q->bind(21, row.payload);
   std::optional<dead_letter_id> id;
-  if (q->step()) id = q->int64(0);
-  q->run();
-  if (id) {
+  if (q->step()) {  // stepped to the end (a done statement stepped again would run again)
+    id = q->int64(0);
+    q->run();
     ctx.inserted(id_table::dead_letters, *id);
     ctx.count_dead_letters(dlq_id, 1, 0);
   }

@@ -12,7 +12,8 @@
 /// - error types: durable_dead_letters_type (dlq_id, error_type, failed_at, id, redriven_at);
 /// - keys: durable_dead_letters_key (dlq_id, key, failed_at, id, redriven_at), with the
 ///   error types, if any, as a residual filter (`+error_type` keeps it off the index).
-/// Lists of values are bound as one JSON array and read with json_each. Ordered pages use
+/// Lists of error types are bound as one JSON array and read with json_each; keys are
+/// bound one per statement (json_each would cut a key at a NUL). Ordered pages use
 /// one value per statement (an equality, so the index gives the order and there is no
 /// temp b-tree) and the results are merged.
 
@@ -57,16 +58,6 @@ inline constexpr std::string_view summary_columns =
   return e;
 }
 
-/// The earlier attempts of entry `id`, oldest first (the final failure is the entry's own).
-[[nodiscard]] inline std::vector<attempt_record> dead_letter_history(connection& c,
-                                                                     dead_letter_id id) {
-  return read_history(c.query(
-      "SELECT json_extract(h.value, '$.attempt'), json_extract(h.value, '$.type'), "
-      "json_extract(h.value, '$.message'), json_extract(h.value, '$.at') "
-      "FROM durable_dead_letters AS d, json_each(d.history) AS h WHERE d.id = ?1 ORDER BY h.key",
-      id));
-}
-
 /// Entry `id` of DLQ `dlq_id` with its payload and history (the final failure last);
 /// empty when there is none. `database_id` is this file's: the origin of its own jobs.
 [[nodiscard]] inline std::optional<storage::dead_letter_row> read_dead_letter(
@@ -74,7 +65,7 @@ inline constexpr std::string_view summary_columns =
   static const std::string sql =
       "SELECT " + std::string{summary_columns} +
       ", origin, context, priority, sequential, codec, fingerprint, payload, unique_key, "
-      "max_attempts FROM durable_dead_letters WHERE id = ?1 AND dlq_id = ?2";
+      "max_attempts, history FROM durable_dead_letters WHERE id = ?1 AND dlq_id = ?2";
   std::optional<storage::dead_letter_row> out;
   {
     auto q = c.query(sql, id, dlq_id);
@@ -91,9 +82,9 @@ inline constexpr std::string_view summary_columns =
     row.payload = column_bytes(*q, 17);
     row.unique = q->int64(18) != 0;
     row.max_attempts = q->int64(19);
+    row.history = column_history(*q, 20);
     out = std::move(row);
   }
-  out->history = dead_letter_history(c, id);
   const auto& s = out->summary;
   out->history.push_back({s.attempts, s.error_type, s.message, s.failed_at});
   return out;
@@ -206,7 +197,7 @@ inline constexpr std::size_t filter_actions = 6;
       break;
   }
   s += " FROM durable_dead_letters WHERE dlq_id = ?1 AND failed_at >= ?2 AND failed_at <= ?3";
-  if (keys) s += " AND key IN (SELECT value FROM json_each(?6))";
+  if (keys) s += " AND key = ?6";
   if (types && keys) s += " AND +error_type IN (SELECT value FROM json_each(?5))";
   if (types && !keys) s += " AND error_type IN (SELECT value FROM json_each(?5))";
   if ((v & 2U) != 0) s += " AND queue = ?4";
@@ -233,19 +224,26 @@ inline constexpr std::size_t filter_actions = 6;
 }
 
 /// Runs filtered statement `action` over `w` to completion, calling `row` on each row.
+/// With keys, one statement per key, each key bound with its full length (json_each would
+/// cut a key at an escaped NUL), in one snapshot.
 template <class Row>
 void run_filtered(connection& c, filter_action action, std::int64_t dlq_id,
                   const storage::dead_letter_where& w, Row&& row) {
   const bool types = !w.error_types.empty();
   const bool keys = !w.keys.empty();
   const std::string types_json = types ? json_array(w.error_types) : std::string{};
-  const std::string keys_json = keys ? json_array(w.keys) : std::string{};
-  auto q = c.query(filter_sql(action, types, keys, w.queue.has_value(), w.include_redriven), dlq_id,
-                   w.from_ms, w.to_ms);
-  if (w.queue) q->bind(4, *w.queue);
-  if (types) q->bind(5, types_json);
-  if (keys) q->bind(6, keys_json);
-  while (q->step()) row(*q);
+  std::optional<read_transaction> snapshot;
+  if (w.keys.size() > 1 && !c.in_transaction()) snapshot.emplace(c);
+  const auto run = [&](const job_key* key) {
+    auto q = c.query(filter_sql(action, types, keys, w.queue.has_value(), w.include_redriven),
+                     dlq_id, w.from_ms, w.to_ms);
+    if (w.queue) q->bind(4, *w.queue);
+    if (types) q->bind(5, types_json);
+    if (key != nullptr) bind_key(*q, 6, *key);
+    while (q->step()) row(*q);
+  };
+  if (!keys) return run(nullptr);
+  for (const auto& key : w.keys) run(&key);
 }
 
 /// True when `w` selects the whole DLQ (no window, type, key or queue): its counters answer.
@@ -259,7 +257,8 @@ void run_filtered(connection& c, filter_action action, std::int64_t dlq_id,
     connection& c, std::int64_t dlq_id, const storage::dead_letter_where& w) {
   std::pair<std::int64_t, std::int64_t> n{0, 0};
   run_filtered(c, filter_action::count, dlq_id, w, [&](const statement& s) {
-    n = {s.int64(0), s.int64(1)};
+    n.first += s.int64(0);
+    n.second += s.int64(1);
   });
   return n;
 }

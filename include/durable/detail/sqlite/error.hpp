@@ -8,8 +8,10 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <cerrno>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "durable/exceptions.hpp"
 
@@ -33,11 +35,51 @@ namespace durable::inline v0::detail::sqlite {
     case SQLITE_CORRUPT:
       return "the file is damaged; restore it from a backup (PRAGMA integrity_check shows "
              "what is broken)";
-    case SQLITE_FULL: return "the disk is full; free space and retry";
+    case SQLITE_FULL:
+      return "the disk is full, or the file reached a size limit (a quota, ulimit -f); free "
+             "space or raise the limit and retry";
     case SQLITE_IOERR: return "an I/O error occurred; check the disk and the file system";
     case SQLITE_PERM: return "the operating system refused access; check permissions";
     default: return "see the SQLite result code";
   }
+}
+
+/// The operating system's error behind an I/O failure on `db` (errno), 0 if unknown.
+/// sqlite3_system_errno() is often 0 by the time a statement fails, so the last error of
+/// the database file and of its WAL, which SQLite keeps per file, are asked too.
+[[nodiscard]] inline int os_error_code(sqlite3* db, int primary) noexcept {
+  if (db == nullptr || (primary != SQLITE_IOERR && primary != SQLITE_FULL)) return 0;
+  int code = sqlite3_system_errno(db);
+  if (code == 0) sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &code);
+  sqlite3_file* wal = nullptr;
+  if (code == 0 &&
+      sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK &&
+      wal != nullptr && wal->pMethods != nullptr) {
+    wal->pMethods->xFileControl(wal, SQLITE_FCNTL_LAST_ERRNO, &code);
+  }
+  return code;
+}
+
+/// ", system error 27: File too large" for an I/O failure whose errno is known; else empty.
+[[nodiscard]] inline std::string system_detail(int code) {
+  if (code == 0) return {};
+  return fmt::format(", system error {}: {}", code, std::generic_category().message(code));
+}
+
+/// The advice for `primary`, sharpened by the operating system's error where it says more.
+[[nodiscard]] inline std::string_view advice(int primary, int system_code) noexcept {
+  if (primary == SQLITE_IOERR || primary == SQLITE_FULL) {
+    switch (system_code) {
+      case EFBIG:
+        return "the file reached a size limit (the process's ulimit -f, or the largest file "
+               "the file system allows); raise the limit, or make room in the file (ack jobs, "
+               "purge dead letters) and retry";
+      case ENOSPC:
+      case EDQUOT: return advice(SQLITE_FULL);
+      default: break;
+    }
+  }
+  return advice(primary);
 }
 
 /// Throws the durable exception for SQLite result `rc` (busy_error for BUSY/LOCKED,
@@ -47,10 +89,11 @@ namespace durable::inline v0::detail::sqlite {
   const int extended = (db != nullptr) ? sqlite3_extended_errcode(db) : rc;
   const int primary = rc & 0xff;
   const char* detail = (db != nullptr) ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  const int system_code = os_error_code(db, primary);
   std::string message =
-      fmt::format("durable: sqlite: {} failed on \"{}\": {} (code {}, extended {}); {}", doing,
+      fmt::format("durable: sqlite: {} failed on \"{}\": {} (code {}, extended {}{}); {}", doing,
                   path.empty() ? std::string_view{":memory:"} : std::string_view{path}, detail,
-                  primary, extended, advice(primary));
+                  primary, extended, system_detail(system_code), advice(primary, system_code));
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
     throw busy_error(message, primary, extended, path);
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "durable/detail/sqlite/connection.hpp"
+#include "durable/detail/sqlite/values.hpp"
 #include "durable/detail/sqlite/write_context.hpp"
 #include "durable/storage.hpp"
 
@@ -47,8 +48,9 @@ inline bool release_claimed(write_context& ctx, const storage::nack_request& r) 
   return queue_id &&
          ctx.db.run(
              "UPDATE durable_jobs SET lease_token = NULL, claimed_by = NULL, run_at = ?4, "
-             "attempts = attempts + 1, history = json_insert(coalesce(history, '[]'), '$[#]', "
-             "json_object('attempt', attempts + 1, 'type', ?6, 'message', ?7, 'at', ?5)) "
+             "attempts = attempts + 1, history = json_insert(" DURABLE_DETAIL_HISTORY_ARRAY(
+                 "history") ", '$[#]', json_object('attempt', attempts + 1, 'type', ?6, "
+                            "'message', ?7, 'at', ?5)) "
              "WHERE id = ?1 AND lease_token = ?2 AND queue_id = ?3",
              r.lease.id, r.lease.token, *queue_id, r.run_at_ms, r.now_ms, r.error_type,
              r.message) == 1;
@@ -83,8 +85,8 @@ inline std::int64_t release_claimer(write_context& ctx, std::string_view queue,
   if (!queue_id) return 0;
   return ctx.db.run(
       "UPDATE durable_jobs SET lease_token = NULL, claimed_by = NULL, run_at = enqueued_at, "
-      "attempts = attempts + 1, history = json_insert(coalesce(history, '[]'), '$[#]', "
-      "json_object('attempt', attempts + 1, 'type', 'claimer_died', 'message', "
+      "attempts = attempts + 1, history = json_insert(" DURABLE_DETAIL_HISTORY_ARRAY("history")
+      ", '$[#]', json_object('attempt', attempts + 1, 'type', 'claimer_died', 'message', "
       "'the process holding the claim died', 'at', ?3)) "
       "WHERE queue_id = ?1 AND claimed_by = ?2 AND lease_token IS NOT NULL",
       *queue_id, claimer, now_ms);

@@ -66,12 +66,10 @@ inline constexpr std::string_view priorities_sql =
 /// The history of job `id` of queue `queue_id`: its earlier attempts' errors, oldest first.
 [[nodiscard]] inline std::vector<attempt_record> job_history(connection& c, std::int64_t queue_id,
                                                              job_id id) {
-  return read_history(
-      c.query("SELECT json_extract(h.value, '$.attempt'), json_extract(h.value, '$.type'), "
-              "json_extract(h.value, '$.message'), json_extract(h.value, '$.at') "
-              "FROM durable_jobs AS j, json_each(j.history) AS h "
-              "WHERE j.id = ?1 AND j.queue_id = ?2 ORDER BY h.key",
-              id, queue_id));
+  auto q =
+      c.query("SELECT history FROM durable_jobs WHERE id = ?1 AND queue_id = ?2", id, queue_id);
+  if (!q->step()) return {};
+  return column_history(*q, 0);
 }
 
 }  // namespace durable::inline v0::detail::sqlite

@@ -40,8 +40,9 @@ inline std::optional<storage::pushed> read_and_push(write_context& ctx, std::int
                                                     storage::redriven_entry& out) {
   auto q = ctx.db.query(
       "SELECT origin, queue, key, priority, sequential, codec, fingerprint, payload, "
-      "json_insert(coalesce(history, '[]'), '$[#]', json_object('attempt', attempts, 'type', "
-      "error_type, 'message', message, 'at', failed_at)), enqueued_at, unique_key, "
+      "json_insert(" DURABLE_DETAIL_HISTORY_ARRAY("history")
+      ", '$[#]', json_object('attempt', attempts, 'type', error_type, 'message', message, "
+      "'at', failed_at)), enqueued_at, unique_key, "
       "max_attempts, redrive_policy FROM durable_dead_letters "
       "WHERE id = ?1 AND dlq_id = ?2 AND redriven_at IS NULL",
       id, dlq_id);

@@ -6,11 +6,16 @@
 ///
 /// Every time column holds INTEGER milliseconds since the Unix epoch, UTC.
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "durable/detail/sqlite/connection.hpp"
 #include "durable/exceptions.hpp"
@@ -305,6 +310,222 @@ inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3, schema_v
 /// 4's job types (payloads then show without field names) and views.
 inline constexpr std::int64_t oldest_readable_version = 3;
 
+/// The identity durable writes into the header of a file it creates (PRAGMA
+/// application_id): derived from its database id, never 0. Page 1, which holds it, is
+/// rewritten by most transactions, so a WAL of another database almost always carries
+/// that database's page 1, and the identity seen through it no longer matches.
+[[nodiscard]] inline std::int32_t header_identity(std::string_view database_id) noexcept {
+  std::uint32_t value = 0;
+  for (const char ch : database_id.substr(0, 8)) {
+    const auto c = static_cast<unsigned char>(ch);
+    const auto digit = c >= 'a' ? c - 'a' + 10U : c - '0';
+    value = (value << 4U) | (digit & 0xFU);
+  }
+  return value == 0 ? 1 : static_cast<std::int32_t>(value);
+}
+
+/// The header identity as stored in the database file itself, ignoring the WAL: bytes
+/// 68 to 71, big-endian; 0 when the file is shorter (new, or all still in the WAL).
+/// Read through the connection's own file handle: opening the file a second time and
+/// closing it would drop this process's POSIX locks on it, and another process could then
+/// checkpoint and reset the WAL under this connection.
+[[nodiscard]] inline std::int32_t file_header_identity(connection& c) noexcept {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(c.handle(), "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+      file == nullptr || file->pMethods == nullptr) {
+    return 0;
+  }
+  std::array<unsigned char, 4> bytes{};
+  if (file->pMethods->xRead(file, bytes.data(), bytes.size(), 68) != SQLITE_OK) return 0;
+  std::uint32_t value = 0;
+  for (const auto byte : bytes) value = (value << 8U) | byte;
+  return static_cast<std::int32_t>(value);
+}
+
+/// Refuses a WAL that holds another database's pages: the header identity seen through
+/// the WAL must match the database id, and the one in the file itself (when it has one).
+/// Files created before durable wrote the identity (0) are not checked.
+inline void check_identity(connection& c, std::int64_t version) {
+  std::int32_t seen = 0;
+  {
+    auto q = c.query("PRAGMA application_id");
+    if (q->step()) seen = static_cast<std::int32_t>(q->int64(0));
+  }
+  if (seen == 0) return;
+  std::string id;
+  {
+    auto q = c.query("SELECT value FROM durable_meta WHERE key = 'database_id'");
+    if (q->step()) id = std::string{q->text(0)};
+  }
+  const auto in_file = file_header_identity(c);
+  if (seen == header_identity(id) && (in_file == 0 || in_file == seen)) return;
+  throw schema_error(
+      fmt::format("durable: schema: \"{}\" read through its WAL \"{}-wal\" is not one database: "
+                  "the header says {:#010x}, the database id {} (and the file itself {:#010x}); "
+                  "the WAL holds another database's pages, or the file is damaged; durable "
+                  "wrote nothing; if the WAL was copied next to this file by mistake, move it "
+                  "away (the file then opens as of its last checkpoint), else restore a backup",
+                  c.path(), c.path(), static_cast<std::uint32_t>(seen), id,
+                  static_cast<std::uint32_t>(in_file)),
+      version, migrations.back().version, c.path());
+}
+
+/// What of durable's schema a file must have: its tables and views, each table's
+/// columns, and its indexes. Read from a file with read_shape(); the expected one is
+/// what this build's migrations give a new file (expected_shape()), so every later
+/// schema step is checked without a list to keep in step with it.
+struct schema_shape {
+  struct table {
+    std::string name;
+    std::string type;  // "table" or "view"
+    std::vector<std::string> columns;
+  };
+  struct index {
+    std::string name;  // for an index SQLite made for a constraint, the name it chose
+    std::string table;
+    std::vector<std::string> columns;  // key columns in order, "<expr>" for an expression,
+                                       // " DESC" appended to a descending one
+    bool unique = false;
+    bool partial = false;
+    bool automatic = false;  // made for a PRIMARY KEY or UNIQUE constraint
+
+    [[nodiscard]] std::string describe() const {
+      std::string text = fmt::format("{}index {} on {} (", unique ? "unique " : "",
+                                     automatic ? "of a constraint" : name, table);
+      for (std::size_t i = 0; i < columns.size(); ++i) {
+        text.append(i == 0 ? "" : ", ").append(columns[i]);
+      }
+      return text.append(partial ? ") WHERE ..." : ")");
+    }
+    [[nodiscard]] bool same_keys(const index& other) const {
+      return table == other.table && columns == other.columns && unique == other.unique &&
+             partial == other.partial;
+    }
+  };
+  std::vector<table> tables;
+  std::vector<index> indexes;
+};
+
+/// The shape of durable's tables, views and indexes in `c` (those named durable_*).
+[[nodiscard]] inline schema_shape read_shape(connection& c) {
+  schema_shape shape;
+  {
+    auto q = c.query(
+        "SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') "
+        "AND name LIKE 'durable\\_%' ESCAPE '\\' ORDER BY name");
+    while (q->step()) {
+      shape.tables.push_back(
+          {.name = std::string{q->text(0)}, .type = std::string{q->text(1)}, .columns = {}});
+    }
+  }
+  for (auto& table : shape.tables) {
+    {
+      auto q = c.query("SELECT name FROM pragma_table_info(?1) ORDER BY cid", table.name);
+      while (q->step()) table.columns.emplace_back(q->text(0));
+    }
+    if (table.type != "table") continue;
+    std::vector<schema_shape::index> found;
+    {
+      auto q = c.query("SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1)",
+                       table.name);
+      while (q->step()) {
+        found.push_back({.name = std::string{q->text(0)},
+                         .table = table.name,
+                         .columns = {},
+                         .unique = q->int64(1) != 0,
+                         .partial = q->int64(3) != 0,
+                         .automatic = q->text(2) != "c"});
+      }
+    }
+    for (auto& index : found) {
+      auto q = c.query(
+          "SELECT coalesce(name, '<expr>'), \"desc\" FROM pragma_index_xinfo(?1) WHERE key = 1 "
+          "ORDER BY seqno",
+          index.name);
+      while (q->step()) {
+        index.columns.push_back(std::string{q->text(0)} + (q->int64(1) != 0 ? " DESC" : ""));
+      }
+      shape.indexes.push_back(std::move(index));
+    }
+  }
+  return shape;
+}
+
+/// Applies the steps of `steps` newer than `found` (0: a new file, which first gets
+/// durable_meta, its database id and header identity) in the caller's transaction.
+inline void apply_migrations(connection& c, std::span<const migration> steps, std::int64_t found) {
+  if (found == 0) {
+    c.exec("CREATE TABLE durable_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID");
+    std::random_device rd;
+    const std::string origin = fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
+    c.run("INSERT INTO durable_meta (key, value) VALUES ('database_id', ?1)", origin);
+    c.exec(fmt::format("PRAGMA application_id = {}", header_identity(origin)).c_str());
+    c.run("INSERT INTO durable_meta (key, value) VALUES ('schema_version', 0)");
+  }
+  for (const migration& step : steps) {
+    if (step.version <= found) continue;
+    c.exec(step.sql);
+    c.run("UPDATE durable_meta SET value = ?1 WHERE key = 'schema_version'", step.version);
+  }
+}
+
+/// The shape this build's migrations give a new file, computed once per process by
+/// applying them to an in-memory database.
+[[nodiscard]] inline const schema_shape& expected_shape() {
+  static const schema_shape shape = [] {
+    connection memory{connection::in_memory_t{}};
+    apply_migrations(memory, migrations, 0);
+    return read_shape(memory);
+  }();
+  return shape;
+}
+
+/// What `file` lacks of `expected`: a table or view, a column, an index (by name, or by
+/// its keys for one SQLite made for a constraint); empty when nothing. Extra tables,
+/// columns and indexes are allowed.
+[[nodiscard]] inline std::string missing_from(const schema_shape& expected,
+                                              const schema_shape& file) {
+  for (const auto& table : expected.tables) {
+    const auto it = std::find_if(file.tables.begin(), file.tables.end(),
+                                 [&](const auto& t) { return t.name == table.name; });
+    if (it == file.tables.end() || it->type != table.type) {
+      return fmt::format("{} {} is missing", table.type, table.name);
+    }
+    for (const auto& column : table.columns) {
+      if (std::find(it->columns.begin(), it->columns.end(), column) == it->columns.end()) {
+        return fmt::format("{} {} has no column {}", table.type, table.name, column);
+      }
+    }
+  }
+  for (const auto& index : expected.indexes) {
+    const bool found =
+        std::any_of(file.indexes.begin(), file.indexes.end(), [&](const auto& other) {
+          return (index.automatic || other.name == index.name) && index.same_keys(other);
+        });
+    if (!found) return fmt::format("{} is missing or differs", index.describe());
+  }
+  return {};
+}
+
+/// Checks that the file has every table, view, column and index that the migrations of
+/// this build create (expected_shape(); a file may have more) and that its WAL is its own
+/// (check_identity); SELECTs only. A file whose schema was edited by hand, or whose
+/// schema pages are damaged, is refused before anything is written. Throws schema_error
+/// naming the file and what is missing.
+inline void check_schema(connection& c, std::int64_t version) {
+  const auto missing = missing_from(expected_shape(), read_shape(c));
+  if (!missing.empty()) {
+    throw schema_error(
+        fmt::format("durable: schema: \"{}\" does not have durable's schema version {}: {}; the "
+                    "schema was edited by hand or the file is damaged, and durable changed "
+                    "nothing; restore the file from a backup, or recreate what is missing as "
+                    "include/durable/detail/sqlite/schema.hpp defines it",
+                    c.path(), version, missing),
+        version, migrations.back().version, c.path());
+  }
+  check_identity(c, version);
+}
+
 /// The schema version stored in the file; 0 when durable has not written to it yet.
 [[nodiscard]] inline std::int64_t stored_schema_version(connection& c) {
   {
@@ -323,8 +544,11 @@ inline constexpr std::int64_t oldest_readable_version = 3;
 
 /// Brings the file to the newest of `steps`: creates durable's tables in a new file,
 /// applies missing steps to an older one in one transaction, refuses a newer one
-/// with schema_error. Safe when several processes open the same file at once.
-inline void migrate(connection& c, std::span<const migration> steps) {
+/// with schema_error. Safe when several processes open the same file at once. `check`,
+/// when given, is run on a file at the newest version before returning, and before the
+/// migration commits (so a file it refuses is left unchanged).
+inline void migrate(connection& c, std::span<const migration> steps,
+                    void (*check)(connection&, std::int64_t) = nullptr) {
   const std::int64_t supported = steps.back().version;
   const auto check_not_newer = [&](std::int64_t found) {
     if (found > supported) {
@@ -337,29 +561,34 @@ inline void migrate(connection& c, std::span<const migration> steps) {
   };
   std::int64_t found = stored_schema_version(c);  // fast path: no write lock when current
   check_not_newer(found);
-  if (found == supported) return;
+  if (found == supported) {
+    if (check != nullptr) check(c, supported);
+    return;
+  }
 
   write_transaction tx{c};
   found = stored_schema_version(c);  // another process may have migrated meanwhile
   check_not_newer(found);
-  if (found == supported) return;
-  if (found == 0) {
-    c.exec("CREATE TABLE durable_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID");
-    std::random_device rd;
-    const std::string origin = fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
-    c.run("INSERT INTO durable_meta (key, value) VALUES ('database_id', ?1)", origin);
-    c.run("INSERT INTO durable_meta (key, value) VALUES ('schema_version', 0)");
+  if (found == supported) {
+    if (check != nullptr) check(c, supported);
+    return;
   }
-  for (const migration& step : steps) {
-    if (step.version <= found) continue;
-    c.exec(step.sql);
-    c.run("UPDATE durable_meta SET value = ?1 WHERE key = 'schema_version'", step.version);
-  }
+  apply_migrations(c, steps, found);
+  if (check != nullptr) check(c, supported);
   tx.commit();
 }
 
-/// Opens `path` and brings it to the current schema.
-inline void ensure_schema(connection& c) { migrate(c, migrations); }
+/// Brings the file to the current schema and checks it (check_schema). On any failure
+/// the connection is set to close without a checkpoint, so a file that is refused (or a
+/// WAL that does not belong to it) is not written to.
+inline void ensure_schema(connection& c) {
+  try {
+    migrate(c, migrations, &check_schema);
+  } catch (...) {
+    c.keep_wal_on_close();
+    throw;
+  }
+}
 
 /// Checks, without writing, that a read-only connection's file has a schema this build
 /// reads: durable's tables (else schema_error, found 0), not newer than the current

@@ -86,7 +86,8 @@ class statement {
                 *path_);
   }
 
-  /// Runs to completion, ignoring rows.
+  /// Runs to completion, ignoring rows. Call it on a fresh statement or on one whose last
+  /// step returned a row: SQLite runs a statement that is done again from the start.
   void run() {
     while (step()) {
     }

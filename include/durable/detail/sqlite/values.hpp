@@ -26,6 +26,18 @@ namespace durable::inline v0::detail::sqlite {
 inline constexpr std::int64_t min_ms = std::numeric_limits<std::int64_t>::min();
 inline constexpr std::int64_t max_ms = std::numeric_limits<std::int64_t>::max();
 
+// SQL: the stored history `x` as a JSON array that json_insert can append to: '[]' for
+// NULL, the text itself when it is a JSON array, and for anything else (a damaged row) an
+// array of the one record history_reader reads it as, so the job keeps flowing and the
+// damaged text is kept. A macro: statements are built by string-literal concatenation.
+// NOLINTNEXTLINE(cppcoreguidelines-macro-usage)
+#define DURABLE_DETAIL_HISTORY_ARRAY(x)                                        \
+  "(CASE WHEN " x " IS NULL THEN '[]' WHEN json_valid(" x ") AND json_type(" x \
+  ") = 'array' THEN " x                                                        \
+  " ELSE json_array(json_object('attempt', 0, 'type', 'damaged_history', "     \
+  "'message', '" DURABLE_DETAIL_DAMAGED_HISTORY_MESSAGE "' || " x ", 'at', 0)) END)"
+static_assert(damaged_history_error == "damaged_history");
+
 /// Binds a job key at `index`, without copying: `key` must outlive the step.
 inline void bind_key(statement& s, int index, const job_key& key) {
   if (const auto* i = std::get_if<std::int64_t>(&key)) {
@@ -72,7 +84,9 @@ inline void bind_key(statement& s, int index, const job_key* key) {
   return redrive_policy::optional;
 }
 
-/// `values` as a JSON array of strings, for `IN (SELECT value FROM json_each(?))`.
+/// `values` as a JSON array of strings, for `IN (SELECT value FROM json_each(?))`. SQLite
+/// (3.40) cuts a string read by json_each at an escaped NUL: the values must have none
+/// (error types are refused with one; keys are bound one by one instead).
 [[nodiscard]] inline std::string json_array(std::span<const std::string> values) {
   std::string out = "[";
   for (const auto& v : values) {
@@ -83,30 +97,10 @@ inline void bind_key(statement& s, int index, const job_key* key) {
   return out;
 }
 
-/// `keys` as a JSON array: integer keys as numbers, string keys as strings, so json_each
-/// yields values of the same SQLite type as the stored keys.
-[[nodiscard]] inline std::string json_array(std::span<const job_key> keys) {
-  std::string out = "[";
-  for (const auto& k : keys) {
-    if (out.size() > 1) out += ',';
-    if (const auto* i = std::get_if<std::int64_t>(&k)) {
-      out += std::to_string(*i);
-    } else {
-      append_json_string(out, std::get<std::string>(k));
-    }
-  }
-  out += ']';
-  return out;
-}
-
-/// Reads a history query's rows (attempt, type, message, at).
-[[nodiscard]] inline std::vector<attempt_record> read_history(statement_use q) {
-  std::vector<attempt_record> out;
-  while (q->step()) {
-    out.push_back(
-        {q->int64(0), std::string{q->text(1)}, std::string{q->text(2)}, from_unix_ms(q->int64(3))});
-  }
-  return out;
+/// The attempt history stored in `column` (see history_reader); empty for NULL.
+[[nodiscard]] inline std::vector<attempt_record> column_history(const statement& s, int column) {
+  if (s.is_null(column)) return {};
+  return read_history(s.text(column));
 }
 
 }  // namespace durable::inline v0::detail::sqlite
