@@ -87,21 +87,14 @@ namespace durable::inline v0::detail::sqlite {
 
 /// Job `id` of any queue with payload and history; empty when there is none.
 [[nodiscard]] inline std::optional<storage::job_row> find_job(connection& c, job_id id) {
-  std::optional<storage::job_row> out;
-  {
-    auto q = c.query("SELECT " DURABLE_DETAIL_JOB_ROW_COLUMNS
-                     ", j.payload FROM durable_jobs AS j "
-                     "JOIN durable_queues AS q ON q.id = j.queue_id WHERE j.id = ?1",
-                     id);
-    if (!q->step()) return out;
-    out = read_job_row(*q);
-    out->payload = column_bytes(*q, 15);
-  }
-  out->history = read_history(
-      c.query("SELECT json_extract(h.value, '$.attempt'), json_extract(h.value, '$.type'), "
-              "json_extract(h.value, '$.message'), json_extract(h.value, '$.at') "
-              "FROM durable_jobs AS j, json_each(j.history) AS h WHERE j.id = ?1 ORDER BY h.key",
-              id));
+  auto q = c.query("SELECT " DURABLE_DETAIL_JOB_ROW_COLUMNS
+                   ", j.payload, j.history FROM durable_jobs AS j "
+                   "JOIN durable_queues AS q ON q.id = j.queue_id WHERE j.id = ?1",
+                   id);
+  if (!q->step()) return std::nullopt;
+  auto out = read_job_row(*q);
+  out.payload = column_bytes(*q, 15);
+  out.history = column_history(*q, 16);
   return out;
 }
 
