@@ -157,7 +157,7 @@ run_tidy() {
     return 1
   }
   "$clang_tidy" --version | head -n2 | tail -n1
-  "$clang_tidy" --quiet --config-file=.clang-tidy tests/tidy_headers.cpp -- -std=c++20 -I"$PWD/include"
+  "$clang_tidy" --quiet --config-file=.clang-tidy tests/tidy_headers.cpp -- -std=c++20 -Iinclude
 }
 
 run_step() {

@@ -716,6 +716,12 @@ TEST_CASE("move_from, same file: the job leaves the queue and enters the DLQ in 
   CHECK(e->history[2].error_type == "http.400");
   CHECK(e->history[2].attempt == 3);
   CHECK(e->history[2].at == clock.now());
+  const auto status = q.status(pushed.id);
+  CHECK(status.state == durable::job_state::dead_lettered);
+  CHECK(status.dead_letter == id);
+  CHECK(status.dead_letter_queue == "emails.dlq");
+  CHECK(status.attempts == 3);
+  CHECK(dlq.find(q, pushed.id) == id);
   // The claim is spent: a second move or an ack is a lost lease.
   CHECK_THROWS_AS(dlq.move_from(q, *c3, {"x", "y", ""}), durable::lease_lost_error);
   CHECK_THROWS_AS(q.ack(*c3), durable::lease_lost_error);
@@ -801,6 +807,10 @@ TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failu
     CHECK(e->history[0].error_type == "timeout");
     CHECK(e->history[1].error_type == "http.400");
     CHECK(count_table(dlq_path, "durable_jobs") == 0);
+    // The queue's file does not hold the entry; the DLQ finds it by the job it holds.
+    CHECK(q.status(pushed.id).state == durable::job_state::not_found);
+    CHECK(dlq.find(q, pushed.id) == id);
+    CHECK_FALSE(dlq.find(q, pushed.id + 1));
   }
 
   SUBCASE("the delete from the queue fails after the insert into the DLQ") {

@@ -184,6 +184,13 @@ class DeadLetterQueue {
     return std::move(row->history);
   }
 
+  /// The entry holding job `id` of `queue` once it was moved here (redriven or not);
+  /// empty when this DLQ holds none. Works for a DLQ in another database than the queue
+  /// (Queue::status finds entries only in the queue's own database). O(log n).
+  [[nodiscard]] std::optional<dead_letter_id> find(const queue_type& queue, job_id id) {
+    return engine_.find(queue.db().storage().database_id(), id);
+  }
+
   /// Number of entries not yet redriven. O(1): counters kept in the same transactions
   /// as the entries.
   [[nodiscard]] std::int64_t size() { return engine_.size(); }

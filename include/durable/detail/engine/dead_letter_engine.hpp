@@ -75,9 +75,8 @@ class dead_letter_engine {
       : db_(std::move(db)),
         name_((validate_name("dlq_name", name), std::move(name))),
         options_(std::move(options)) {
-    if (options_.retention) {
+    if (options_.retention)
       check_not_negative("dead_letter_options::retention", *options_.retention);
-    }
   }
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
@@ -193,6 +192,13 @@ class dead_letter_engine {
     return storage().dead_letter(name_, id);
   }
 
+  /// The entry of this DLQ holding job `id` of the database `origin`; empty when none.
+  [[nodiscard]] std::optional<dead_letter_id> find(std::string_view origin, job_id id) {
+    auto ref = storage().locate_dead_letter(origin, id);
+    if (!ref || ref->dlq != name_) return std::nullopt;
+    return ref->id;
+  }
+
   /// Entries not yet redriven. O(n) over the time index, no table reads.
   [[nodiscard]] std::int64_t size() { return count(dead_letter_filter{}); }
 
@@ -256,17 +262,13 @@ class dead_letter_engine {
                                          const std::string& found_codec,
                                          std::uint64_t found_fingerprint,
                                          std::string_view why) const {
-    return {
+    return decode_error(
         fmt::format("durable: decode: entry {} of dead-letter queue \"{}\" in \"{}\" cannot be "
                     "decoded as this DeadLetterQueue's job type: {}; the entry was kept: read it "
                     "with a DeadLetterQueue of its job type and codec, or purge it",
                     id, name_, target(), why),
-        name_,
-        id,
-        std::string{expected.name},
-        expected.fingerprint,
-        found_codec,
-        found_fingerprint};
+        name_, id, std::string{expected.name}, expected.fingerprint, found_codec,
+        found_fingerprint);
   }
 
   /// `filter` checked and turned into bound values. Both window bounds are inclusive at

@@ -232,8 +232,32 @@ CREATE UNIQUE INDEX durable_dead_letters_origin ON durable_dead_letters (origin,
   WHERE origin IS NOT NULL;
 )sql"};
 
+// The Worker's step: numbered 4 on this branch; the lead renumbers it at merge (the
+// number below is its only mention). Each job keeps the timeout it was pushed with (NULL:
+// the worker's default), when it first ran, and when it became claimable for its current
+// claim (its run-at before the claim overwrote it with the lease end; for wait-time
+// metrics). A dead letter keeps its job's timeout, so a redrive restores it, and moved
+// entries of this file's jobs are indexed by job id (durable_dead_letters_job) for
+// Queue::status. The partial
+// barrier index serves the sequential barrier of the claim statements (barrier.hpp): it
+// finds a queue's oldest sequential job in one probe and is maintained only for
+// sequential jobs. (A full (queue_id, id) index would answer "is any job older than this
+// one" in one probe too, but it cost every push and ack an index update; the rowid walk
+// the barrier uses instead costs nothing to jobs that are not sequential.) The columns
+// are appended (ALTER TABLE), so they sit after the payload: rows are rewritten whole by
+// every claim anyway, and a payload small enough to stay on its page costs nothing.
+inline constexpr migration schema_worker{4, R"sql(
+ALTER TABLE durable_jobs ADD COLUMN timeout_ms INTEGER;
+ALTER TABLE durable_jobs ADD COLUMN first_run_at INTEGER;
+ALTER TABLE durable_jobs ADD COLUMN ready_at INTEGER;
+ALTER TABLE durable_dead_letters ADD COLUMN timeout_ms INTEGER;
+CREATE INDEX durable_jobs_barrier ON durable_jobs (queue_id, id) WHERE sequential <> 0;
+CREATE INDEX durable_dead_letters_job ON durable_dead_letters (job_id)
+  WHERE origin IS NULL AND job_id IS NOT NULL;
+)sql"};
+
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3};
+inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3, schema_worker};
 
 /// The schema version stored in the file; 0 when durable has not written to it yet.
 [[nodiscard]] inline std::int64_t stored_schema_version(connection& c) {
