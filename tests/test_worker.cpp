@@ -436,7 +436,7 @@ TEST_CASE("bad worker options are refused") {
   options.retry.multiplier = 0.5;
   CHECK_THROWS_AS((worker{f.queue, f.dlq, [](const order&) {}, options}),
                   durable::invalid_argument_error);
-  CHECK_THROWS_AS((worker{f.queue, f.dlq, nullptr, f.worker_options()}),
+  CHECK_THROWS_AS((worker{f.queue, f.dlq, worker::handler_type{}, f.worker_options()}),
                   durable::invalid_argument_error);
 }
 

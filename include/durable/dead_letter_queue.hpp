@@ -130,7 +130,8 @@ class DeadLetterQueue {
   /// job; invalid_argument_error for an empty error type.
   dead_letter_id move_from(queue_type& queue, const claimed_job<Job>& claimed,
                            const failure& error) {
-    return engine_.move_from(queue.engine(), claimed.id, claimed.token, error);
+    return engine_.move_from(queue.engine(), claimed.id, claimed.token, error,
+                             claimed.attempts + 1);
   }
 
   // ---- Reading

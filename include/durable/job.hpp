@@ -79,6 +79,9 @@ inline constexpr std::string_view lease_expired_error = "lease_expired";
 /// The error type durable records for an attempt whose claiming process died
 /// (queue_options::release_dead_claims).
 inline constexpr std::string_view claimer_died_error = "claimer_died";
+/// The error type a Worker records for an attempt that ran past its timeout and grace
+/// (transient, redrive `safe`).
+inline constexpr std::string_view timed_out_error = "durable::timeout";
 
 /// One earlier failed attempt of a job, from its history.
 struct attempt_record {

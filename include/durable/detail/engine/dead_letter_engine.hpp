@@ -135,6 +135,16 @@ class dead_letter_engine {
     }
     std::vector<dead_letter_id> ids;
     for (const auto& [id, inserted] : storage().add_dead_letters(rows)) ids.push_back(id);
+    for (std::size_t i = 0; i < ids.size() && options_.log_events; ++i) {
+      log_event event = change("dlq.added");
+      event.queue = rows[i].queue;
+      event.entry = ids[i];
+      event.attempt = rows[i].attempts;
+      event.error_type = rows[i].failure.error_type;
+      emit(options_.log, event,
+           R"(entry {} added to dead-letter queue "{}" after {} attempt{}: {})", ids[i], name_,
+           rows[i].attempts, rows[i].attempts == 1 ? "" : "s", rows[i].failure.error_type);
+    }
     return ids;
   }
 
@@ -143,8 +153,9 @@ class dead_letter_engine {
   /// keyed by (origin database id, job id) so a repeat finds it, then the job is
   /// deleted; if the lease was lost meanwhile, the entry is removed again. Throws
   /// lease_lost_error, changing nothing, when the claim no longer holds the job.
-  dead_letter_id move_from(queue_engine& queue, job_id id, std::int64_t token,
-                           const failure& error) {
+  /// `attempts` (the failed one included), when the caller knows it, is only logged.
+  dead_letter_id move_from(queue_engine& queue, job_id id, std::int64_t token, const failure& error,
+                           std::optional<std::int64_t> attempts = {}) {
     check_failure(error);
     const storage::lease_ref lease{queue.name(), id, token};
     const storage::final_failure f{error.error_type, error.message, error.context, error.redrive,
@@ -152,6 +163,7 @@ class dead_letter_engine {
     if (same_database(queue, *this)) {
       const auto entry = storage().move_to_dead_letter({lease, name_, f});
       if (!entry) queue.lease_lost(id, "dead-lettering");
+      log_move(queue, id, *entry, attempts, error);
       return *entry;
     }
     auto& source = queue.db().storage();
@@ -185,6 +197,7 @@ class dead_letter_engine {
       if (inserted) storage().remove_dead_letter(name_, entry);
       queue.lease_lost(id, "dead-lettering");
     }
+    log_move(queue, id, entry, row.attempts, error);
     return entry;
   }
 
@@ -247,7 +260,15 @@ class dead_letter_engine {
 
   std::int64_t delete_older_than(std::chrono::milliseconds age) {
     check_not_negative("age", age);
-    return storage().delete_failed_before(name_, add_ms(now_ms(), -age));
+    const auto removed = storage().delete_failed_before(name_, add_ms(now_ms(), -age));
+    if (options_.log_events) {
+      log_event event = change("dlq.retention");
+      event.count = removed;
+      emit(options_.log, event, R"(dead-letter queue "{}": removed {} entr{} older than {})", name_,
+           removed, removed == 1 ? "y" : "ies",
+           std::chrono::duration_cast<std::chrono::hours>(age));
+    }
+    return removed;
   }
 
   std::int64_t apply_retention() {
@@ -299,6 +320,34 @@ class dead_letter_engine {
   }
 
  private:
+  // An event of this DLQ at info level, now.
+  [[nodiscard]] log_event change(std::string_view event_name) const {
+    log_event event;
+    event.time = detail::now(options_.clock);
+    event.name = event_name;
+    event.dead_letter_queue = name_;
+    return event;
+  }
+
+  void log_move(const queue_engine& queue, job_id id, dead_letter_id entry,
+                std::optional<std::int64_t> attempts, const failure& error) const {
+    if (!options_.log_events) return;
+    log_event event = change("dlq.moved");
+    event.queue = queue.name();
+    event.job = id;
+    event.entry = entry;
+    event.attempt = attempts;
+    event.error_type = error.error_type;
+    if (attempts) {
+      emit(options_.log, event,
+           R"(job {} of queue "{}" moved to dead-letter queue "{}" after {} attempt{}: {})", id,
+           queue.name(), name_, *attempts, *attempts == 1 ? "" : "s", error.error_type);
+    } else {
+      emit(options_.log, event, R"(job {} of queue "{}" moved to dead-letter queue "{}": {})", id,
+           queue.name(), name_, error.error_type);
+    }
+  }
+
   database db_;
   std::string name_;
   dead_letter_options options_;
