@@ -13,7 +13,7 @@ set -euo pipefail
 demo_packages=(cmake ninja-build g++ libsqlite3-dev libboost1.81-dev libfmt-dev)
 # libclang-rt-14-dev holds the sanitizer runtimes; clang only recommends it.
 test_packages=("${demo_packages[@]}" clang libclang-rt-14-dev clang-format clang-tidy doctest-dev
-               libbenchmark-dev)
+               libbenchmark-dev nlohmann-json3-dev)
 bench_packages=("${demo_packages[@]}" libbenchmark-dev gnuplot-nox python3 python3-persist-queue
                 sqlite3)
 

@@ -24,6 +24,7 @@
 #include "durable/queue_options.hpp"
 #include "durable/recovery.hpp"
 #include "durable/retry.hpp"
+#include "durable/signals.hpp"
 #include "durable/storage.hpp"
 #include "durable/version.hpp"
 #include "durable/worker.hpp"

@@ -155,14 +155,23 @@ class log_sink {
   log_level min_ = log_level::debug;
 };
 
+namespace detail {
+/// `t` as "2026-01-02T03:04:05.678Z" (UTC, milliseconds; fmt 9 prints whole seconds only).
+[[nodiscard]] inline std::string iso8601_ms(time_point t) {
+  const auto ms = std::chrono::floor<std::chrono::milliseconds>(t);
+  const auto s = std::chrono::floor<std::chrono::seconds>(ms);
+  return fmt::format("{:%FT%T}.{:03}Z", s, (ms - s).count());
+}
+}  // namespace detail
+
 /// The default sink: one line to stderr per event at or above `min`,
 /// "2026-01-02T03:04:05.678Z warning durable: ...".
 [[nodiscard]] inline log_sink stderr_sink(log_level min = log_level::info) {
   return {[](log_level level, std::string_view message) {
-            const auto now =
-                std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
             // One fmt::print call per line: concurrent lines do not interleave within a line.
-            fmt::print(stderr, "{:%FT%T}Z {} durable: {}\n", now, to_string(level), message);
+            fmt::print(stderr, "{} {} durable: {}\n",
+                       detail::iso8601_ms(std::chrono::system_clock::now()), to_string(level),
+                       message);
           },
           min};
 }
@@ -172,8 +181,7 @@ namespace detail {
 /// stable (docs/worker.md#logs); absent fields are left out.
 [[nodiscard]] inline std::string json_line(const log_event& event) {
   std::string out = "{\"time\":";
-  append_json_string(
-      out, fmt::format("{:%FT%T}Z", std::chrono::floor<std::chrono::milliseconds>(event.time)));
+  append_json_string(out, iso8601_ms(event.time));
   const auto text = [&out](std::string_view key, std::string_view value) {
     if (value.empty()) return;
     out += ",\"";
