@@ -10,12 +10,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <durable/dead_letter_queue.hpp>
@@ -1138,4 +1140,48 @@ TEST_CASE("one DeadLetterQueue is usable from many threads") {
   CHECK(moved == 200);
   CHECK(dlq.size() == 200);
   CHECK(q.size() == 0);
+}
+
+TEST_CASE("with log_events the DLQ logs each add, move and retention run; off by default") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  std::vector<std::pair<std::string, std::string>> events;  // name, message
+  std::mutex m;
+  auto options = quiet_dlq(&clock);
+  options.log = [&](const durable::log_event& e) {
+    std::lock_guard lock{m};
+    events.emplace_back(e.name, e.message);
+  };
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue(&clock)};
+  {
+    DeadLetterQueue<email> quiet{dir.db("q.db"), "emails.dlq", options};
+    quiet.add({1, ""}, {"http.400", "bad", ""}, 1);
+    CHECK(quiet.delete_older_than(1h) == 0);
+    CHECK(events.empty());
+  }
+  options.log_events = true;
+  DeadLetterQueue<email> dlq{dir.db("q.db"), "emails.dlq", options};
+  q.push({2, ""});
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  q.nack(*c, 0ms, {"timeout", "first", ""});
+  c = q.claim(10s);
+  REQUIRE(c);
+  const auto entry = dlq.move_from(q, *c, {"http.503", "down", ""});
+  dlq.add({3, ""}, {"manual", "by hand", ""}, 1);
+  clock.advance(48h);
+  CHECK(dlq.delete_older_than(24h) == 3);
+  REQUIRE(events.size() == 3);
+  CHECK(events[0].first == "dlq.moved");
+  CHECK(events[0].second ==
+        "job " + std::to_string(c->id) +
+            R"( of queue "emails" moved to dead-letter queue "emails.dlq" after )"
+            "2 attempts: http.503");
+  CHECK(events[1].first == "dlq.added");
+  CHECK(
+      events[1].second.find("added to dead-letter queue \"emails.dlq\" after 1 attempt: manual") !=
+      std::string::npos);
+  CHECK(events[2].first == "dlq.retention");
+  CHECK(events[2].second == R"(dead-letter queue "emails.dlq": removed 3 entries older than 24h)");
+  CHECK(entry > 0);
 }
