@@ -931,7 +931,7 @@ TEST_CASE("metrics count outcomes per queue and error type; the Prometheus text 
 
   // One registry shared by two workers renders both queues; label values are escaped.
   auto shared = std::make_shared<durable::metrics>();
-  shared->record_finish("odd \"queue\"\\name", durable::job_outcome::succeeded, {}, 0.2s);
+  shared->record_finish("odd \"queue\"\\name", durable::job_outcome::succeeded, {});
   options.metrics = shared;
   worker other{f.queue, f.dlq, [](const order&) {}, options};
   f.queue.push({5, "ok"});

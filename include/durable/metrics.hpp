@@ -99,11 +99,15 @@ class metrics {
     observe(of(queue).wait_time, wait.count());
   }
 
-  /// Records the outcome of an attempt of a job of `queue` whose handler ran `run_time`;
-  /// `error_type` names the failure (retried, dead_lettered). `timed_out`: the attempt ran
-  /// past its timeout. A job dead-lettered without running passes no run time.
+  /// Records that a handler of a job of `queue` ran for `run_time`.
+  void record_run(std::string_view queue, std::chrono::duration<double> run_time) {
+    std::lock_guard lock{mutex_};
+    observe(of(queue).run_time, run_time.count());
+  }
+
+  /// Records the outcome of an attempt of a job of `queue`; `error_type` names the
+  /// failure (retried, dead_lettered). `timed_out`: the attempt ran past its timeout.
   void record_finish(std::string_view queue, job_outcome outcome, std::string_view error_type,
-                     std::optional<std::chrono::duration<double>> run_time,
                      bool timed_out = false) {
     std::lock_guard lock{mutex_};
     auto& q = of(queue);
@@ -114,7 +118,6 @@ class metrics {
       case job_outcome::dead_lettered: ++counter(q.dead_lettered, error_type); break;
     }
     if (timed_out) ++q.timed_out;
-    if (run_time) observe(q.run_time, run_time->count());
   }
 
   /// Every queue's counters and histograms now, by queue name.

@@ -637,13 +637,12 @@ class Worker {
   void conclude(attempt& a, const job_event& event, std::optional<classification> failed, bool ran,
                 bool timeout = false) {
     auto& c = a.claim;
-    const std::optional<std::chrono::duration<double>> run =
-        ran ? std::optional<std::chrono::duration<double>>{event.run_time} : std::nullopt;
+    if (ran) metrics_->record_run(queue_.name(), event.run_time);
     if (!failed) {
       if (breaker_) breaker_->record_success();
       queue_.ack(c);
       ++succeeded_;
-      metrics_->record_finish(queue_.name(), job_outcome::succeeded, {}, run);
+      metrics_->record_finish(queue_.name(), job_outcome::succeeded, {});
       count_processed();
       detail::emit(options_.log, job_log("job.succeeded", log_level::debug, event),
                    R"(job {} of queue "{}" succeeded on attempt {} in {})", c.id, queue_.name(),
@@ -657,8 +656,7 @@ class Worker {
     if (!ran || !should_retry(failed->kind, event.attempt, max_attempts)) {
       dlq_.move_from(queue_, c, as_failure(*failed));
       ++dead_lettered_;
-      metrics_->record_finish(queue_.name(), job_outcome::dead_lettered, failed->name, run,
-                              timeout);
+      metrics_->record_finish(queue_.name(), job_outcome::dead_lettered, failed->name, timeout);
       count_processed();
       auto log = job_log("job.dead_lettered", log_level::warning, event);
       log.dead_letter_queue = dlq_.name();
@@ -678,7 +676,7 @@ class Worker {
     }
     queue_.nack(c, delay, as_failure(*failed));
     ++retried_;
-    metrics_->record_finish(queue_.name(), job_outcome::retried, failed->name, run, timeout);
+    metrics_->record_finish(queue_.name(), job_outcome::retried, failed->name, timeout);
     count_processed();
     auto log = job_log("job.retried", log_level::info, event);
     log.error_type = failed->name;
