@@ -4,8 +4,11 @@
 // and a circuit breaker; permanent ones go to the dead-letter queue at once; jobs that
 // exhaust their retries during the outage are dead-lettered too. Once the service is
 // back, a recovery over the outage window puts the redrivable ones back, and the worker
-// finishes them. Everything lives in one SQLite file; kill it at any point and rerun:
-// nothing committed is lost.
+// finishes them. The worker runs as a service would: Worker::run() blocks main until
+// the story is over, or until Ctrl-C / SIGTERM (stop_signals) makes it drain and stop.
+// At the end it prints the worker's metrics as a Prometheus endpoint would serve them.
+// Everything lives in one SQLite file; kill it at any point and rerun: nothing committed
+// is lost.
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -16,6 +19,7 @@
 #include <filesystem>
 #include <map>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <thread>
 
@@ -72,18 +76,28 @@ class payment_service {
   std::atomic<int> charged_{0};
 };
 
-void wait_until_idle(durable::Queue<charge>& queue,
-                     durable::Worker<charge, durable::pfr_codec, payment_errors>& worker) {
+using payment_worker = durable::Worker<charge, durable::pfr_codec, payment_errors>;
+
+/// Waits until the queue is empty and nothing runs; false if `stop` came first.
+bool wait_until_idle(durable::Queue<charge>& queue, payment_worker& worker,
+                     const std::stop_token& stop) {
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (std::chrono::steady_clock::now() < deadline &&
          (!queue.empty() || worker.stats().in_flight > 0)) {
+    if (stop.stop_requested()) return false;
     std::this_thread::sleep_for(20ms);
   }
+  return !stop.stop_requested();
 }
+
+void tell_story(durable::Queue<charge>& queue, durable::DeadLetterQueue<charge>& dlq,
+                payment_worker& worker, payment_service& service, std::atomic<int>& retries,
+                const std::stop_token& stop);
 
 }  // namespace
 
 int main() {
+  durable::stop_signals signals;  // first: Ctrl-C and SIGTERM now drain the worker instead
   const auto dir = std::filesystem::temp_directory_path() / "durable-demo";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -116,10 +130,42 @@ int main() {
     fmt::print("  dead-lettered job {} after attempt {}: {} ({})\n", e.id, e.attempt, c.name,
                c.message);
   };
-  durable::Worker<charge, durable::pfr_codec, payment_errors> worker{
-      queue, dlq, [&](const charge& c) { service.charge(c); }, options};
-  worker.start();
+  payment_worker worker{queue, dlq, [&](const charge& c) { service.charge(c); }, options};
 
+  // The producer's story on its own thread; main runs the worker until the story ends.
+  std::jthread story{[&](std::stop_token) {
+    tell_story(queue, dlq, worker, service, retries, signals.token());
+    worker.request_stop();
+  }};
+  const bool drained = worker.run(signals.token(), 10s);
+  story.join();
+  if (signals.received() != 0) {
+    fmt::print(
+        "\nStopped by signal {}: the worker drained {}; whatever was not done stays in "
+        "the queue for the next run.\n",
+        signals.received(), drained ? "cleanly" : "as far as it could");
+  }
+
+  const auto s = worker.stats();
+  fmt::print("\n4. Done: {} of 60 orders charged; {} left in the DLQ for a human: ",
+             service.charged(), dlq.size());
+  for (const auto& e : dlq.recent(10)) {
+    fmt::print("{} ({}) ", e.key ? std::get<std::string>(*e.key) : "?", e.error_type);
+  }
+  fmt::print("\n   worker: {} processed, {} succeeded, {} retried, {} dead-lettered.\n",
+             s.processed, s.succeeded, s.retried, s.dead_lettered);
+  fmt::print(
+      "\n5. The worker's metrics, as a GET /metrics endpoint of yours would serve them:\n\n{}",
+      worker.metrics().prometheus());
+  if (signals.received() != 0) return 128 + signals.received();  // as a shell reports it
+  return service.charged() + static_cast<int>(dlq.size()) == 60 ? 0 : 1;
+}
+
+namespace {
+
+void tell_story(durable::Queue<charge>& queue, durable::DeadLetterQueue<charge>& dlq,
+                payment_worker& worker, payment_service& service, std::atomic<int>& retries,
+                const std::stop_token& stop) {
   fmt::print("1. The producer pushes 60 charges; the payment service goes down after 20.\n");
   auto outage_start = std::chrono::system_clock::now();
   for (std::int64_t i = 1; i <= 60; ++i) {
@@ -131,6 +177,7 @@ int main() {
     const std::string customer = i % 15 == 0 ? "mallory" : fmt::format("customer-{}", i);
     queue.push({i, customer, 100 * i}, {.key = fmt::format("order-{}", i)});
     std::this_thread::sleep_for(10ms);
+    if (stop.stop_requested()) return;
   }
   std::this_thread::sleep_for(800ms);
   service.set_down(false);
@@ -138,9 +185,9 @@ int main() {
   fmt::print("  -- outage ends after {} --\n",
              std::chrono::duration_cast<std::chrono::milliseconds>(outage_end - outage_start));
   fmt::print("  (retries wait with backoff; while the breaker is open nothing is claimed)\n");
-  wait_until_idle(queue, worker);
+  if (!wait_until_idle(queue, worker, stop)) return;
 
-  auto s = worker.stats();
+  const auto s = worker.stats();
   fmt::print("\n2. After the outage: {} charged, {} retries, {} dead-lettered.\n",
              service.charged(), retries.load(), s.dead_lettered);
   std::map<std::string, std::int64_t> by_type;
@@ -163,16 +210,7 @@ int main() {
   const auto again = durable::recover(dlq, queue, window, gates, recovery);
   fmt::print("  running the same recovery again recovers {} (each entry moves once)\n",
              again.recovered);
-  wait_until_idle(queue, worker);
-  worker.stop();
-
-  s = worker.stats();
-  fmt::print("\n4. Done: {} of 60 orders charged; {} left in the DLQ for a human: ",
-             service.charged(), dlq.size());
-  for (const auto& e : dlq.recent(10)) {
-    fmt::print("{} ({}) ", e.key ? std::get<std::string>(*e.key) : "?", e.error_type);
-  }
-  fmt::print("\n   worker: {} processed, {} succeeded, {} retried, {} dead-lettered.\n",
-             s.processed, s.succeeded, s.retried, s.dead_lettered);
-  return service.charged() + static_cast<int>(dlq.size()) == 60 ? 0 : 1;
+  wait_until_idle(queue, worker, stop);
 }
+
+}  // namespace

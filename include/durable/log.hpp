@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "durable/clock.hpp"
@@ -77,6 +78,19 @@ struct log_event {
   std::optional<std::int64_t> count{};
 };
 
+class log_sink;
+
+namespace detail {
+/// A callable a text log_sink wraps.
+template <class F>
+concept text_log_function = std::invocable<F&, log_level, std::string_view> &&
+    !std::same_as<std::remove_cvref_t<F>, log_sink>;
+/// A callable a structured log_sink wraps.
+template <class F>
+concept event_log_function = std::invocable<F&, const log_event&> && !text_log_function<F> &&
+                             !std::same_as<std::remove_cvref_t<F>, log_sink>;
+}  // namespace detail
+
 /// Receives what durable logs. Either a text sink, a callable taking
 /// `(log_level, std::string_view message)`, or a structured sink, a callable taking
 /// `const log_event&`; events below `min_level()` are not formatted nor sent. Must be
@@ -91,22 +105,17 @@ class log_sink {
   /// Discards everything.
   log_sink() = default;
   /// Discards everything.
-  log_sink(std::nullptr_t) noexcept {}  // NOLINT(google-explicit-constructor): `log = nullptr`
-  /// A text sink getting each line at or above `min`.
-  template <class F>
-  requires std::invocable<F&, log_level, std::string_view> &&
-      (!std::same_as<std::remove_cvref_t<F>, log_sink>)
-          log_sink(F text, log_level min = log_level::debug)  // NOLINT(google-explicit-constructor)
+  log_sink(std::nullptr_t) noexcept {}  // NOLINT(*-explicit-*): `options.log = nullptr`
+  /// A text sink getting each line at or above `min`. Implicit, so that
+  /// `options.log = [](durable::log_level, std::string_view) {...}` works.
+  template <detail::text_log_function F>
+  log_sink(F text, log_level min = log_level::debug)  // NOLINT(*-explicit-*)
       : text_(std::move(text)), min_(min) {
     if (!text_) reset();
   }
-  /// A structured sink getting each event at or above `min`.
-  template <class F>
-  requires std::invocable<F&, const log_event&> &&
-      (!std::invocable<F&, log_level, std::string_view>)&&(
-          !std::same_as<std::remove_cvref_t<F>, log_sink>)
-          log_sink(F events,
-                   log_level min = log_level::debug)  // NOLINT(google-explicit-constructor)
+  /// A structured sink getting each event at or above `min`. Implicit, as above.
+  template <detail::event_log_function F>
+  log_sink(F events, log_level min = log_level::debug)  // NOLINT(*-explicit-*)
       : events_(std::move(events)), min_(min) {
     if (!events_) reset();
   }
