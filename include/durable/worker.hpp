@@ -197,7 +197,7 @@ class Worker {
     threads_.clear();  // after a stop() that timed out: waits for those handlers to end
     maintain();
     {
-      std::lock_guard held{running_mutex_};
+      std::lock_guard running{running_mutex_};
       stopping_ = false;
     }
     {
@@ -218,10 +218,10 @@ class Worker {
     std::lock_guard lock{lifecycle_};
     for (auto& t : threads_) t.request_stop();
     {
-      std::lock_guard held{running_mutex_};
+      std::lock_guard running{running_mutex_};
       stopping_ = true;
-      for (const auto& [id, a] : running_) a->stop.request_stop();
     }
+    for (const auto& a : held()) a->stop.request_stop();  // outside the lock: callbacks run
     std::unique_lock wait{idle_mutex_};
     const bool finished = idle_.wait_for(wait, deadline, [&] { return running_threads_ == 0; });
     wait.unlock();
@@ -782,20 +782,21 @@ class Worker {
     for (const auto& a : held()) {
       if (!a->started.load(std::memory_order_acquire) || a->state != state_running) continue;
       if (a->deadline_ms == detail::max_time_ms) continue;
-      auto t = detail::from_unix_ms(a->deadline_ms);
-      if (a->deadline_fired) t += options_.timeout_grace;
+      const auto t = detail::from_unix_ms(
+          a->deadline_fired ? detail::add_ms(a->deadline_ms, options_.timeout_grace)
+                            : a->deadline_ms.load());
       next = next ? std::min(*next, t) : t;
     }
     return next;
   }
 
   void enforce_deadlines() {
-    const auto t = now();
+    const auto t = detail::to_unix_ms(now());
     for (const auto& a : held()) {
       if (!a->started.load(std::memory_order_acquire) || a->state != state_running) continue;
-      if (a->deadline_ms == detail::max_time_ms) continue;
-      const auto deadline = detail::from_unix_ms(a->deadline_ms);
-      if (t >= deadline + options_.timeout_grace) {
+      const std::int64_t deadline = a->deadline_ms;
+      if (deadline == detail::max_time_ms) continue;
+      if (t >= detail::add_ms(deadline, options_.timeout_grace)) {
         time_out(*a);
       } else if (t >= deadline && !a->deadline_fired) {
         a->deadline_fired = true;
