@@ -1142,7 +1142,7 @@ TEST_CASE("one DeadLetterQueue is usable from many threads") {
   CHECK(q.size() == 0);
 }
 
-TEST_CASE("with log_events the DLQ logs each add, move and retention run; off by default") {
+TEST_CASE("with log_events the DLQ logs each add, move and retention run (off by default)") {
   temp_dir dir;
   durable::manual_clock clock;
   std::vector<std::pair<std::string, std::string>> events;  // name, message

@@ -560,7 +560,7 @@ TEST_CASE("a handler's context carries the job's id, key, attempts, times, queue
   CHECK(f.queue.empty());
 }
 
-TEST_CASE("a job's stop token fires when the worker stops; the job finishes and is acked") {
+TEST_CASE("a job's stop token fires when the worker stops: the job finishes and is acked") {
   fixture f;
   auto options = f.worker_options();
   options.threads = 2;
@@ -622,7 +622,7 @@ TEST_CASE("a job's stop token fires when its lease is lost to another claimer") 
 }
 
 TEST_CASE(
-    "past its timeout a job's stop token fires; past the grace the attempt fails as a timeout") {
+    "past its timeout a job's stop token fires, past the grace the attempt fails as a timeout") {
   fixture f;
   auto options = f.worker_options();
   options.timeout = 1h;  // the job's own timeout overrides it
@@ -885,7 +885,7 @@ struct exposition {
 
 }  // namespace
 
-TEST_CASE("metrics count outcomes per queue and error type; the Prometheus text parses back") {
+TEST_CASE("metrics count outcomes per queue and error type, and the Prometheus text parses back") {
   fixture f;
   auto options = f.worker_options();
   std::vector<durable::job_event> successes;
