@@ -515,24 +515,30 @@ class Worker {
     --in_flight_;
   }
 
-  // Dead-letters a poison or exhausted job, else runs the handler. Throws storage errors.
+  // Dead-letters a job that must not run (poison, or out of attempts); false for one that
+  // may run. Throws storage errors.
+  bool dead_letter_unrunnable(attempt& a) {
+    std::optional<classification> why;
+    if (a.claim.poison) {
+      why = Errors::classify(std::make_exception_ptr(*a.claim.poison));
+    } else if (out_of_attempts(a.claim)) {
+      why = exhausted(a.claim);
+    } else {
+      return false;
+    }
+    if (breaker_) breaker_->release();  // says nothing about the downstream's health
+    conclude(a, event_of(a), std::move(why), false);
+    return true;
+  }
+
+  // Dead-letters an unrunnable job, else runs the handler. Throws storage errors.
   void run_one(attempt& a) {
-    auto& c = a.claim;
-    if (c.poison) {
-      if (breaker_) breaker_->release();  // says nothing about the downstream's health
-      conclude(a, event_of(a), Errors::classify(std::make_exception_ptr(*c.poison)), false);
-      return;
-    }
-    if (out_of_attempts(c)) {
-      if (breaker_) breaker_->release();
-      conclude(a, event_of(a), exhausted(c), false);
-      return;
-    }
+    if (dead_letter_unrunnable(a)) return;
     job_context context;
     begin(a, context);
     std::optional<classification> failed;
     try {
-      handler_(*c.job, context);
+      handler_(*a.claim.job, context);
       if (context.failure()) failed = Errors::classify(context.failure());
     } catch (...) {
       failed = Errors::classify(std::current_exception());
@@ -547,17 +553,7 @@ class Worker {
     std::vector<Job> jobs;
     for (const auto& a : attempts) {
       guarded(*a, [&] {
-        if (a->claim.poison) {
-          if (breaker_) breaker_->release();
-          conclude(*a, event_of(*a), Errors::classify(std::make_exception_ptr(*a->claim.poison)),
-                   false);
-          return true;
-        }
-        if (out_of_attempts(a->claim)) {
-          if (breaker_) breaker_->release();
-          conclude(*a, event_of(*a), exhausted(a->claim), false);
-          return true;
-        }
+        if (dead_letter_unrunnable(*a)) return true;
         runnable.push_back(a.get());
         jobs.push_back(std::move(*a->claim.job));
         return false;  // runs below
