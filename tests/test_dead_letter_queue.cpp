@@ -1185,3 +1185,46 @@ TEST_CASE("with log_events the DLQ logs each add, move and retention run (off by
   CHECK(events[2].second == R"(dead-letter queue "emails.dlq": removed 3 entries older than 24h)");
   CHECK(entry > 0);
 }
+
+TEST_CASE("a job's timeout is kept through a move to a DLQ and a redrive, in one file or two") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue(&clock)};
+  DeadLetterQueue<email> same{dir.db("q.db"), "emails.dlq", quiet_dlq(&clock)};
+  DeadLetterQueue<email> other{dir.db("other.db"), "emails.dlq", quiet_dlq(&clock)};
+  for (auto* dlq : {&same, &other}) {
+    const std::string where = dlq == &same ? "same file" : "another file";
+    INFO(where);
+    q.push({1, ""}, {.timeout = 1500ms});
+    q.push({2, ""});
+    auto timed = q.claim(30s);
+    auto plain = q.claim(30s);
+    REQUIRE(timed);
+    REQUIRE(plain);
+    CHECK(timed->timeout == 1500ms);
+    const auto timed_entry = dlq->move_from(q, *timed, {"t", "m", ""});
+    const auto plain_entry = dlq->move_from(q, *plain, {"t", "m", ""});
+    CHECK(q.size() == 0);
+    REQUIRE(dlq->redrive(timed_entry, q).outcome == durable::redrive_outcome::redriven);
+    REQUIRE(dlq->redrive(plain_entry, q).outcome == durable::redrive_outcome::redriven);
+    auto again = q.claim(30s);
+    REQUIRE(again);
+    CHECK(again->job->n == 1);
+    CHECK(again->timeout == 1500ms);
+    auto plain_again = q.claim(30s);
+    REQUIRE(plain_again);
+    CHECK(plain_again->job->n == 2);
+    CHECK_FALSE(plain_again->timeout);
+    q.ack(*again);
+    q.ack(*plain_again);
+  }
+  // Back into its own queue by the entry alone (same file): the timeout comes back too.
+  q.push({3, ""}, {.timeout = 700ms});
+  auto c = q.claim(30s);
+  REQUIRE(c);
+  const auto entry = same.move_from(q, *c, {"t", "m", ""});
+  REQUIRE(same.redrive(entry).outcome == durable::redrive_outcome::redriven);
+  c = q.claim(30s);
+  REQUIRE(c);
+  CHECK(c->timeout == 700ms);
+}

@@ -201,6 +201,7 @@ struct job_snapshot {
   std::uint64_t fingerprint = 0;
   std::vector<std::byte> payload{};
   std::string history_json{};  ///< empty: no earlier attempt
+  std::optional<std::int64_t> timeout_ms{};  ///< as pushed; empty: the worker's default
 };
 
 /// One dead-letter entry to store. The final failure is appended to the history.
@@ -221,6 +222,7 @@ struct new_dead_letter {
   std::string_view history_json;  ///< earlier attempts; empty: none
   std::int64_t attempts = 0;      ///< the final attempt included
   std::int64_t enqueued_at_ms = 0;
+  std::optional<std::int64_t> timeout_ms{};  ///< the job's, kept for a redrive
 };
 
 /// A stored entry with everything but the summary's fields.
@@ -232,6 +234,7 @@ struct dead_letter_row {
   bool sequential = false;
   bool unique = false;
   std::int64_t max_attempts = 0;
+  std::optional<std::int64_t> timeout_ms{};  ///< the job's; empty: the worker's default
   std::string codec{};
   std::uint64_t fingerprint = 0;
   std::vector<std::byte> payload{};

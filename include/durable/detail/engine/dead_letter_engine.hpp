@@ -186,6 +186,7 @@ class dead_letter_engine {
     row.history_json = job->history_json;
     row.attempts = job->attempts + 1;
     row.enqueued_at_ms = job->enqueued_at_ms;
+    row.timeout_ms = job->timeout_ms;
     const auto [entry, inserted] = storage().add_dead_letters({&row, 1}).front();
     if (!inserted) {
       log(options_.log, log_level::info,

@@ -88,6 +88,7 @@ inline std::vector<storage::redriven_entry> redrive_across(dead_letter_engine& d
     job.enqueued_at_ms = to_unix_ms(row.summary.enqueued_at);
     job.sequential = row.sequential;
     job.max_attempts = row.max_attempts;
+    job.timeout_ms = row.timeout_ms;
     job.codec = row.codec;
     job.fingerprint = row.fingerprint;
     job.payload = row.payload;

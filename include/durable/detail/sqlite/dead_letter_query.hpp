@@ -74,7 +74,7 @@ inline constexpr std::string_view summary_columns =
   static const std::string sql =
       "SELECT " + std::string{summary_columns} +
       ", origin, context, priority, sequential, codec, fingerprint, payload, unique_key, "
-      "max_attempts FROM durable_dead_letters WHERE id = ?1 AND dlq_id = ?2";
+      "max_attempts, timeout_ms FROM durable_dead_letters WHERE id = ?1 AND dlq_id = ?2";
   std::optional<storage::dead_letter_row> out;
   {
     auto q = c.query(sql, id, dlq_id);
@@ -91,6 +91,7 @@ inline constexpr std::string_view summary_columns =
     row.payload = column_bytes(*q, 17);
     row.unique = q->int64(18) != 0;
     row.max_attempts = q->int64(19);
+    if (!q->is_null(20)) row.timeout_ms = q->int64(20);
     out = std::move(row);
   }
   out->history = dead_letter_history(c, id);

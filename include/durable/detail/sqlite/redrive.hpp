@@ -42,7 +42,7 @@ inline std::optional<storage::pushed> read_and_push(write_context& ctx, std::int
       "SELECT origin, queue, key, priority, sequential, codec, fingerprint, payload, "
       "json_insert(coalesce(history, '[]'), '$[#]', json_object('attempt', attempts, 'type', "
       "error_type, 'message', message, 'at', failed_at)), enqueued_at, unique_key, "
-      "max_attempts, redrive_policy FROM durable_dead_letters "
+      "max_attempts, redrive_policy, timeout_ms FROM durable_dead_letters "
       "WHERE id = ?1 AND dlq_id = ?2 AND redriven_at IS NULL",
       id, dlq_id);
   if (!q->step()) return std::nullopt;
@@ -82,6 +82,7 @@ inline std::optional<storage::pushed> read_and_push(write_context& ctx, std::int
   job.fingerprint = fingerprint;
   job.payload = q->blob(7);
   job.history_json = q->text(8);
+  if (!q->is_null(13)) job.timeout_ms = q->int64(13);
   out.queue = std::string{queue};
   return push_job(ctx, job);
 }
