@@ -200,7 +200,7 @@ struct job_snapshot {
   std::string codec{};
   std::uint64_t fingerprint = 0;
   std::vector<std::byte> payload{};
-  std::string history_json{};  ///< empty: no earlier attempt
+  std::string history_json{};                ///< empty: no earlier attempt
   std::optional<std::int64_t> timeout_ms{};  ///< as pushed; empty: the worker's default
 };
 

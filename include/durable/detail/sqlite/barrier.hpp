@@ -23,12 +23,13 @@
 
 /// The barrier condition on candidate row `j` (an alias) of the queue id parameter `queue`
 /// ("?5"). The unary `+` keeps the planner on the claim index (queue_id, priority DESC,
-/// run_at, then the rowid every entry ends with), which yields candidates in claim order. NOT INDEXED and the descending order make the search
-/// for an older job walk the rowid down from the candidate, nearest jobs first.
-#define DURABLE_DETAIL_SEQUENTIAL_BARRIER(j, queue)                                        \
+/// run_at, then the rowid every entry ends with), which yields candidates in claim order.
+/// NOT INDEXED and the descending order make the search for an older job walk the rowid
+/// down from the candidate, nearest jobs first.
+#define DURABLE_DETAIL_SEQUENTIAL_BARRIER(j, queue)                                           \
   "(+" j ".id <= coalesce((SELECT min(b.id) FROM durable_jobs AS b WHERE b.queue_id = " queue \
-  " AND b.sequential <> 0), 9223372036854775807) AND (" j                                  \
-  ".sequential = 0 OR (SELECT e.id FROM durable_jobs AS e NOT INDEXED WHERE e.id < " j     \
+  " AND b.sequential <> 0), 9223372036854775807) AND (" j                                     \
+  ".sequential = 0 OR (SELECT e.id FROM durable_jobs AS e NOT INDEXED WHERE e.id < " j        \
   ".id AND e.queue_id = " queue " ORDER BY e.id DESC LIMIT 1) IS NULL))"
 
 // NOLINTEND(cppcoreguidelines-macro-usage)

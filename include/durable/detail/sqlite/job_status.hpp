@@ -19,17 +19,20 @@ namespace durable::inline v0::detail::sqlite {
 /// The entry holding job `original_id` of the database whose id is `origin` (this file's
 /// own id: `self`), in any DLQ of this file. One probe of durable_dead_letters_origin, or
 /// of durable_dead_letters_job for a job of this file.
-[[nodiscard]] inline std::optional<storage::dead_letter_ref> dead_letter_of(
-    connection& c, std::string_view origin, job_id original_id, std::string_view self) {
-  auto q = origin == self
-               ? c.query("SELECT l.name, d.id FROM durable_dead_letters AS d "
-                         "JOIN durable_dead_letter_queues AS l ON l.id = d.dlq_id "
-                         "WHERE d.job_id = ?1 AND d.origin IS NULL",
-                         original_id)
-               : c.query("SELECT l.name, d.id FROM durable_dead_letters AS d "
-                         "JOIN durable_dead_letter_queues AS l ON l.id = d.dlq_id "
-                         "WHERE d.origin = ?1 AND d.job_id = ?2",
-                         origin, original_id);
+[[nodiscard]] inline std::optional<storage::dead_letter_ref> dead_letter_of(connection& c,
+                                                                            std::string_view origin,
+                                                                            job_id original_id,
+                                                                            std::string_view self) {
+  auto q = origin == self ? c.query(
+                                "SELECT l.name, d.id FROM durable_dead_letters AS d "
+                                "JOIN durable_dead_letter_queues AS l ON l.id = d.dlq_id "
+                                "WHERE d.job_id = ?1 AND d.origin IS NULL",
+                                original_id)
+                          : c.query(
+                                "SELECT l.name, d.id FROM durable_dead_letters AS d "
+                                "JOIN durable_dead_letter_queues AS l ON l.id = d.dlq_id "
+                                "WHERE d.origin = ?1 AND d.job_id = ?2",
+                                origin, original_id);
   if (!q->step()) return std::nullopt;
   return storage::dead_letter_ref{std::string{q->text(0)}, q->int64(1)};
 }
