@@ -649,6 +649,11 @@ TEST_CASE(
              while (!release) std::this_thread::sleep_for(1ms);  // a hung handler
            },
            options};
+  // A failed REQUIRE must not leave the hung handler for ~Worker to wait on forever.
+  struct release_on_exit {
+    std::atomic<bool>& release;
+    ~release_on_exit() { release = true; }
+  } const guard{release};
   const auto id = f.queue.push({1, ""}, {.timeout = 5s}).id;
   w.start();
   REQUIRE(eventually([&] { return started.load(); }));
@@ -662,6 +667,10 @@ TEST_CASE(
   const bool timed_out = eventually([&] { return w.stats().timed_out == 1; });
   CHECK(timed_out);
   CHECK(eventually([&] { return w.stats().retried == 1; }));
+  CHECK(eventually([&] {  // the hook runs after the retry is stored and counted
+    std::lock_guard lock{m};
+    return !retries.empty();
+  }));
   auto status = f.queue.status(id);
   CHECK(status.state == durable::job_state::scheduled);  // released: no longer held
   CHECK(status.attempts == 1);
