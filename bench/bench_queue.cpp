@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include <durable/detail/sqlite/barrier.hpp>
 #include <durable/detail/sqlite/schema.hpp>
 #include <durable/queue.hpp>
 
@@ -72,8 +73,8 @@ class raw_queue {
     max_id_ = prepare("SELECT max(id) FROM durable_jobs");
     insert_ = prepare(
         "INSERT INTO durable_jobs (id, queue_id, priority, run_at, attempts, max_attempts, "
-        "sequential, unique_key, enqueued_at, key, codec, fingerprint, history, payload) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+        "sequential, unique_key, enqueued_at, key, codec, fingerprint, history, payload, "
+        "timeout_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
     counter_ = prepare("UPDATE durable_queues SET jobs = jobs + ?2 WHERE id = ?1");
     const char* set =
         "SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "
@@ -81,18 +82,27 @@ class raw_queue {
         "history = CASE WHEN lease_token IS NULL THEN history ELSE json_insert("
         "coalesce(history, '[]'), '$[#]', json_object('attempt', attempts + 1, 'type', "
         "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', "
-        "?4)) END ";
+        "?4)) END, first_run_at = coalesce(first_run_at, ?4), ready_at = run_at ";
     const char* returning =
         " RETURNING id, key, attempts, max_attempts, priority, sequential, enqueued_at, codec, "
-        "fingerprint, payload";
+        "fingerprint, payload, timeout_ms, first_run_at, ready_at";
+    // The claim as durable words it, with the sequential barrier (barrier.hpp) on each
+    // candidate; and once without the barrier, to show what it costs.
     claim_ = prepare((std::string{"UPDATE durable_jobs "} + set +
-                      "WHERE id = (SELECT id FROM durable_jobs WHERE queue_id = ?5 AND "
-                      "run_at <= ?4 ORDER BY priority DESC, run_at, id LIMIT 1)" +
+                      "WHERE id = (SELECT id FROM durable_jobs AS j WHERE queue_id = ?5 AND "
+                      "run_at <= ?4 AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER(
+                          "j", "?5") " ORDER BY priority DESC, run_at, id LIMIT 1)" +
                       returning)
                          .c_str());
+    claim_plain_ = prepare((std::string{"UPDATE durable_jobs "} + set +
+                            "WHERE id = (SELECT id FROM durable_jobs WHERE queue_id = ?5 AND "
+                            "run_at <= ?4 ORDER BY priority DESC, run_at, id LIMIT 1)" +
+                            returning)
+                               .c_str());
     head_ = prepare(
-        "SELECT id, sequential FROM durable_jobs WHERE queue_id = ?1 AND run_at <= ?2 "
-        "ORDER BY priority DESC, run_at, id LIMIT ?3");
+        "SELECT id, sequential FROM durable_jobs AS j WHERE queue_id = ?1 AND run_at <= ?2 "
+        "AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER("j", "?1") " ORDER BY priority DESC, run_at, id "
+        "LIMIT ?3");
     claim_id_ =
         prepare((std::string{"UPDATE durable_jobs "} + set + "WHERE id = ?5" + returning).c_str());
     ack_ = prepare("DELETE FROM durable_jobs WHERE id = ?1 AND lease_token = ?2 AND queue_id = ?3");
@@ -102,8 +112,8 @@ class raw_queue {
   raw_queue(const raw_queue&) = delete;
   raw_queue& operator=(const raw_queue&) = delete;
   ~raw_queue() {
-    for (auto* s : {queue_row_, hwm_, max_id_, insert_, counter_, claim_, head_, claim_id_, ack_,
-                    begin_, commit_}) {
+    for (auto* s : {queue_row_, hwm_, max_id_, insert_, counter_, claim_, claim_plain_, head_,
+                    claim_id_, ack_, begin_, commit_}) {
       sqlite3_finalize(s);
     }
     sqlite3_close_v2(db_);
@@ -131,6 +141,7 @@ class raw_queue {
       sqlite3_bind_int64(insert_, 12, 1);
       sqlite3_bind_null(insert_, 13);
       sqlite3_bind_blob(insert_, 14, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
+      sqlite3_bind_null(insert_, 15);
       step_done(insert_);
     }
     count(n);
@@ -139,22 +150,24 @@ class raw_queue {
   void begin() { step_done(begin_); }
   void commit() { step_done(commit_); }
 
-  /// Claims one job (one transaction) and acks it (another); false when the queue is empty.
-  bool claim_ack() {
+  /// Claims one job (one transaction; with or without the sequential barrier) and acks it
+  /// (another); false when the queue is empty.
+  bool claim_ack(bool barrier = true) {
+    auto* claim = barrier ? claim_ : claim_plain_;
     const auto now = now_ms();
     const auto token = ++token_;
     begin();
-    bind_claim(claim_, token, now);
-    sqlite3_bind_int64(claim_, 5, queue_id_);
-    if (sqlite3_step(claim_) != SQLITE_ROW) {
-      sqlite3_reset(claim_);
+    bind_claim(claim, token, now);
+    sqlite3_bind_int64(claim, 5, queue_id_);
+    if (sqlite3_step(claim) != SQLITE_ROW) {
+      sqlite3_reset(claim);
       commit();
       return false;
     }
-    const auto id = sqlite3_column_int64(claim_, 0);
-    benchmark::DoNotOptimize(sqlite3_column_blob(claim_, 9));
-    durable_bench::check(db_, sqlite3_step(claim_));
-    sqlite3_reset(claim_);
+    const auto id = sqlite3_column_int64(claim, 0);
+    benchmark::DoNotOptimize(sqlite3_column_blob(claim, 9));
+    durable_bench::check(db_, sqlite3_step(claim));
+    sqlite3_reset(claim);
     commit();
     ack(id, token);
     return true;
@@ -230,6 +243,7 @@ class raw_queue {
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* counter_ = nullptr;
   sqlite3_stmt* claim_ = nullptr;
+  sqlite3_stmt* claim_plain_ = nullptr;
   sqlite3_stmt* head_ = nullptr;
   sqlite3_stmt* claim_id_ = nullptr;
   sqlite3_stmt* ack_ = nullptr;
@@ -303,13 +317,14 @@ void raw_claim_ack(benchmark::State& state) {
   scratch dir;
   raw_queue q{dir.db()};
   const auto body = body_of(state);
+  const bool barrier = state.range(1) != 0;
   const auto fill = [&] { q.push(body, refill); };
   for (auto _ : state) {
-    if (!q.claim_ack()) {
+    if (!q.claim_ack(barrier)) {
       state.PauseTiming();
       fill();
       state.ResumeTiming();
-      q.claim_ack();
+      q.claim_ack(barrier);
     }
   }
   state.SetItemsProcessed(state.iterations());
@@ -513,7 +528,8 @@ BENCHMARK(raw_push)->Arg(64)->Arg(1024);
 BENCHMARK(durable_push_many)->Arg(64)->Arg(1024);
 BENCHMARK(raw_push_many)->Arg(64)->Arg(1024);
 BENCHMARK(durable_claim_ack)->Arg(64)->Arg(1024);
-BENCHMARK(raw_claim_ack)->Arg(64)->Arg(1024);
+// Args: {job size, barrier}: durable's claim, and once without the sequential barrier.
+BENCHMARK(raw_claim_ack)->Args({64, 1})->Args({1024, 1})->Args({64, 0})->Args({1024, 0});
 BENCHMARK(durable_claim_batch_ack)->Arg(64)->Arg(1024);
 BENCHMARK(raw_claim_batch_ack)->Arg(64)->Arg(1024);
 BENCHMARK(minimal_push)->Arg(64)->Arg(1024);

@@ -1,6 +1,16 @@
 // SPDX-License-Identifier: MIT
 // The Worker: jobs per second with an empty DLQ and with a large one (the periodic DLQ
 // summary must not read the whole DLQ), and with 1, 2, 4, 8 handler threads on one Queue.
+//
+// And the Worker end to end next to durable's own claim+ack loop, in the same binary, on the
+// same queue and thread counts: how much the Worker (threads, leases kept, context,
+// classification, breaker, metrics, hooks) adds to the storage work it drives
+// (worker_drain, claim_ack_loop). Each iteration pushes 2,000 jobs (not timed), then times
+// draining them: the Worker with a no-op handler and default options (start, process,
+// stop), or N threads looping claim()+ack() until the queue is empty. Both wall time and
+// the CPU time of the whole process are reported (the work runs on other threads); on a
+// shared, loaded machine the CPU time is the steadier measure of the work each side does.
+//
 // The large DLQ holds $DURABLE_BENCH_WORKER_DLQ entries (default 1,000,000; scripts/bench.sh
 // sets 10,000,000), populated once per process in a temp dir, in the queue's own file.
 // Run: build/release/bench/bench_worker --benchmark_repetitions=5
@@ -9,9 +19,11 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -120,6 +132,69 @@ void worker_threads(benchmark::State& state) {
   state.SetItemsProcessed(done);
 }
 
+constexpr std::int64_t drain_jobs = 2000;
+
+/// The Worker with a no-op handler (it counts, to know when the batch is done), default
+/// options but the thread count.
+void worker_drain(benchmark::State& state) {
+  durable_bench::scratch dir;
+  durable::Queue<job> q{dir.db(), "bench", queue_options()};
+  durable::DeadLetterQueue<job> dlq{dir.db(), "bench.dlq", dlq_options()};
+  std::mutex m;
+  std::condition_variable cv;
+  std::int64_t done = 0;
+  durable::worker_options o;
+  o.threads = static_cast<std::size_t>(state.range(0));
+  durable::Worker<job> worker{q, dlq,
+                              [&](const job&) {
+                                std::lock_guard lock{m};
+                                if (++done % drain_jobs == 0) cv.notify_all();
+                              },
+                              o};
+  const std::vector<job> jobs(drain_jobs, job{1, std::string(64, 'x')});
+  for (auto _ : state) {
+    state.PauseTiming();
+    q.push_many(jobs);
+    std::int64_t target = 0;
+    {
+      std::lock_guard lock{m};
+      target = done + drain_jobs;
+    }
+    state.ResumeTiming();
+    worker.start();
+    {
+      std::unique_lock lock{m};
+      cv.wait(lock, [&] { return done >= target; });
+    }
+    worker.stop();
+  }
+  state.SetItemsProcessed(state.iterations() * drain_jobs);
+}
+
+/// durable's own loop: N threads claim() and ack() until the queue is empty.
+void claim_ack_loop(benchmark::State& state) {
+  durable_bench::scratch dir;
+  durable::Queue<job> q{dir.db(), "bench", queue_options()};
+  const std::vector<job> jobs(drain_jobs, job{1, std::string(64, 'x')});
+  const auto threads = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state) {
+    state.PauseTiming();
+    q.push_many(jobs);
+    state.ResumeTiming();
+    std::vector<std::thread> running;
+    for (std::size_t t = 0; t < threads; ++t) {
+      running.emplace_back([&q] {
+        while (auto c = q.claim(30s)) {
+          benchmark::DoNotOptimize(c->job);
+          q.ack(*c);
+        }
+      });
+    }
+    for (auto& t : running) t.join();
+  }
+  state.SetItemsProcessed(state.iterations() * drain_jobs);
+}
+
 }  // namespace
 
 BENCHMARK(worker_dlq)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -128,6 +203,22 @@ BENCHMARK(worker_threads)
     ->Range(1, 8)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+
+// Arg: threads.
+BENCHMARK(worker_drain)
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(claim_ack_loop)
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);

@@ -4,8 +4,11 @@
 // and a circuit breaker; permanent ones go to the dead-letter queue at once; jobs that
 // exhaust their retries during the outage are dead-lettered too. Once the service is
 // back, a recovery over the outage window puts the redrivable ones back, and the worker
-// finishes them. Everything lives in one SQLite file; kill it at any point and rerun:
-// nothing committed is lost.
+// finishes them. The worker runs as a service would: Worker::run() blocks main until
+// the story is over, or until Ctrl-C / SIGTERM (stop_signals) makes it drain and stop.
+// At the end it prints the worker's metrics as a Prometheus endpoint would serve them.
+// Everything lives in one SQLite file; kill it at any point and rerun: nothing committed
+// is lost.
 //
 //   demo                        the story in a SQLite file under the temp directory
 //   demo --postgres <conninfo>  the same story in a PostgreSQL database (a libpq connection
@@ -25,14 +28,12 @@
 #include <optional>
 #include <span>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
 
 #include <durable/durable.hpp>
-#ifdef DURABLE_DEMO_POSTGRES
-#include <durable/postgres.hpp>
-#endif
 
 using namespace std::chrono_literals;
 
@@ -85,13 +86,18 @@ class payment_service {
   std::atomic<int> charged_{0};
 };
 
-void wait_until_idle(durable::Queue<charge>& queue,
-                     durable::Worker<charge, durable::pfr_codec, payment_errors>& worker) {
+using payment_worker = durable::Worker<charge, durable::pfr_codec, payment_errors>;
+
+/// Waits until the queue is empty and nothing runs; false if `stop` came first.
+bool wait_until_idle(durable::Queue<charge>& queue, payment_worker& worker,
+                     const std::stop_token& stop) {
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (std::chrono::steady_clock::now() < deadline &&
          (!queue.empty() || worker.stats().in_flight > 0)) {
+    if (stop.stop_requested()) return false;
     std::this_thread::sleep_for(20ms);
   }
+  return !stop.stop_requested();
 }
 
 /// Where the demo keeps its queue: a fresh SQLite file, or a PostgreSQL database.
@@ -136,9 +142,14 @@ std::optional<storage_choice> choose_storage(int argc, char** argv) {
   return choice;
 }
 
+void tell_story(durable::Queue<charge>& queue, durable::DeadLetterQueue<charge>& dlq,
+                payment_worker& worker, payment_service& service, std::atomic<int>& retries,
+                bool recovery, const std::stop_token& stop);
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  durable::stop_signals signals;  // first: Ctrl-C and SIGTERM now drain the worker instead
   const auto choice = choose_storage(argc, argv);
   if (!choice) return 2;
   const durable::database db{choice->db};
@@ -171,10 +182,42 @@ int main(int argc, char** argv) {
     fmt::print("  dead-lettered job {} after attempt {}: {} ({})\n", e.id, e.attempt, c.name,
                c.message);
   };
-  durable::Worker<charge, durable::pfr_codec, payment_errors> worker{
-      queue, dlq, [&](const charge& c) { service.charge(c); }, options};
-  worker.start();
+  payment_worker worker{queue, dlq, [&](const charge& c) { service.charge(c); }, options};
 
+  // The producer's story on its own thread; main runs the worker until the story ends.
+  std::jthread story{[&](std::stop_token) {
+    tell_story(queue, dlq, worker, service, retries, choice->recovery, signals.token());
+    worker.request_stop();
+  }};
+  const bool drained = worker.run(signals.token(), 10s);
+  story.join();
+  if (signals.received() != 0) {
+    fmt::print(
+        "\nStopped by signal {}: the worker drained {}; whatever was not done stays in "
+        "the queue for the next run.\n",
+        signals.received(), drained ? "cleanly" : "as far as it could");
+  }
+
+  const auto s = worker.stats();
+  fmt::print("\n4. Done: {} of 60 orders charged; {} left in the DLQ for a human: ",
+             service.charged(), dlq.size());
+  for (const auto& e : dlq.recent(10)) {
+    fmt::print("{} ({}) ", e.key ? std::get<std::string>(*e.key) : "?", e.error_type);
+  }
+  fmt::print("\n   worker: {} processed, {} succeeded, {} retried, {} dead-lettered.\n",
+             s.processed, s.succeeded, s.retried, s.dead_lettered);
+  fmt::print(
+      "\n5. The worker's metrics, as a GET /metrics endpoint of yours would serve them:\n\n{}",
+      worker.metrics().prometheus());
+  if (signals.received() != 0) return 128 + signals.received();  // as a shell reports it
+  return service.charged() + static_cast<int>(dlq.size()) == 60 ? 0 : 1;
+}
+
+namespace {
+
+void tell_story(durable::Queue<charge>& queue, durable::DeadLetterQueue<charge>& dlq,
+                payment_worker& worker, payment_service& service, std::atomic<int>& retries,
+                bool recovery, const std::stop_token& stop) {
   fmt::print("1. The producer pushes 60 charges; the payment service goes down after 20.\n");
   auto outage_start = std::chrono::system_clock::now();
   for (std::int64_t i = 1; i <= 60; ++i) {
@@ -186,6 +229,7 @@ int main(int argc, char** argv) {
     const std::string customer = i % 15 == 0 ? "mallory" : fmt::format("customer-{}", i);
     queue.push({i, customer, 100 * i}, {.key = fmt::format("order-{}", i)});
     std::this_thread::sleep_for(10ms);
+    if (stop.stop_requested()) return;
   }
   std::this_thread::sleep_for(800ms);
   service.set_down(false);
@@ -193,19 +237,19 @@ int main(int argc, char** argv) {
   fmt::print("  -- outage ends after {} --\n",
              std::chrono::duration_cast<std::chrono::milliseconds>(outage_end - outage_start));
   fmt::print("  (retries wait with backoff; while the breaker is open nothing is claimed)\n");
-  wait_until_idle(queue, worker);
+  if (!wait_until_idle(queue, worker, stop)) return;
 
-  auto s = worker.stats();
+  const auto s = worker.stats();
   fmt::print("\n2. After the outage: {} charged, {} retries, {} dead-lettered.\n",
              service.charged(), retries.load(), s.dead_lettered);
   std::map<std::string, std::int64_t> by_type;
   for (const auto& e : dlq.query({}, {.limit = 1000}).entries) ++by_type[e.error_type];
   for (const auto& [type, n] : by_type) fmt::print("  DLQ: {} x {}\n", n, type);
 
-  if (!choice->recovery) {
-    worker.stop();
-    fmt::print("\nStopped before recovery; look around with: durable stats {}\n", db.target());
-    return 0;
+  if (!recovery) {
+    fmt::print("\nStopped before recovery; look around with: durable stats {}\n",
+               queue.engine().target());
+    return;
   }
 
   fmt::print("\n3. Recovery over the outage window (redrive-safe errors only, service healthy):\n");
@@ -224,16 +268,7 @@ int main(int argc, char** argv) {
   const auto again = durable::recover(dlq, queue, window, gates, recovery);
   fmt::print("  running the same recovery again recovers {} (each entry moves once)\n",
              again.recovered);
-  wait_until_idle(queue, worker);
-  worker.stop();
-
-  s = worker.stats();
-  fmt::print("\n4. Done: {} of 60 orders charged; {} left in the DLQ for a human: ",
-             service.charged(), dlq.size());
-  for (const auto& e : dlq.recent(10)) {
-    fmt::print("{} ({}) ", e.key ? std::get<std::string>(*e.key) : "?", e.error_type);
-  }
-  fmt::print("\n   worker: {} processed, {} succeeded, {} retried, {} dead-lettered.\n",
-             s.processed, s.succeeded, s.retried, s.dead_lettered);
-  return service.charged() + static_cast<int>(dlq.size()) == 60 ? 0 : 1;
+  wait_until_idle(queue, worker, stop);
 }
+
+}  // namespace

@@ -10,12 +10,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <durable/dead_letter_queue.hpp>
@@ -716,6 +718,12 @@ TEST_CASE("move_from, same file: the job leaves the queue and enters the DLQ in 
   CHECK(e->history[2].error_type == "http.400");
   CHECK(e->history[2].attempt == 3);
   CHECK(e->history[2].at == clock.now());
+  const auto status = q.status(pushed.id);
+  CHECK(status.state == durable::job_state::dead_lettered);
+  CHECK(status.dead_letter == id);
+  CHECK(status.dead_letter_queue == "emails.dlq");
+  CHECK(status.attempts == 3);
+  CHECK(dlq.find(q, pushed.id) == id);
   // The claim is spent: a second move or an ack is a lost lease.
   CHECK_THROWS_AS(dlq.move_from(q, *c3, {"x", "y", ""}), durable::lease_lost_error);
   CHECK_THROWS_AS(q.ack(*c3), durable::lease_lost_error);
@@ -801,6 +809,10 @@ TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failu
     CHECK(e->history[0].error_type == "timeout");
     CHECK(e->history[1].error_type == "http.400");
     CHECK(count_table(dlq_path, "durable_jobs") == 0);
+    // The queue's file does not hold the entry; the DLQ finds it by the job it holds.
+    CHECK(q.status(pushed.id).state == durable::job_state::not_found);
+    CHECK(dlq.find(q, pushed.id) == id);
+    CHECK_FALSE(dlq.find(q, pushed.id + 1));
   }
 
   SUBCASE("the delete from the queue fails after the insert into the DLQ") {
@@ -1274,4 +1286,91 @@ TEST_CASE("keys and messages keep NUL bytes, an error type with one is refused")
                   durable::invalid_argument_error);
   CHECK(q.history(e->id).size() == attempts_before);
   CHECK(dlq.size() == 1);
+}
+
+TEST_CASE("with log_events the DLQ logs each add, move and retention run (off by default)") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  std::vector<std::pair<std::string, std::string>> events;  // name, message
+  std::mutex m;
+  auto options = quiet_dlq(&clock);
+  options.log = [&](const durable::log_event& e) {
+    std::lock_guard lock{m};
+    events.emplace_back(e.name, e.message);
+  };
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue(&clock)};
+  {
+    DeadLetterQueue<email> quiet{dir.db("q.db"), "emails.dlq", options};
+    quiet.add({1, ""}, {"http.400", "bad", ""}, 1);
+    CHECK(quiet.delete_older_than(1h) == 0);
+    CHECK(events.empty());
+  }
+  options.log_events = true;
+  DeadLetterQueue<email> dlq{dir.db("q.db"), "emails.dlq", options};
+  q.push({2, ""});
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  q.nack(*c, 0ms, {"timeout", "first", ""});
+  c = q.claim(10s);
+  REQUIRE(c);
+  const auto entry = dlq.move_from(q, *c, {"http.503", "down", ""});
+  dlq.add({3, ""}, {"manual", "by hand", ""}, 1);
+  clock.advance(48h);
+  CHECK(dlq.delete_older_than(24h) == 3);
+  REQUIRE(events.size() == 3);
+  CHECK(events[0].first == "dlq.moved");
+  CHECK(events[0].second ==
+        "job " + std::to_string(c->id) +
+            R"( of queue "emails" moved to dead-letter queue "emails.dlq" after )"
+            "2 attempts: http.503");
+  CHECK(events[1].first == "dlq.added");
+  CHECK(
+      events[1].second.find("added to dead-letter queue \"emails.dlq\" after 1 attempt: manual") !=
+      std::string::npos);
+  CHECK(events[2].first == "dlq.retention");
+  CHECK(events[2].second == R"(dead-letter queue "emails.dlq": removed 3 entries older than 24h)");
+  CHECK(entry > 0);
+}
+
+TEST_CASE("a job's timeout is kept through a move to a DLQ and a redrive, in one file or two") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue(&clock)};
+  DeadLetterQueue<email> same{dir.db("q.db"), "emails.dlq", quiet_dlq(&clock)};
+  DeadLetterQueue<email> other{dir.db("other.db"), "emails.dlq", quiet_dlq(&clock)};
+  for (auto* dlq : {&same, &other}) {
+    const std::string where = dlq == &same ? "same file" : "another file";
+    INFO(where);
+    q.push({1, ""}, {.timeout = 1500ms});
+    q.push({2, ""});
+    auto timed = q.claim(30s);
+    auto plain = q.claim(30s);
+    REQUIRE(timed);
+    REQUIRE(plain);
+    CHECK(timed->timeout == 1500ms);
+    const auto timed_entry = dlq->move_from(q, *timed, {"t", "m", ""});
+    const auto plain_entry = dlq->move_from(q, *plain, {"t", "m", ""});
+    CHECK(q.size() == 0);
+    REQUIRE(dlq->redrive(timed_entry, q).outcome == durable::redrive_outcome::redriven);
+    REQUIRE(dlq->redrive(plain_entry, q).outcome == durable::redrive_outcome::redriven);
+    auto again = q.claim(30s);
+    REQUIRE(again);
+    CHECK(again->job->n == 1);
+    CHECK(again->timeout == 1500ms);
+    auto plain_again = q.claim(30s);
+    REQUIRE(plain_again);
+    CHECK(plain_again->job->n == 2);
+    CHECK_FALSE(plain_again->timeout);
+    q.ack(*again);
+    q.ack(*plain_again);
+  }
+  // Back into its own queue by the entry alone (same file): the timeout comes back too.
+  q.push({3, ""}, {.timeout = 700ms});
+  auto c = q.claim(30s);
+  REQUIRE(c);
+  const auto entry = same.move_from(q, *c, {"t", "m", ""});
+  REQUIRE(same.redrive(entry).outcome == durable::redrive_outcome::redriven);
+  c = q.claim(30s);
+  REQUIRE(c);
+  CHECK(c->timeout == 700ms);
 }

@@ -185,3 +185,57 @@ TEST_CASE("a schema v1 file is migrated through v2 in place") {
   const auto id = write_old_file(path, 1);
   check_migrated(path, id, 1);
 }
+
+TEST_CASE("a schema v3 file gets the Worker's step: timeouts, run times, barriers, status") {
+  temp_dir dir;
+  const auto path = dir.file("v3.db");
+  {
+    sql::connection c{path, {}};
+    sql::migrate(c, std::span{sql::migrations}.first(3));
+    REQUIRE(sql::stored_schema_version(c) == 3);
+    sql::write_transaction tx{c};
+    c.exec(R"sql(
+      INSERT INTO durable_queues (id, name, jobs) VALUES (1, 'mail', 3);
+      INSERT INTO durable_jobs (id, queue_id, run_at, enqueued_at, sequential, codec,
+          fingerprint, payload)
+        VALUES (1, 1, 1000, 1000, 0, 'bytes', 7, x'01'),
+               (2, 1, 1000, 1000, 1, 'bytes', 7, x'02'),
+               (3, 1, 1000, 1000, 0, 'bytes', 7, x'03');
+      INSERT INTO durable_dead_letter_queues (id, name, entries) VALUES (1, 'dead', 1);
+      INSERT INTO durable_dead_letters (id, dlq_id, failed_at, error_type, message, attempts,
+          enqueued_at, queue, job_id, origin, codec, fingerprint, payload)
+        VALUES (1, 1, 900, 'x', 'y', 2, 500, 'mail', 9, NULL, 'bytes', 7, x'09');
+    )sql");
+    tx.commit();
+  }
+  durable::database db{path};
+  auto& s = db.storage();
+  {
+    sql::connection c{path, {}};
+    CHECK(sql::stored_schema_version(c) == sql::migrations.back().version);
+  }
+  // The job moved before the step is found through the new index.
+  const auto moved = s.job_status("mail", 9, 10'000);
+  CHECK(moved.state == durable::job_state::dead_lettered);
+  CHECK(moved.dlq == "dead");
+  CHECK(moved.entry == 1);
+  // Old jobs have no timeout; the sequential job 2 waits for job 1, and job 3 for it.
+  storage::claim_request r;
+  r.queue = "mail";
+  r.now_ms = 10'000;
+  r.lease_until_ms = 40'000;
+  r.token = 1;
+  r.claimer = "test";
+  const auto first = s.claim(r);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].id == 1);
+  CHECK_FALSE(first[0].timeout_ms);
+  CHECK(first[0].first_run_at_ms == 10'000);
+  CHECK(first[0].ready_at_ms == 1000);
+  r.token = 2;
+  CHECK(s.claim(r).empty());
+  CHECK(s.ack({"mail", 1, 1}));
+  const auto barrier = s.claim(r);
+  REQUIRE(barrier.size() == 1);
+  CHECK(barrier[0].id == 2);
+}

@@ -1,16 +1,27 @@
 // SPDX-License-Identifier: MIT
 // Worker against real files: retry schedule, permanent errors, exhaustion, poison jobs,
-// circuit breaker, DLQ retention and monitoring, lease keeping, stop, threads.
+// circuit breaker, DLQ retention and monitoring, lease keeping, stop, threads, handler
+// context and stop tokens, timeouts, batch handlers, sequential barriers under threads,
+// metrics and JSON log lines.
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <future>
+#include <map>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <span>
+#include <sstream>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -490,7 +501,7 @@ TEST_CASE("bad worker options are refused") {
   options.retry.multiplier = 0.5;
   CHECK_THROWS_AS((worker{f.queue, f.dlq, [](const order&) {}, options}),
                   durable::invalid_argument_error);
-  CHECK_THROWS_AS((worker{f.queue, f.dlq, nullptr, f.worker_options()}),
+  CHECK_THROWS_AS((worker{f.queue, f.dlq, worker::handler_type{}, f.worker_options()}),
                   durable::invalid_argument_error);
 }
 
@@ -538,4 +549,513 @@ TEST_CASE("an error's own retry override gives it more attempts than the worker 
   REQUIRE(f.dlq.recent(1).size() == 1);
   CHECK(f.dlq.recent(1)[0].attempts == 6);
   CHECK(f.dlq.recent(1)[0].error_type == "test.flaky_network");
+}
+
+// ---------------------------------------------------------------- context, stop, timeouts
+
+namespace {
+
+/// Polls `done` until it holds; false after two minutes (a loaded machine is slow, not wrong).
+template <class Predicate>
+bool eventually(Predicate done) {
+  const auto deadline = std::chrono::steady_clock::now() + 2min;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+/// Blocks until `stop` is requested or `release` is set; true if stopped.
+bool wait_for_stop(const std::stop_token& stop, std::atomic<bool>& release) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock{m};
+  while (!stop.stop_requested() && !release) cv.wait_for(lock, stop, 1ms, [] { return false; });
+  return stop.stop_requested();
+}
+
+}  // namespace
+
+TEST_CASE("a handler's context carries the job's id, key, attempts, times, queue and deadline") {
+  fixture f;
+  auto options = f.worker_options();
+  options.timeout = 90s;
+  std::vector<durable::job_context> seen;
+  durable::Worker<order, durable::pfr_codec, test_errors> w{
+      f.queue, f.dlq,
+      [&](const order&, durable::job_context& ctx) {
+        seen.push_back(ctx);
+        f.clock.advance(250ms);
+        if (ctx.attempt == 1) throw timeout_error("slow");
+      },
+      options};
+  const auto enqueued = f.clock.now();
+  const auto id = f.queue.push({1, "book"}, {.key = "customer-1", .max_attempts = 3}).id;
+  f.clock.advance(1s);
+  const auto first_run = f.clock.now();
+  CHECK(w.process_available() == 1);
+  f.clock.advance(1s);  // the backoff
+  CHECK(w.process_available() == 1);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].id == id);
+  CHECK(seen[0].key == durable::job_key{"customer-1"});
+  CHECK(seen[0].attempt == 1);
+  CHECK(seen[1].attempt == 2);
+  CHECK(seen[0].max_attempts == 3);
+  CHECK(seen[0].enqueued_at == enqueued);
+  CHECK(seen[0].first_run_at == first_run);
+  CHECK(seen[1].first_run_at == first_run);  // kept across attempts
+  CHECK(seen[0].queue == "orders");
+  CHECK(seen[0].deadline == first_run + 90s);
+  CHECK(seen[1].deadline == first_run + 1s + 250ms + 90s);
+  CHECK_FALSE(seen[0].stop.stop_requested());
+  CHECK(f.queue.empty());
+}
+
+TEST_CASE("a job's stop token fires when the worker stops: the job finishes and is acked") {
+  fixture f;
+  auto options = f.worker_options();
+  options.threads = 2;
+  std::atomic<int> started{0};
+  std::atomic<int> stopped{0};
+  std::atomic<bool> never{false};
+  worker w{f.queue, f.dlq,
+           [&](const order&, durable::job_context& ctx) {
+             ++started;
+             if (wait_for_stop(ctx.stop, never)) ++stopped;
+           },
+           options};
+  f.queue.push({1, ""});
+  f.queue.push({2, ""});
+  f.queue.push({3, ""});
+  w.start();
+  REQUIRE(eventually([&] { return started == 2; }));
+  CHECK(w.stop(2min));
+  CHECK(stopped == 2);
+  CHECK(w.stats().succeeded == 2);
+  CHECK(f.queue.size() == 1);  // the third was never claimed
+  CHECK(f.queue.stats().pending == 1);
+}
+
+TEST_CASE("a job's stop token fires when its lease is lost to another claimer") {
+  fixture f;
+  auto options = f.worker_options();
+  options.lease = 1s;  // extended every ~333 ms of real time to 1 s past the manual clock
+  std::atomic<bool> started{false};
+  std::atomic<bool> stopped{false};
+  std::atomic<bool> release{false};
+  worker w{f.queue, f.dlq,
+           [&](const order&, durable::job_context& ctx) {
+             started = true;
+             stopped = wait_for_stop(ctx.stop, release);
+           },
+           options};
+  const auto id = f.queue.push({1, ""}).id;
+  w.start();
+  REQUIRE(eventually([&] { return started.load(); }));
+  durable::Queue<order> rival{f.dir.db("jobs.db"), "orders", f.queue_options()};
+  std::optional<durable::claimed_job<order>> taken;
+  const bool rival_took_it = eventually([&] {  // until the rival claims between extensions
+    f.clock.advance(2s);
+    taken = rival.claim(1h);
+    return taken.has_value();
+  });
+  if (!rival_took_it) release = true;
+  REQUIRE(rival_took_it);
+  CHECK(taken->id == id);
+  CHECK(eventually([&] { return stopped.load(); }));
+  release = true;
+  CHECK(w.stop(2min));
+  CHECK(w.stats().succeeded == 0);  // its ack was refused: the rival holds the job
+  CHECK(f.logged("lease"));
+  const auto status = f.queue.status(id);
+  CHECK(status.state == durable::job_state::claimed);
+  CHECK(status.lease_until == taken->lease_until);
+}
+
+TEST_CASE(
+    "past its timeout a job's stop token fires, past the grace the attempt fails as a timeout") {
+  fixture f;
+  auto options = f.worker_options();
+  options.timeout = 1h;  // the job's own timeout overrides it
+  options.timeout_grace = 2s;
+  std::vector<durable::classification> retries;
+  std::mutex m;
+  options.on_retry = [&](const durable::job_event&, const durable::classification& c,
+                         std::chrono::milliseconds) {
+    std::lock_guard lock{m};
+    retries.push_back(c);
+  };
+  std::atomic<bool> started{false};
+  std::atomic<bool> saw_stop{false};
+  std::atomic<bool> release{false};
+  std::atomic<int> second_attempts{0};
+  worker w{f.queue, f.dlq,
+           [&](const order&, durable::job_context& ctx) {
+             if (ctx.attempt > 1) {
+               ++second_attempts;
+               return;
+             }
+             started = true;
+             saw_stop = wait_for_stop(ctx.stop, release);
+             while (!release) std::this_thread::sleep_for(1ms);  // a hung handler
+           },
+           options};
+  // A failed REQUIRE must not leave the hung handler for ~Worker to wait on forever.
+  struct release_on_exit {
+    std::atomic<bool>& release;
+    ~release_on_exit() { release = true; }
+  } const guard{release};
+  const auto id = f.queue.push({1, ""}, {.timeout = 5s}).id;
+  w.start();
+  REQUIRE(eventually([&] { return started.load(); }));
+  f.clock.advance(4999ms);
+  CHECK(f.queue.status(id).state == durable::job_state::claimed);
+  f.clock.advance(1ms);  // the deadline: the stop token fires, the attempt still runs
+  const bool fired = eventually([&] { return saw_stop.load(); });
+  CHECK(fired);
+  CHECK(w.stats().timed_out == 0);
+  f.clock.advance(2s);  // the grace: recorded as failed, retried after the backoff (1 s)
+  const bool timed_out = eventually([&] { return w.stats().timed_out == 1; });
+  CHECK(timed_out);
+  CHECK(eventually([&] { return w.stats().retried == 1; }));
+  CHECK(eventually([&] {  // the hook runs after the retry is stored and counted
+    std::lock_guard lock{m};
+    return !retries.empty();
+  }));
+  auto status = f.queue.status(id);
+  CHECK(status.state == durable::job_state::scheduled);  // released: no longer held
+  CHECK(status.attempts == 1);
+  const auto history = f.queue.history(id);
+  REQUIRE(history.size() == 1);
+  CHECK(history[0].error_type == "durable::timeout");
+  {
+    std::lock_guard lock{m};
+    REQUIRE(retries.size() == 1);
+    CHECK(retries[0].name == durable::timed_out_error);
+    CHECK(retries[0].kind == durable::error_kind::transient);
+  }
+  CHECK(w.stats().in_flight == 1);  // the hung handler's thread is still busy
+  release = true;                   // it returns: its result is discarded
+  CHECK(eventually([&] { return w.stats().in_flight == 0; }));
+  CHECK(w.stats().succeeded == 0);
+  f.clock.advance(1s);  // the backoff ends: attempt 2 runs and succeeds
+  CHECK(eventually([&] { return w.stats().succeeded == 1; }));
+  CHECK(w.stop(2min));
+  CHECK(second_attempts == 1);
+  CHECK(f.queue.empty());
+  CHECK(f.logged("ran past its timeout of 5000ms"));
+  CHECK(f.logged("returned after its attempt was recorded as timed out"));
+  const auto m_metrics = w.metrics().of_queue("orders");
+  CHECK(m_metrics.timed_out == 1);
+  CHECK(m_metrics.retried.at("durable::timeout") == 1);
+}
+
+TEST_CASE("a timed-out job with no attempts left is dead-lettered as durable::timeout") {
+  fixture f;
+  auto options = f.worker_options();
+  options.timeout = 1s;
+  options.timeout_grace = 0ms;
+  std::atomic<bool> started{false};
+  std::atomic<bool> release{false};
+  worker w{f.queue, f.dlq,
+           [&](const order&, durable::job_context& ctx) {
+             started = true;
+             wait_for_stop(ctx.stop, release);
+             while (!release) std::this_thread::sleep_for(1ms);
+           },
+           options};
+  f.queue.push({1, ""}, {.max_attempts = 1});
+  w.start();
+  REQUIRE(eventually([&] { return started.load(); }));
+  f.clock.advance(1s);
+  const bool dead = eventually([&] { return w.stats().dead_lettered == 1; });
+  release = true;
+  CHECK(dead);
+  CHECK(w.stop(2min));
+  const auto recent = f.dlq.recent(1);
+  REQUIRE(recent.size() == 1);
+  CHECK(recent[0].error_type == "durable::timeout");
+  CHECK(recent[0].redrive == durable::redrive_policy::safe);
+  CHECK(f.queue.empty());
+}
+
+// ---------------------------------------------------------------- batches
+
+TEST_CASE("a batch handler gets the claimed batch and fails jobs one by one") {
+  fixture f;
+  auto options = f.worker_options();
+  options.batch_size = 10;
+  std::vector<std::size_t> sizes;
+  durable::Worker<order, durable::pfr_codec, test_errors> w{
+      f.queue, f.dlq,
+      [&](std::span<const order> jobs, std::span<durable::job_context> contexts) {
+        sizes.push_back(jobs.size());
+        REQUIRE(jobs.size() == contexts.size());
+        for (std::size_t i = 0; i < jobs.size(); ++i) {
+          CHECK(contexts[i].queue == "orders");
+          if (jobs[i].item == "bad") contexts[i].fail(bad_order("no such item"));
+          if (jobs[i].item == "slow") contexts[i].fail(timeout_error("upstream timed out"));
+        }
+      },
+      options};
+  const auto good = f.queue.push({1, "ok"}).id;
+  const auto bad = f.queue.push({2, "bad"}).id;
+  const auto slow = f.queue.push({3, "slow"}).id;
+  f.queue.push({4, "ok"});
+  CHECK(w.process_available() == 4);
+  CHECK(sizes == std::vector<std::size_t>{4});
+  CHECK(f.queue.status(good).state == durable::job_state::not_found);
+  const auto dead = f.queue.status(bad);
+  CHECK(dead.state == durable::job_state::dead_lettered);
+  CHECK(f.dlq.get(*dead.dead_letter)->error_type == "test.bad_order");
+  CHECK(f.queue.status(slow).state == durable::job_state::scheduled);
+  const auto s = w.stats();
+  CHECK(s.succeeded == 2);
+  CHECK(s.dead_lettered == 1);
+  CHECK(s.retried == 1);
+
+  f.clock.advance(1s);  // the slow one again: this time the handler throws for the batch
+  durable::Worker<order, durable::pfr_codec, test_errors> thrower{
+      f.queue, f.dlq,
+      [&](std::span<const order>, std::span<durable::job_context>) {
+        throw timeout_error("batch upstream down");
+      },
+      options};
+  f.queue.push({5, "ok"});
+  CHECK(thrower.process_available() == 2);
+  CHECK(thrower.stats().retried == 2);
+  CHECK(f.queue.stats().scheduled == 2);
+}
+
+TEST_CASE("parallel_batches runs the jobs of one claimed batch on all the worker's threads") {
+  fixture f;
+  auto options = f.worker_options();
+  options.clock = nullptr;
+  options.threads = 4;
+  options.batch_size = 4;
+  options.parallel_batches = true;
+  std::mutex m;
+  std::condition_variable cv;
+  int running = 0;
+  int most = 0;
+  worker w{f.queue, f.dlq,
+           [&](const order&) {
+             std::unique_lock lock{m};
+             most = std::max(most, ++running);
+             cv.notify_all();
+             // Until all four run at once (or long enough to say they never will).
+             cv.wait_for(lock, 2min, [&] { return most == 4; });
+             --running;
+           },
+           options};
+  for (std::int64_t i = 0; i < 4; ++i) f.queue.push({i, ""});
+  w.start();
+  CHECK(eventually([&] { return w.stats().succeeded == 4; }));
+  CHECK(w.stop(2min));
+  CHECK(most == 4);
+  CHECK(f.queue.empty());
+  options.batch_size = 1;
+  options.parallel_batches = true;
+  CHECK_NOTHROW((worker{f.queue, f.dlq, [](const order&) {}, options}));
+  CHECK_THROWS_AS((worker{f.queue, f.dlq,
+                          [](std::span<const order>, std::span<durable::job_context>) {}, options}),
+                  durable::invalid_argument_error);
+}
+
+// ---------------------------------------------------------------- barriers under threads
+
+TEST_CASE("a sequential job runs alone: 4 threads never overlap it with older or younger jobs") {
+  fixture f;
+  auto options = f.worker_options();
+  options.clock = nullptr;
+  options.threads = 4;
+  std::mutex m;
+  std::set<std::int64_t> running;
+  std::set<std::int64_t> finished;
+  std::set<std::int64_t> sequential;
+  std::int64_t violations = 0;
+  std::int64_t overlapped = 0;  // parallel jobs seen running together: the test can see overlap
+  worker w{f.queue, f.dlq,
+           [&](const order& o) {
+             {
+               std::lock_guard lock{m};
+               const bool is_sequential = sequential.contains(o.id);
+               for (std::int64_t older = 0; older < o.id; ++older) {
+                 const bool done = finished.contains(older);
+                 if (!done && (is_sequential || sequential.contains(older))) ++violations;
+               }
+               if (is_sequential && !running.empty()) ++violations;
+               if (!running.empty()) ++overlapped;
+               running.insert(o.id);
+             }
+             std::this_thread::sleep_for(2ms);  // widens the windows a barrier must close
+             std::lock_guard lock{m};
+             running.erase(o.id);
+             finished.insert(o.id);
+           },
+           options};
+  constexpr std::int64_t jobs = 60;
+  for (std::int64_t i = 0; i < jobs; ++i) {
+    const bool is_sequential = i % 12 == 11;
+    if (is_sequential) sequential.insert(i);
+    f.queue.push({i, ""}, {.sequential = is_sequential});
+  }
+  w.start();
+  CHECK(eventually([&] { return w.stats().succeeded == jobs; }));
+  CHECK(w.stop(2min));
+  CHECK(violations == 0);
+  CHECK(overlapped > 0);
+  CHECK(f.queue.empty());
+}
+
+// ---------------------------------------------------------------- metrics and logs
+
+namespace {
+
+/// Prometheus text parsed back: "name{labels}" -> value; HELP and TYPE lines by name.
+struct exposition {
+  std::map<std::string, double> samples;
+  std::map<std::string, std::string> types;
+
+  explicit exposition(const std::string& text) {
+    std::istringstream in{text};
+    std::string line;
+    while (std::getline(in, line)) {
+      REQUIRE_FALSE(line.empty());
+      if (line.rfind("# TYPE ", 0) == 0) {
+        std::istringstream t{line.substr(7)};
+        std::string name;
+        std::string type;
+        t >> name >> type;
+        types[name] = type;
+        continue;
+      }
+      if (line.rfind("# HELP ", 0) == 0) continue;
+      const auto space = line.rfind(' ');
+      REQUIRE(space != std::string::npos);
+      samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+    }
+  }
+  double at(const std::string& series) const {
+    const auto it = samples.find(series);
+    if (it == samples.end()) FAIL("no sample " << series);
+    return it->second;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("metrics count outcomes per queue and error type, and the Prometheus text parses back") {
+  fixture f;
+  auto options = f.worker_options();
+  std::vector<durable::job_event> successes;
+  options.on_success = [&](const durable::job_event& e) { successes.push_back(e); };
+  durable::Worker<order, durable::pfr_codec, test_errors> w{
+      f.queue, f.dlq,
+      [&](const order& o) {
+        f.clock.advance(std::chrono::milliseconds{o.id * 100});  // run time: id * 100 ms
+        if (o.item == "bad") throw bad_order("bad");
+        if (o.item == "slow") throw timeout_error("slow");
+      },
+      options};
+  f.queue.push({1, "ok"});
+  f.queue.push({2, "bad"});
+  f.queue.push({3, "slow"});
+  f.queue.push({4, "ok"}, {.delay = 1s});
+  f.clock.advance(3s);  // waits: 3 s for jobs 1-3, then 2 s (+ run times) for job 4
+  CHECK(w.process_available() == 4);
+  REQUIRE(successes.size() == 2);
+  CHECK(successes[0].run_time == 100ms);
+  CHECK(successes[0].wait_time == 3s);
+  CHECK(successes[1].run_time == 400ms);
+  CHECK(successes[1].wait_time == 2s + 600ms);
+
+  const exposition e{w.metrics().prometheus()};
+  CHECK(e.types.at("durable_jobs_processed_total") == "counter");
+  CHECK(e.types.at("durable_job_run_seconds") == "histogram");
+  CHECK(e.at(R"(durable_jobs_processed_total{queue="orders"})") == 4);
+  CHECK(e.at(R"(durable_jobs_succeeded_total{queue="orders"})") == 2);
+  CHECK(e.at(R"(durable_jobs_retried_total{queue="orders",error_type="test.timeout"})") == 1);
+  CHECK(e.at(R"(durable_jobs_dead_lettered_total{queue="orders",error_type="test.bad_order"})") ==
+        1);
+  CHECK(e.at(R"(durable_jobs_timed_out_total{queue="orders"})") == 0);
+  CHECK(e.at(R"(durable_job_run_seconds_count{queue="orders"})") == 4);
+  CHECK(e.at(R"(durable_job_run_seconds_sum{queue="orders"})") == doctest::Approx(1.0));
+  CHECK(e.at(R"(durable_job_run_seconds_bucket{queue="orders",le="0.1"})") == 1);
+  CHECK(e.at(R"(durable_job_run_seconds_bucket{queue="orders",le="0.25"})") == 2);
+  CHECK(e.at(R"(durable_job_run_seconds_bucket{queue="orders",le="0.5"})") == 4);
+  CHECK(e.at(R"(durable_job_run_seconds_bucket{queue="orders",le="+Inf"})") == 4);
+  CHECK(e.at(R"(durable_job_wait_seconds_bucket{queue="orders",le="2.5"})") == 0);
+  CHECK(e.at(R"(durable_job_wait_seconds_bucket{queue="orders",le="5"})") == 4);
+  CHECK(e.at(R"(durable_job_wait_seconds_count{queue="orders"})") == 4);
+
+  // One registry shared by two workers renders both queues; label values are escaped.
+  auto shared = std::make_shared<durable::metrics>();
+  shared->record_finish("odd \"queue\"\\name", durable::job_outcome::succeeded, {});
+  options.metrics = shared;
+  worker other{f.queue, f.dlq, [](const order&) {}, options};
+  f.queue.push({5, "ok"});
+  CHECK(other.process_available() == 1);
+  const exposition both{shared->prometheus()};
+  CHECK(both.at(R"(durable_jobs_succeeded_total{queue="orders"})") == 1);
+  CHECK(both.at(R"(durable_jobs_succeeded_total{queue="odd \"queue\"\\name"})") == 1);
+  CHECK_THROWS_AS(durable::metrics(std::vector<double>{1, 0.5}), durable::invalid_argument_error);
+}
+
+TEST_CASE("json_lines_sink writes one object per event with stable fields") {
+  fixture f;
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file != nullptr);
+  auto options = f.worker_options();
+  options.log = durable::json_lines_sink(file, durable::log_level::debug);
+  durable::Worker<order, durable::pfr_codec, test_errors> w{
+      f.queue, f.dlq,
+      [&](const order& o) {
+        f.clock.advance(50ms);
+        if (o.item == "slow") throw timeout_error("upstream \"slow\"\nsecond line");
+        if (o.item == "bad") throw bad_order("bad");
+      },
+      options};
+  const auto ok = f.queue.push({1, "ok"}).id;
+  const auto slow = f.queue.push({2, "slow"}).id;
+  const auto bad = f.queue.push({3, "bad"}, {.key = "k"}).id;
+  CHECK(w.process_available() == 3);
+  std::rewind(file);
+  std::vector<nlohmann::json> lines;
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), file) != nullptr) {
+    lines.push_back(nlohmann::json::parse(buffer.data()));
+  }
+  std::fclose(file);
+  REQUIRE(lines.size() == 3);
+  const auto& success = lines[0];
+  CHECK(success["event"] == "job.succeeded");
+  CHECK(success["level"] == "debug");
+  CHECK(success["queue"] == "orders");
+  CHECK(success["job"] == ok);
+  CHECK(success["attempt"] == 1);
+  CHECK(success["run_time_ms"] == 50.0);
+  CHECK(success["wait_time_ms"] == 0.0);
+  CHECK(success["time"] == "2026-01-01T00:00:00.050Z");
+  const auto& retry = lines[1];
+  CHECK(retry["event"] == "job.retried");
+  CHECK(retry["level"] == "info");
+  CHECK(retry["job"] == slow);
+  CHECK(retry["error_type"] == "test.timeout");
+  CHECK(retry["delay_ms"] == 1000.0);
+  CHECK(retry["message"].get<std::string>().find("upstream \"slow\"\nsecond line") !=
+        std::string::npos);
+  const auto& dead = lines[2];
+  CHECK(dead["event"] == "job.dead_lettered");
+  CHECK(dead["level"] == "warning");
+  CHECK(dead["job"] == bad);
+  CHECK(dead["dead_letter_queue"] == "orders.dlq");
+  CHECK(dead["error_type"] == "test.bad_order");
+  CHECK_FALSE(dead.contains("delay_ms"));
+  // A text sink gets the same events as lines; the default stderr sink skips debug ones.
+  CHECK(durable::stderr_sink().min_level() == durable::log_level::info);
+  CHECK_FALSE(durable::stderr_sink().enabled(durable::log_level::debug));
+  CHECK_FALSE(durable::log_sink{nullptr});
 }

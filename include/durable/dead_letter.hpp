@@ -137,6 +137,12 @@ struct dead_letter_options {
   clock_function clock{};
   /// Where notices go; empty discards them.
   log_sink log = stderr_sink();
+  /// Also log, at info level through `log`, every entry added or moved in ("job 12 of
+  /// queue "orders" moved to dead-letter queue "orders.dlq" after 3 attempts:
+  /// payments.timeout") and every retention or age-based delete ("removed 4 entries
+  /// older than 720h"), as events "dlq.added", "dlq.moved" and "dlq.retention". Off by
+  /// default.
+  bool log_events = false;
 };
 
 /// Options of DeadLetterQueue::add, for a job dead-lettered by hand.

@@ -134,7 +134,8 @@ class DeadLetterQueue {
   /// job; invalid_argument_error for an empty error type.
   dead_letter_id move_from(queue_type& queue, const claimed_job<Job>& claimed,
                            const failure& error) {
-    return engine_.move_from(queue.engine(), claimed.id, claimed.token, error);
+    return engine_.move_from(queue.engine(), claimed.id, claimed.token, error,
+                             claimed.attempts + 1);
   }
 
   // ---- Reading
@@ -186,6 +187,13 @@ class DeadLetterQueue {
     auto row = engine_.get(id);
     if (!row) return {};
     return std::move(row->history);
+  }
+
+  /// The entry holding job `id` of `queue` once it was moved here (redriven or not);
+  /// empty when this DLQ holds none. Works for a DLQ in another database than the queue
+  /// (Queue::status finds entries only in the queue's own database). O(log n).
+  [[nodiscard]] std::optional<dead_letter_id> find(const queue_type& queue, job_id id) {
+    return engine_.find(queue.db().storage().database_id(), id);
   }
 
   /// Number of entries not yet redriven. O(1): counters kept in the same transactions

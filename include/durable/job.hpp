@@ -39,12 +39,17 @@ struct push_options {
   std::optional<time_point> run_at{};
   /// Higher is claimed first; FIFO (by run-at, then id) within one priority.
   int priority = 0;
-  /// A sequential job is never claimed in a batch with other jobs: `claim_batch` stops
-  /// before it, and returns it alone when it is at the head.
+  /// A sequential job is a barrier: it runs alone in its queue. It is claimed only once
+  /// every job pushed before it has finished (acked or dead-lettered; a job waiting for
+  /// a retry has not), and no job pushed after it is claimed until it has finished,
+  /// across every thread and process on the database. `claim_batch` returns it alone.
   bool sequential = false;
   /// Attempts this job gets (>= 1); empty: the queue's queue_options::max_attempts.
   /// Stored with the job, so it keeps the limit it was pushed with.
   std::optional<std::int64_t> max_attempts{};
+  /// How long one attempt may run in a Worker (> 0), stored with the job; empty: the
+  /// worker's worker_options::timeout. See docs/worker.md#timeouts.
+  std::optional<std::chrono::milliseconds> timeout{};
 };
 
 /// What a push did.
@@ -78,6 +83,9 @@ inline constexpr std::string_view claimer_died_error = "claimer_died";
 /// (not the JSON array durable writes, e.g. edited by hand); the record's message holds
 /// that text. The job itself is served as usual and its next attempts are appended.
 inline constexpr std::string_view damaged_history_error = "damaged_history";
+/// The error type a Worker records for an attempt that ran past its timeout and grace
+/// (transient, redrive `safe`).
+inline constexpr std::string_view timed_out_error = "durable::timeout";
 
 /// One earlier failed attempt of a job, from its history.
 struct attempt_record {
@@ -114,6 +122,13 @@ struct claimed_job {
   time_point enqueued_at{};
   /// When this claim's lease ends unless extended.
   time_point lease_until{};
+  /// When the job was first claimed (this claim's time on its first attempt).
+  time_point first_run_at{};
+  /// When the job became claimable for this claim: its run-at (a delay, a schedule or a
+  /// retry backoff), or the end of the lease of an earlier claim that expired.
+  time_point ready_at{};
+  /// How long one attempt may run, as pushed; empty: the worker's default.
+  std::optional<std::chrono::milliseconds> timeout{};
   /// True when `attempts` has reached `max_attempts` (for example through lease expiries
   /// alone): the job should be dead-lettered, not run.
   bool exhausted = false;
@@ -121,6 +136,44 @@ struct claimed_job {
   std::optional<Job> job{};
   /// Why `job` is empty; empty otherwise.
   std::optional<decode_error> poison{};
+};
+
+/// Where a job is (Queue::status).
+enum class job_state {
+  pending,        ///< claimable now (also a job whose lease expired)
+  scheduled,      ///< waiting for its run-at: a delay, a schedule or a retry backoff
+  claimed,        ///< held under a live lease
+  dead_lettered,  ///< moved to a dead-letter queue
+  not_found,      ///< finished (acked), purged, or never in this queue
+};
+
+/// The lowercase name of `state` ("pending", "dead_lettered", ...).
+[[nodiscard]] constexpr std::string_view to_string(job_state state) noexcept {
+  switch (state) {
+    case job_state::pending: return "pending";
+    case job_state::scheduled: return "scheduled";
+    case job_state::claimed: return "claimed";
+    case job_state::dead_lettered: return "dead_lettered";
+    case job_state::not_found: return "not_found";
+  }
+  return "unknown";
+}
+
+/// One job's status.
+struct job_status {
+  /// Where it is.
+  job_state state = job_state::not_found;
+  /// pending or scheduled: when it is (was) claimable.
+  std::optional<time_point> run_at{};
+  /// claimed: when its lease ends unless extended.
+  std::optional<time_point> lease_until{};
+  /// Attempts recorded so far, failed ones and expired leases (an expired lease is
+  /// counted when the job is claimed again).
+  std::int64_t attempts = 0;
+  /// dead_lettered: the dead-letter queue holding it.
+  std::string dead_letter_queue{};
+  /// dead_lettered: the entry's id (a dead_letter_id).
+  std::optional<std::int64_t> dead_letter{};
 };
 
 }  // namespace durable::inline v0

@@ -169,10 +169,16 @@ class Queue {
   /// The errors of job `id`'s earlier attempts, oldest first (empty for an unknown id).
   [[nodiscard]] std::vector<attempt_record> history(job_id id) { return engine_.history(id); }
 
-  /// Counts by state, and the age of the oldest claimable job. The total is a counter;
-  /// the split walks the claim index: O(distinct priorities · log n + jobs not claimable
-  /// now), so 1M pending jobs cost what 1k do.
+  /// Counts by state, the age of the oldest claimable job, and how full the queue is
+  /// against its soft limit. The total is a counter; the split walks the claim index:
+  /// O(distinct priorities · log n + jobs not claimable now), so 1M pending jobs cost what
+  /// 1k do.
   [[nodiscard]] queue_stats stats() { return engine_.stats(); }
+
+  /// Where job `id` is: pending, scheduled, claimed (with its lease end), dead-lettered
+  /// (with the entry's id, for a DLQ in this queue's database), or not found (acked,
+  /// purged, or not this queue's). One consistent read; O(log n).
+  [[nodiscard]] job_status status(job_id id) { return engine_.status(id); }
 
   /// Number of jobs in the queue, in any state. O(1): a counter kept in the same
   /// transactions as the jobs.
@@ -193,7 +199,7 @@ class Queue {
   /// True if pushed. On SQLite pushes from other processes do not wake it: poll claim()
   /// for those. On PostgreSQL they do (LISTEN/NOTIFY), soon after they commit.
   bool wait_for_push(std::uint64_t seen, std::chrono::milliseconds timeout,
-                     const std::stop_token& stop = {}) {
+                     std::stop_token stop = {}) {
     return engine_.wait_for_push(seen, timeout, stop);
   }
 
@@ -203,7 +209,7 @@ class Queue {
  private:
   // A claimed row as a claimed_job: decoded, or a poison job when the codec, the type
   // fingerprint or the bytes are not this Queue's. Nothing a codec throws escapes.
-  [[nodiscard]] claimed_job<Job> typed(const storage::claimed_row& row) const {
+  claimed_job<Job> typed(const storage::claimed_row& row) const {
     claimed_job<Job> c;
     c.id = row.id;
     c.token = row.token;
@@ -214,6 +220,9 @@ class Queue {
     c.sequential = row.sequential;
     c.enqueued_at = detail::from_unix_ms(row.enqueued_at_ms);
     c.lease_until = detail::from_unix_ms(row.lease_until_ms);
+    c.first_run_at = detail::from_unix_ms(row.first_run_at_ms);
+    c.ready_at = detail::from_unix_ms(row.ready_at_ms);
+    if (row.timeout_ms) c.timeout = std::chrono::milliseconds{*row.timeout_ms};
     c.exhausted = c.attempts >= c.max_attempts;
     if (auto why = engine_.mismatch(row)) {
       c.poison.emplace(engine_.poison(row, *why));

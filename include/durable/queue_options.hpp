@@ -47,6 +47,9 @@ struct queue_stats {
   std::int64_t claimed = 0;
   /// How long the longest-waiting claimable job has been claimable; zero when none is.
   std::chrono::milliseconds oldest_pending_age{0};
+  /// All jobs (pending, scheduled, claimed) as a percentage of the soft limit (this
+  /// object's, or the one stored with the queue); over 100 past it. Empty without one.
+  std::optional<double> capacity_percent{};
 };
 
 }  // namespace durable::inline v0

@@ -67,6 +67,8 @@ struct new_job {
   std::span<const std::byte> payload;
   /// Earlier attempts, as the JSON array the backend stores; empty: none.
   std::string_view history_json;
+  /// How long one attempt may run, stored with the job; empty: the worker's default.
+  std::optional<std::int64_t> timeout_ms{};
 };
 
 /// What a push did with one job.
@@ -99,6 +101,11 @@ struct claim_request {
   std::string_view claimer;
   /// 1: the single head job. More: the consecutive parallel jobs at the head, stopping
   /// before a sequential job; a sequential job at the head comes alone.
+  ///
+  /// Either way sequential jobs are barriers, across every connection and process: a
+  /// sequential job is claimable only when no older job (lower id) of its queue remains
+  /// in any state (pending, scheduled, claimed), and no job younger than a remaining
+  /// sequential job of its queue is claimable.
   std::size_t max = 1;
 };
 
@@ -116,6 +123,11 @@ struct claimed_row {
   std::string codec{};
   std::uint64_t fingerprint = 0;
   std::vector<std::byte> payload{};
+  std::optional<std::int64_t> timeout_ms{};  ///< as pushed; empty: the worker's default
+  std::int64_t first_run_at_ms = 0;          ///< the first claim's now_ms (this one's if first)
+  /// When the job became claimable for this claim: its run-at before the claim (the end
+  /// of an expired lease for a job claimed again).
+  std::int64_t ready_at_ms = 0;
 };
 
 /// The claim a finalising call presents.
@@ -140,6 +152,24 @@ struct queue_counts {
   std::int64_t scheduled = 0;                       ///< waiting for their run-at
   std::int64_t claimed = 0;                         ///< under a live lease
   std::optional<std::int64_t> oldest_pending_ms{};  ///< earliest run_at among pending
+};
+
+/// Where one job is (Queue::status).
+struct job_status_row {
+  job_state state = job_state::not_found;
+  /// pending or scheduled: its run-at; claimed: its lease end.
+  std::int64_t run_at_ms = 0;
+  /// Attempts recorded so far (a claim whose lease expired is counted by the next claim).
+  std::int64_t attempts = 0;
+  /// dead_lettered: the DLQ holding it and the entry's id.
+  std::string dlq{};
+  dead_letter_id entry = 0;
+};
+
+/// A dead-letter entry found by the job it holds.
+struct dead_letter_ref {
+  std::string dlq{};
+  dead_letter_id id = 0;
 };
 
 // ---- Dead letters
@@ -172,7 +202,8 @@ struct job_snapshot {
   std::string codec{};
   std::uint64_t fingerprint = 0;
   std::vector<std::byte> payload{};
-  std::string history_json{};  ///< empty: no earlier attempt
+  std::string history_json{};                ///< empty: no earlier attempt
+  std::optional<std::int64_t> timeout_ms{};  ///< as pushed; empty: the worker's default
 };
 
 /// One dead-letter entry to store. The final failure is appended to the history.
@@ -193,6 +224,7 @@ struct new_dead_letter {
   std::string_view history_json;  ///< earlier attempts; empty: none
   std::int64_t attempts = 0;      ///< the final attempt included
   std::int64_t enqueued_at_ms = 0;
+  std::optional<std::int64_t> timeout_ms{};  ///< the job's, kept for a redrive
 };
 
 /// A stored entry with everything but the summary's fields.
@@ -204,6 +236,7 @@ struct dead_letter_row {
   bool sequential = false;
   bool unique = false;
   std::int64_t max_attempts = 0;
+  std::optional<std::int64_t> timeout_ms{};  ///< the job's; empty: the worker's default
   std::string codec{};
   std::uint64_t fingerprint = 0;
   std::vector<std::byte> payload{};
@@ -410,6 +443,16 @@ class backend {
   [[nodiscard]] virtual queue_counts count_jobs(std::string_view queue, std::int64_t now_ms) = 0;
   /// Jobs of `queue` in any state.
   [[nodiscard]] virtual std::int64_t size(std::string_view queue) = 0;
+  /// Where job `id` of `queue` is at `now_ms`: in the queue (pending, scheduled, claimed),
+  /// moved to a DLQ of this database (the entry whose origin is this database and whose
+  /// job id and queue match, redriven or not), or not found (acked, purged, unknown).
+  /// One consistent read.
+  [[nodiscard]] virtual job_status_row job_status(std::string_view queue, job_id id,
+                                                  std::int64_t now_ms) = 0;
+  /// The entry holding job `original_id` of the database `origin`, in any DLQ of this
+  /// database; empty when there is none. For a DLQ in another database than its queue.
+  [[nodiscard]] virtual std::optional<dead_letter_ref> locate_dead_letter(std::string_view origin,
+                                                                          job_id original_id) = 0;
   /// Earliest run_at of any job of `queue`; empty when it has none.
   [[nodiscard]] virtual std::optional<std::int64_t> next_run_at(std::string_view queue) = 0;
   /// True when `queue` holds a job (any state) with `key`.

@@ -75,9 +75,8 @@ class dead_letter_engine {
       : db_(std::move(db)),
         name_((validate_name("dlq_name", name), std::move(name))),
         options_(std::move(options)) {
-    if (options_.retention) {
+    if (options_.retention)
       check_not_negative("dead_letter_options::retention", *options_.retention);
-    }
   }
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
@@ -131,6 +130,16 @@ class dead_letter_engine {
     }
     std::vector<dead_letter_id> ids;
     for (const auto& [id, inserted] : storage().add_dead_letters(rows)) ids.push_back(id);
+    for (std::size_t i = 0; i < ids.size() && options_.log_events; ++i) {
+      log_event event = change("dlq.added");
+      event.queue = rows[i].queue;
+      event.entry = ids[i];
+      event.attempt = rows[i].attempts;
+      event.error_type = rows[i].failure.error_type;
+      emit(options_.log, event,
+           R"(entry {} added to dead-letter queue "{}" after {} attempt{}: {})", ids[i], name_,
+           rows[i].attempts, rows[i].attempts == 1 ? "" : "s", rows[i].failure.error_type);
+    }
     return ids;
   }
 
@@ -139,8 +148,9 @@ class dead_letter_engine {
   /// keyed by (origin database id, job id) so a repeat finds it, then the job is
   /// deleted; if the lease was lost meanwhile, the entry is removed again. Throws
   /// lease_lost_error, changing nothing, when the claim no longer holds the job.
-  dead_letter_id move_from(queue_engine& queue, job_id id, std::int64_t token,
-                           const failure& error) {
+  /// `attempts` (the failed one included), when the caller knows it, is only logged.
+  dead_letter_id move_from(queue_engine& queue, job_id id, std::int64_t token, const failure& error,
+                           std::optional<std::int64_t> attempts = {}) {
     check_failure(error);
     const storage::lease_ref lease{queue.name(), id, token};
     const storage::final_failure f{error.error_type, error.message, error.context, error.redrive,
@@ -148,6 +158,7 @@ class dead_letter_engine {
     if (same_database(queue, *this)) {
       const auto entry = storage().move_to_dead_letter({lease, name_, f});
       if (!entry) queue.lease_lost(id, "dead-lettering");
+      log_move(queue, id, *entry, attempts, error);
       return *entry;
     }
     auto& source = queue.db().storage();
@@ -170,6 +181,7 @@ class dead_letter_engine {
     row.history_json = job->history_json;
     row.attempts = job->attempts + 1;
     row.enqueued_at_ms = job->enqueued_at_ms;
+    row.timeout_ms = job->timeout_ms;
     const auto [entry, inserted] = storage().add_dead_letters({&row, 1}).front();
     if (!inserted) {
       log(options_.log, log_level::info,
@@ -181,11 +193,19 @@ class dead_letter_engine {
       if (inserted) storage().remove_dead_letter(name_, entry);
       queue.lease_lost(id, "dead-lettering");
     }
+    log_move(queue, id, entry, row.attempts, error);
     return entry;
   }
 
   [[nodiscard]] std::optional<storage::dead_letter_row> get(dead_letter_id id) {
     return storage().dead_letter(name_, id);
+  }
+
+  /// The entry of this DLQ holding job `id` of the database `origin`; empty when none.
+  [[nodiscard]] std::optional<dead_letter_id> find(std::string_view origin, job_id id) {
+    auto ref = storage().locate_dead_letter(origin, id);
+    if (!ref || ref->dlq != name_) return std::nullopt;
+    return ref->id;
   }
 
   /// Entries not yet redriven. O(n) over the time index, no table reads.
@@ -236,7 +256,15 @@ class dead_letter_engine {
 
   std::int64_t delete_older_than(std::chrono::milliseconds age) {
     check_not_negative("age", age);
-    return storage().delete_failed_before(name_, add_ms(now_ms(), -age));
+    const auto removed = storage().delete_failed_before(name_, add_ms(now_ms(), -age));
+    if (options_.log_events) {
+      log_event event = change("dlq.retention");
+      event.count = removed;
+      emit(options_.log, event, R"(dead-letter queue "{}": removed {} entr{} older than {})", name_,
+           removed, removed == 1 ? "y" : "ies",
+           std::chrono::duration_cast<std::chrono::hours>(age));
+    }
+    return removed;
   }
 
   std::int64_t apply_retention() {
@@ -251,17 +279,13 @@ class dead_letter_engine {
                                          const std::string& found_codec,
                                          std::uint64_t found_fingerprint,
                                          std::string_view why) const {
-    return {
+    return decode_error(
         fmt::format("durable: decode: entry {} of dead-letter queue \"{}\" in \"{}\" cannot be "
                     "decoded as this DeadLetterQueue's job type: {}; the entry was kept: read it "
                     "with a DeadLetterQueue of its job type and codec, or purge it",
                     id, name_, target(), why),
-        name_,
-        id,
-        std::string{expected.name},
-        expected.fingerprint,
-        found_codec,
-        found_fingerprint};
+        name_, id, std::string{expected.name}, expected.fingerprint, found_codec,
+        found_fingerprint);
   }
 
   /// `filter` checked and turned into bound values. Both window bounds are inclusive at
@@ -293,6 +317,34 @@ class dead_letter_engine {
   }
 
  private:
+  // An event of this DLQ at info level, now.
+  [[nodiscard]] log_event change(std::string_view event_name) const {
+    log_event event;
+    event.time = detail::now(options_.clock);
+    event.name = event_name;
+    event.dead_letter_queue = name_;
+    return event;
+  }
+
+  void log_move(const queue_engine& queue, job_id id, dead_letter_id entry,
+                std::optional<std::int64_t> attempts, const failure& error) const {
+    if (!options_.log_events) return;
+    log_event event = change("dlq.moved");
+    event.queue = queue.name();
+    event.job = id;
+    event.entry = entry;
+    event.attempt = attempts;
+    event.error_type = error.error_type;
+    if (attempts) {
+      emit(options_.log, event,
+           R"(job {} of queue "{}" moved to dead-letter queue "{}" after {} attempt{}: {})", id,
+           queue.name(), name_, *attempts, *attempts == 1 ? "" : "s", error.error_type);
+    } else {
+      emit(options_.log, event, R"(job {} of queue "{}" moved to dead-letter queue "{}": {})", id,
+           queue.name(), name_, error.error_type);
+    }
+  }
+
   database db_;
   std::string name_;
   dead_letter_options options_;

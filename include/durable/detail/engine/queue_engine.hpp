@@ -117,6 +117,13 @@ class queue_engine {
     }
     check_not_negative("push_options::delay", o.delay);
     if (o.max_attempts) check_max_attempts(*o.max_attempts);
+    if (o.timeout && o.timeout->count() <= 0) {
+      throw invalid_argument_error(
+          "push_options::timeout",
+          fmt::format("durable: invalid argument: push_options::timeout must be positive, got {} "
+                      "ms; leave it empty for the worker's default",
+                      o.timeout->count()));
+    }
   }
 
   /// Pushes `jobs` in one transaction, all or none. Throws queue_full_error.
@@ -138,6 +145,7 @@ class queue_engine {
       row.codec = codec_.name;
       row.fingerprint = codec_.fingerprint;
       row.payload = job.payload;
+      if (o.timeout) row.timeout_ms = o.timeout->count();
       rows.push_back(row);
     }
     const auto pushed = storage().push(rows, storage::push_mode::all_or_nothing);
@@ -210,8 +218,32 @@ class queue_engine {
   [[nodiscard]] queue_stats stats() {
     const auto now = now_ms();
     const auto c = storage().count_jobs(name_, now);
-    return {c.pending, c.scheduled, c.claimed,
-            std::chrono::milliseconds{c.oldest_pending_ms ? now - *c.oldest_pending_ms : 0}};
+    queue_stats s{c.pending, c.scheduled, c.claimed,
+                  std::chrono::milliseconds{c.oldest_pending_ms ? now - *c.oldest_pending_ms : 0}};
+    if (soft_limit_) {
+      s.capacity_percent = 100.0 * static_cast<double>(c.pending + c.scheduled + c.claimed) /
+                           static_cast<double>(*soft_limit_);
+    }
+    return s;
+  }
+
+  /// Where job `id` is now: in this queue, or in a DLQ of this database.
+  [[nodiscard]] job_status status(job_id id) {
+    const auto row = storage().job_status(name_, id, now_ms());
+    job_status out;
+    out.state = row.state;
+    out.attempts = row.attempts;
+    switch (row.state) {
+      case job_state::pending:
+      case job_state::scheduled: out.run_at = from_unix_ms(row.run_at_ms); break;
+      case job_state::claimed: out.lease_until = from_unix_ms(row.run_at_ms); break;
+      case job_state::dead_lettered:
+        out.dead_letter_queue = row.dlq;
+        out.dead_letter = row.entry;
+        break;
+      case job_state::not_found: break;
+    }
+    return out;
   }
   [[nodiscard]] std::int64_t size() { return storage().size(name_); }
   [[nodiscard]] bool empty() { return !storage().next_run_at(name_).has_value(); }
@@ -232,17 +264,12 @@ class queue_engine {
 
   /// The decode_error of a claimed row that `codec_` cannot read, for `why`.
   [[nodiscard]] decode_error poison(const storage::claimed_row& row, std::string_view why) const {
-    return {
+    return decode_error(
         fmt::format("durable: decode: job {} in queue \"{}\" of \"{}\" cannot be decoded as this "
                     "Queue's job type: {}; it was left in the queue as a poison job: dead-letter "
                     "or ack it",
                     row.id, name_, target(), why),
-        name_,
-        row.id,
-        std::string{codec_.name},
-        codec_.fingerprint,
-        row.codec,
-        row.fingerprint};
+        name_, row.id, std::string{codec_.name}, codec_.fingerprint, row.codec, row.fingerprint);
   }
 
   /// Why `row` is not this queue's codec and type; empty when it is.
@@ -285,11 +312,11 @@ class queue_engine {
 
   [[nodiscard]] queue_full_error full() const {
     const auto limit = storage().queue_configuration(name_).hard_limit.value_or(0);
-    return {
+    return queue_full_error(
         fmt::format("durable: queue full: queue \"{}\" in \"{}\" holds its hard limit of {} jobs; "
                     "nothing was pushed; consume jobs or raise queue_options::hard_limit",
                     name_, target(), limit),
-        name_, limit};
+        name_, limit);
   }
 
   // Soft limit: an exact count every ~1/200 of the limit pushes, so the cost stays

@@ -29,6 +29,7 @@
 #include "durable/detail/sqlite/finish.hpp"
 #include "durable/detail/sqlite/group_commit.hpp"
 #include "durable/detail/sqlite/inspect.hpp"
+#include "durable/detail/sqlite/job_status.hpp"
 #include "durable/detail/sqlite/push.hpp"
 #include "durable/detail/sqlite/queue_state.hpp"
 #include "durable/detail/sqlite/reader_pool.hpp"
@@ -138,6 +139,17 @@ class sqlite_backend final : public storage::backend {
   }
   [[nodiscard]] std::int64_t size(std::string_view queue) override {
     return readers_.read([&](connection& c) { return queue_jobs(c, queue); });
+  }
+  [[nodiscard]] storage::job_status_row job_status(std::string_view queue, job_id id,
+                                                   std::int64_t now_ms) override {
+    return read_queue(queue, storage::job_status_row{}, [&](connection& c, std::int64_t q) {
+      return sqlite::job_status(c, queue, q, id, now_ms);
+    });
+  }
+  [[nodiscard]] std::optional<storage::dead_letter_ref> locate_dead_letter(
+      std::string_view origin, job_id original_id) override {
+    return readers_.read(
+        [&](connection& c) { return dead_letter_of(c, origin, original_id, database_id_); });
   }
   [[nodiscard]] std::optional<std::int64_t> next_run_at(std::string_view queue) override {
     return read_queue(queue, std::optional<std::int64_t>{},

@@ -5,13 +5,15 @@
 /// Claim: taking the jobs at the head of a queue under a fenced lease. A job whose lease
 /// expired is claimable again; the claim counts the lost attempt and records it. A paused
 /// queue (durable_queues.paused, `durable queue pause`) is not claimed from: the backend
-/// checks the flag before calling these. Part of the SQLite layer, the only place SQL lives.
+/// checks the flag before calling these. Sequential jobs are barriers (barrier.hpp). Part
+/// of the SQLite layer, the only place SQL lives.
 
 #include <cstdint>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "durable/detail/sqlite/barrier.hpp"
 #include "durable/detail/sqlite/connection.hpp"
 #include "durable/detail/sqlite/values.hpp"
 #include "durable/storage.hpp"
@@ -27,10 +29,10 @@ namespace durable::inline v0::detail::sqlite {
   DURABLE_DETAIL_HISTORY_ARRAY("history")                                        \
   ", '$[#]', json_object('attempt', attempts + 1, 'type', 'lease_expired', "     \
   "'message', 'the lease ended before the job was acked or nacked', 'at', ?4)) " \
-  "END "
+  "END, first_run_at = coalesce(first_run_at, ?4), ready_at = run_at "
 #define DURABLE_DETAIL_CLAIM_RETURNING                                                     \
   " RETURNING id, key, attempts, max_attempts, priority, sequential, enqueued_at, codec, " \
-  "fingerprint, payload"
+  "fingerprint, payload, timeout_ms, first_run_at, ready_at"
 // NOLINTEND(cppcoreguidelines-macro-usage)
 
 /// The claimed row of a claim statement (DURABLE_DETAIL_CLAIM_RETURNING's columns).
@@ -49,6 +51,9 @@ namespace durable::inline v0::detail::sqlite {
   row.codec = std::string{s.text(7)};
   row.fingerprint = static_cast<std::uint64_t>(s.int64(8));
   row.payload = column_bytes(s, 9);
+  if (!s.is_null(10)) row.timeout_ms = s.int64(10);
+  row.first_run_at_ms = s.int64(11);
+  row.ready_at_ms = s.int64(12);
   return row;
 }
 
@@ -61,10 +66,12 @@ namespace durable::inline v0::detail::sqlite {
 [[nodiscard]] inline std::vector<storage::claimed_row> claim_next(connection& c,
                                                                   std::int64_t queue_id,
                                                                   const storage::claim_request& r) {
-  auto q = c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
-                   "WHERE id = (SELECT id FROM durable_jobs WHERE queue_id = ?5 AND run_at <= ?4 "
-                   "ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING,
-                   r.token, r.lease_until_ms, r.claimer, r.now_ms, queue_id);
+  auto q = c.query(
+      "UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
+      "WHERE id = (SELECT id FROM durable_jobs AS j WHERE queue_id = ?5 AND run_at <= ?4 "
+      "AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER(
+          "j", "?5") " ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING,
+      r.token, r.lease_until_ms, r.claimer, r.now_ms, queue_id);
   std::vector<storage::claimed_row> out;
   if (q->step()) {
     out.push_back(read_claimed(*q, r));
@@ -79,8 +86,9 @@ namespace durable::inline v0::detail::sqlite {
                                                                          std::int64_t now_ms,
                                                                          std::int64_t max) {
   auto q = c.query(
-      "SELECT id, sequential FROM durable_jobs WHERE queue_id = ?1 AND run_at <= ?2 "
-      "ORDER BY priority DESC, run_at, id LIMIT ?3",
+      "SELECT id, sequential FROM durable_jobs AS j WHERE queue_id = ?1 AND run_at <= ?2 "
+      "AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER("j", "?1") " ORDER BY priority DESC, run_at, id "
+      "LIMIT ?3",
       queue_id, now_ms, max);
   std::vector<std::pair<job_id, bool>> head;
   while (q->step()) head.emplace_back(q->int64(0), q->int64(1) != 0);

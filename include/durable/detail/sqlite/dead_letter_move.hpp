@@ -30,9 +30,9 @@ inline std::optional<dead_letter_id> insert_dead_letter(write_context& ctx,
   auto q = ctx.db.query(
       "INSERT INTO durable_dead_letters (id, dlq_id, failed_at, error_type, message, attempts, "
       "enqueued_at, redrive_policy, queue, key, job_id, origin, priority, sequential, "
-      "max_attempts, unique_key, codec, fingerprint, context, history, payload) "
+      "max_attempts, unique_key, codec, fingerprint, context, history, payload, timeout_ms) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-      "?19, ?20, ?21) ON CONFLICT (origin, job_id) WHERE origin IS NOT NULL DO NOTHING "
+      "?19, ?20, ?21, ?22) ON CONFLICT (origin, job_id) WHERE origin IS NOT NULL DO NOTHING "
       "RETURNING id");
   q->bind_all(ctx.next_id(id_table::dead_letters), dlq_id, row.failure.failed_at_ms,
               row.failure.error_type, row.failure.message, row.attempts, row.enqueued_at_ms,
@@ -46,7 +46,7 @@ inline std::optional<dead_letter_id> insert_dead_letter(write_context& ctx,
   } else {
     q->bind(20, row.history_json);
   }
-  q->bind(21, row.payload);
+  q->bind_all_from(21, row.payload, row.timeout_ms);
   std::optional<dead_letter_id> id;
   if (q->step()) {  // stepped to the end (a done statement stepped again would run again)
     id = q->int64(0);
@@ -81,9 +81,10 @@ inline std::optional<dead_letter_id> move_claimed_to_dead_letters(write_context&
   const auto changed = ctx.db.run(
       "INSERT INTO durable_dead_letters (id, dlq_id, failed_at, error_type, message, attempts, "
       "enqueued_at, redrive_policy, queue, key, job_id, origin, priority, sequential, "
-      "max_attempts, unique_key, codec, fingerprint, context, history, payload) "
+      "max_attempts, unique_key, codec, fingerprint, context, history, payload, timeout_ms) "
       "SELECT ?1, ?2, ?3, ?4, ?5, attempts + 1, enqueued_at, ?6, ?7, key, id, NULL, priority, "
-      "sequential, max_attempts, unique_key, codec, fingerprint, ?8, history, payload "
+      "sequential, max_attempts, unique_key, codec, fingerprint, ?8, history, payload, "
+      "timeout_ms "
       "FROM durable_jobs WHERE id = ?9 AND lease_token = ?10 AND queue_id = ?11",
       id, dlq_id, r.failure.failed_at_ms, r.failure.error_type, r.failure.message,
       to_string(r.failure.redrive), r.lease.queue, r.failure.context, r.lease.id, r.lease.token,
@@ -102,7 +103,7 @@ inline std::optional<dead_letter_id> move_claimed_to_dead_letters(write_context&
     connection& c, std::int64_t queue_id, const storage::lease_ref& l) {
   auto q = c.query(
       "SELECT key, priority, sequential, attempts, enqueued_at, codec, fingerprint, payload, "
-      "history, max_attempts, unique_key FROM durable_jobs "
+      "history, max_attempts, unique_key, timeout_ms FROM durable_jobs "
       "WHERE id = ?1 AND lease_token = ?2 AND queue_id = ?3",
       l.id, l.token, queue_id);
   if (!q->step()) return std::nullopt;
@@ -118,6 +119,7 @@ inline std::optional<dead_letter_id> move_claimed_to_dead_letters(write_context&
   row.history_json = column_text(*q, 8);
   row.max_attempts = q->int64(9);
   row.unique = q->int64(10) != 0;
+  if (!q->is_null(11)) row.timeout_ms = q->int64(11);
   return row;
 }
 

@@ -65,7 +65,7 @@ inline constexpr std::string_view summary_columns =
   static const std::string sql =
       "SELECT " + std::string{summary_columns} +
       ", origin, context, priority, sequential, codec, fingerprint, payload, unique_key, "
-      "max_attempts, history FROM durable_dead_letters WHERE id = ?1 AND dlq_id = ?2";
+      "max_attempts, history, timeout_ms FROM durable_dead_letters WHERE id = ?1 AND dlq_id = ?2";
   std::optional<storage::dead_letter_row> out;
   {
     auto q = c.query(sql, id, dlq_id);
@@ -83,6 +83,7 @@ inline constexpr std::string_view summary_columns =
     row.unique = q->int64(18) != 0;
     row.max_attempts = q->int64(19);
     row.history = column_history(*q, 20);
+    if (!q->is_null(21)) row.timeout_ms = q->int64(21);
     out = std::move(row);
   }
   const auto& s = out->summary;

@@ -54,8 +54,9 @@ inline void insert_job(connection& c, job_id id, std::int64_t queue_id,
                        const storage::new_job& job) {
   auto q = c.query(
       "INSERT INTO durable_jobs (id, queue_id, priority, run_at, attempts, max_attempts, "
-      "sequential, unique_key, enqueued_at, key, codec, fingerprint, history, payload) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+      "sequential, unique_key, enqueued_at, key, codec, fingerprint, history, payload, "
+      "timeout_ms) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
   q->bind_all(id, queue_id, job.priority, job.run_at_ms, job.attempts, job.max_attempts,
               job.sequential, job.unique && job.key != nullptr, job.enqueued_at_ms);
   bind_key(*q, 10, job.key);
@@ -65,7 +66,7 @@ inline void insert_job(connection& c, job_id id, std::int64_t queue_id,
   } else {
     q->bind(13, job.history_json);
   }
-  q->bind(14, job.payload);
+  q->bind_all_from(14, job.payload, job.timeout_ms);
   q->run();
 }
 

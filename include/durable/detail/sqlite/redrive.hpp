@@ -43,7 +43,7 @@ inline std::optional<storage::pushed> read_and_push(write_context& ctx, std::int
       "json_insert(" DURABLE_DETAIL_HISTORY_ARRAY("history")
       ", '$[#]', json_object('attempt', attempts, 'type', error_type, 'message', message, "
       "'at', failed_at)), enqueued_at, unique_key, "
-      "max_attempts, redrive_policy FROM durable_dead_letters "
+      "max_attempts, redrive_policy, timeout_ms FROM durable_dead_letters "
       "WHERE id = ?1 AND dlq_id = ?2 AND redriven_at IS NULL",
       id, dlq_id);
   if (!q->step()) return std::nullopt;
@@ -83,6 +83,7 @@ inline std::optional<storage::pushed> read_and_push(write_context& ctx, std::int
   job.fingerprint = fingerprint;
   job.payload = q->blob(7);
   job.history_json = q->text(8);
+  if (!q->is_null(13)) job.timeout_ms = q->int64(13);
   out.queue = std::string{queue};
   return push_job(ctx, job);
 }

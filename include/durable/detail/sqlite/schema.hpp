@@ -303,12 +303,35 @@ SELECT codec, printf('%016x', fingerprint) AS fingerprint, description,
 FROM durable_job_types;
 )sql"};
 
-/// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3, schema_v4};
+// Version 5: the Worker's columns. Each job keeps the timeout it was pushed with (NULL:
+// the worker's default), when it first ran, and when it became claimable for its current
+// claim (its run-at before the claim overwrote it with the lease end; for wait-time
+// metrics). A dead letter keeps its job's timeout, so a redrive restores it, and moved
+// entries of this file's jobs are indexed by job id (durable_dead_letters_job) for
+// Queue::status. The partial
+// barrier index serves the sequential barrier of the claim statements (barrier.hpp): it
+// finds a queue's oldest sequential job in one probe and is maintained only for
+// sequential jobs. (A full (queue_id, id) index would answer "is any job older than this
+// one" in one probe too, but it cost every push and ack an index update; the rowid walk
+// the barrier uses instead costs nothing to jobs that are not sequential.) The columns
+// are appended (ALTER TABLE), so they sit after the payload: rows are rewritten whole by
+// every claim anyway, and a payload small enough to stay on its page costs nothing.
+inline constexpr migration schema_v5{5, R"sql(
+ALTER TABLE durable_jobs ADD COLUMN timeout_ms INTEGER;
+ALTER TABLE durable_jobs ADD COLUMN first_run_at INTEGER;
+ALTER TABLE durable_jobs ADD COLUMN ready_at INTEGER;
+ALTER TABLE durable_dead_letters ADD COLUMN timeout_ms INTEGER;
+CREATE INDEX durable_jobs_barrier ON durable_jobs (queue_id, id) WHERE sequential <> 0;
+CREATE INDEX durable_dead_letters_job ON durable_dead_letters (job_id)
+  WHERE origin IS NULL AND job_id IS NOT NULL;
+)sql"};
 
-/// The oldest schema version a read-only open reads: version 3's tables, without version
-/// 4's job types (payloads then show without field names) and views.
-inline constexpr std::int64_t oldest_readable_version = 3;
+/// The migrations of this build, in order; the last one is the supported version.
+inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
+
+/// The oldest schema version a read-only open reads: the current one (reads select
+/// version 5's columns); an older file is migrated by one read-write open first.
+inline constexpr std::int64_t oldest_readable_version = 5;
 
 /// The identity durable writes into the header of a file it creates (PRAGMA
 /// application_id): derived from its database id, never 0. Page 1, which holds it, is
