@@ -144,7 +144,7 @@ std::optional<storage_choice> choose_storage(int argc, char** argv) {
 
 void tell_story(durable::Queue<charge>& queue, durable::DeadLetterQueue<charge>& dlq,
                 payment_worker& worker, payment_service& service, std::atomic<int>& retries,
-                bool recovery, const std::stop_token& stop);
+                bool with_recovery, const std::stop_token& stop);
 
 }  // namespace
 
@@ -217,7 +217,7 @@ namespace {
 
 void tell_story(durable::Queue<charge>& queue, durable::DeadLetterQueue<charge>& dlq,
                 payment_worker& worker, payment_service& service, std::atomic<int>& retries,
-                bool recovery, const std::stop_token& stop) {
+                bool with_recovery, const std::stop_token& stop) {
   fmt::print("1. The producer pushes 60 charges; the payment service goes down after 20.\n");
   auto outage_start = std::chrono::system_clock::now();
   for (std::int64_t i = 1; i <= 60; ++i) {
@@ -246,7 +246,7 @@ void tell_story(durable::Queue<charge>& queue, durable::DeadLetterQueue<charge>&
   for (const auto& e : dlq.query({}, {.limit = 1000}).entries) ++by_type[e.error_type];
   for (const auto& [type, n] : by_type) fmt::print("  DLQ: {} x {}\n", n, type);
 
-  if (!recovery) {
+  if (!with_recovery) {
     fmt::print("\nStopped before recovery; look around with: durable stats {}\n",
                queue.engine().target());
     return;

@@ -119,6 +119,42 @@ inline std::vector<storage::redriven_entry> redrive_across(dead_letter_engine& d
   return out;
 }
 
+/// Adds `e` to `result`'s entries and counts; returns its outcome.
+inline redrive_outcome tally(redrive_result& result, const storage::redriven_entry& e) {
+  const auto outcome = to_outcome(e.status);
+  result.entries.push_back({e.id, outcome, e.job});
+  switch (outcome) {
+    case redrive_outcome::redriven:
+      ++result.redriven;
+      result.jobs.push_back(e.job);
+      break;
+    case redrive_outcome::gone: break;
+    case redrive_outcome::incompatible: ++result.skipped_incompatible; break;
+    case redrive_outcome::no_target: ++result.skipped_no_target; break;
+    case redrive_outcome::not_redrivable: ++result.skipped_not_redrivable; break;
+    case redrive_outcome::already_queued: ++result.skipped_already_queued; break;
+    case redrive_outcome::queue_full: ++result.skipped_queue_full; break;
+  }
+  return outcome;
+}
+
+/// Wakes this process's waiters on the queues `entries` were redriven into.
+inline void wake_waiters(dead_letter_engine& dlq, const redrive_target& target,
+                         const std::vector<storage::redriven_entry>& entries) {
+  const auto redriven = [](const storage::redriven_entry& e) {
+    return e.status == storage::redrive_status::redriven;
+  };
+  if (target.queue != nullptr) {
+    const auto pushed = std::ranges::count_if(entries, redriven);
+    if (pushed > 0) target.queue->after_push(pushed);
+    return;
+  }
+  std::set<std::string_view> woken;  // each entry's own queue
+  for (const auto& e : entries) {
+    if (redriven(e) && woken.insert(e.queue).second) dlq.db().state().notify_push(e.queue);
+  }
+}
+
 /// Redrives `ids` of `dlq` in batches of 1,000 (one transaction each within one database).
 inline redrive_result redrive(dead_letter_engine& dlq, std::span<const dead_letter_id> ids,
                               const redrive_target& target) {
