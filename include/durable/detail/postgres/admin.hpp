@@ -44,8 +44,7 @@ inline storage::cancel_result cancel_job(connection& c, job_id id, std::int64_t 
   static const std::string sql =
       "WITH d AS (DELETE FROM durable_jobs WHERE id = $1 AND ($3 OR lease_token IS NULL OR "
       "run_at <= $2) RETURNING queue), k AS (" +
-      add_job_counts_sql("SELECT queue, -count(*) FROM d GROUP BY queue") +
-      ") SELECT queue FROM d";
+      add_job_counts_sql("SELECT queue, -count(*) FROM d GROUP BY queue") + ") SELECT queue FROM d";
   storage::cancel_result out;
   if (const auto r = c.query(sql, id, now_ms, claimed_too); r.rows() == 1) {
     out.status = storage::cancel_status::cancelled;

@@ -59,8 +59,9 @@ namespace durable::inline v0::detail::postgres {
 /// The SQL of claim_next, for plan tests.
 inline constexpr const char* claim_next_sql =
     "UPDATE durable_jobs AS j " DURABLE_DETAIL_PG_CLAIM_SET
-    "WHERE j.id = (SELECT id FROM durable_jobs WHERE queue = $5 AND run_at <= $4"
-    DURABLE_DETAIL_PG_NOT_PAUSED "ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP "
+    "WHERE j.id = (SELECT id FROM durable_jobs WHERE queue = $5 AND run_at <= "
+    "$4" DURABLE_DETAIL_PG_NOT_PAUSED
+    "ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP "
     "LOCKED)" DURABLE_DETAIL_PG_CLAIM_RETURNING;
 
 /// Claims the first claimable job of the queue (by priority desc, run_at, id) that no other

@@ -44,9 +44,9 @@ namespace durable::inline v0::detail::postgres {
 
 // NOLINTBEGIN(cppcoreguidelines-macro-usage): spliced into string literals
 /// The columns of a job_row, in the order read_job_row expects.
-#define DURABLE_DETAIL_PG_JOB_ROW_COLUMNS                                                      \
-  "id, queue, key_int, key_text, priority, sequential, unique_key, run_at, enqueued_at, "      \
-  "attempts, max_attempts, lease_token IS NOT NULL, claimed_by, codec, fingerprint, "          \
+#define DURABLE_DETAIL_PG_JOB_ROW_COLUMNS                                                 \
+  "id, queue, key_int, key_text, priority, sequential, unique_key, run_at, enqueued_at, " \
+  "attempts, max_attempts, lease_token IS NOT NULL, claimed_by, codec, fingerprint, "     \
   "octet_length(payload)::int8"
 // NOLINTEND(cppcoreguidelines-macro-usage)
 

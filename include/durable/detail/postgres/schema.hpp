@@ -340,8 +340,8 @@ inline void check_schema_readable(connection& c) {
         "`durable migrate`) after upgrading every program that uses it",
         found, oldest_readable_version);
   }
-  throw schema_error(fmt::format("durable: schema: \"{}\" {}", c.target(), why), found,
-                     supported, c.target());
+  throw schema_error(fmt::format("durable: schema: \"{}\" {}", c.target(), why), found, supported,
+                     c.target());
 }
 
 /// The random id durable gave this database when it created its tables.
