@@ -33,6 +33,9 @@ struct context {
   /// migrates anything.
   [[nodiscard]] durable::database open(bool write) const;
 
+  /// The schema version this build writes on the target's backend.
+  [[nodiscard]] std::int64_t schema_version() const;
+
   /// A stored time as text: relative ("3 min ago") or, with --utc, ISO 8601 UTC.
   [[nodiscard]] std::string time(std::int64_t ms) const;
 

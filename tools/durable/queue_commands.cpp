@@ -9,7 +9,6 @@
 #include <variant>
 
 #include <durable/detail/names.hpp>
-#include <durable/detail/sqlite/schema.hpp>
 
 #include "commands.hpp"
 #include "errors.hpp"
@@ -343,7 +342,7 @@ int migrate(const context& ctx) {
     if (e.found() <= 0 || e.found() > e.supported()) throw;
   }
   const durable::database db{ctx.target};
-  const auto version = durable::detail::sqlite::migrations.back().version;
+  const auto version = ctx.schema_version();
   if (ctx.json) {
     context::emit({{"target", db.target()}, {"schema_version", version}});
   } else {

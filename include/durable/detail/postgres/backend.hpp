@@ -13,13 +13,17 @@
 #include <cctype>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "durable/detail/postgres/admin.hpp"
 #include "durable/detail/postgres/claim.hpp"
 #include "durable/detail/postgres/connection.hpp"
 #include "durable/detail/postgres/counters.hpp"
@@ -27,6 +31,7 @@
 #include "durable/detail/postgres/dead_letter_query.hpp"
 #include "durable/detail/postgres/error.hpp"
 #include "durable/detail/postgres/finish.hpp"
+#include "durable/detail/postgres/inspect.hpp"
 #include "durable/detail/postgres/listener.hpp"
 #include "durable/detail/postgres/push.hpp"
 #include "durable/detail/postgres/queue_state.hpp"
@@ -69,13 +74,20 @@ inline void check_conninfo(const std::string& conninfo) {
 class postgres_backend final : public storage::backend {
  public:
   /// Connects with `conninfo`, brings the schema of its search_path to the current version
-  /// and keeps the connection for the first call. Throws invalid_argument_error,
-  /// connection_error, postgres_error or schema_error.
+  /// and keeps the connection for the first call. With open_options::read_only, checks
+  /// that the schema is one this build reads (check_schema_readable) instead, and every
+  /// session is read-only: nothing is created, migrated or written. Throws
+  /// invalid_argument_error, connection_error, postgres_error or schema_error.
   postgres_backend(const std::string& conninfo, const open_options& options)
       : pool_((check_conninfo(conninfo), conninfo), redact(conninfo), options),
-        listener_(pool_, [this](int pid) { return pool_.serves(pid); }) {
+        listener_(pool_, [this](int pid) { return pool_.serves(pid); }),
+        read_only_(options.read_only) {
     const pool::lease c{pool_, pool_.take("opening the database")};
-    ensure_schema(*c);
+    if (read_only_) {
+      check_schema_readable(*c);
+    } else {
+      ensure_schema(*c);
+    }
     database_id_ = postgres::database_id(*c);
   }
 
@@ -88,6 +100,11 @@ class postgres_backend final : public storage::backend {
     listener_.watch(std::move(on_push));
   }
 
+  void register_queue(std::string_view queue) override {
+    if (read_only_ || known(queues_, queue)) return;
+    pool_.single("recording a queue", [&](connection& c) { postgres::register_queue(c, queue); });
+    remember(queues_, std::string{queue});
+  }
   void configure_queue(std::string_view queue, const storage::queue_settings& settings) override {
     pool_.single("configuring a queue",
                  [&](connection& c) { postgres::configure_queue(c, queue, settings); });
@@ -220,14 +237,8 @@ class postgres_backend final : public storage::backend {
   }
   [[nodiscard]] std::optional<storage::dead_letter_row> dead_letter(std::string_view dlq,
                                                                     dead_letter_id id) override {
-    return pool_.in_transaction(
-        "reading a dead letter",
-        [&](connection& c, transaction& tx) {
-          auto row = read_dead_letter(c, dlq, id);
-          tx.commit();
-          return row;
-        },
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    return read_snapshot("reading a dead letter",
+                         [&](connection& c) { return read_dead_letter(c, dlq, id); });
   }
   [[nodiscard]] std::vector<dead_letter_summary> dead_letter_page(
       const storage::dead_letter_where& where, const storage::page_position& position) override {
@@ -235,14 +246,7 @@ class postgres_backend final : public storage::backend {
     if (where.keys.size() + where.error_types.size() <= 1) {
       return pool_.single("querying dead letters", read);
     }
-    return pool_.in_transaction(  // several statements: one snapshot
-        "querying dead letters",
-        [&](connection& c, transaction& tx) {
-          auto rows = read(c);
-          tx.commit();
-          return rows;
-        },
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    return read_snapshot("querying dead letters", read);  // several statements: one snapshot
   }
   [[nodiscard]] std::int64_t count_dead_letters(const storage::dead_letter_where& where) override {
     return pool_.single("counting dead letters",
@@ -265,8 +269,8 @@ class postgres_backend final : public storage::backend {
   std::vector<storage::redriven_entry> redrive(const storage::redrive_request& request) override {
     return pool_.in_transaction("redriving dead letters", [&](connection& c, transaction& tx) {
       auto out = redrive_entries(c, request, database_id_);
-      tx.commit();
-      return out;
+      if (!request.dry_run) tx.commit();  // a dry run rolls back: the results say what would
+      return out;                         // happen, and nothing changes
     });
   }
   std::int64_t mark_redriven(std::string_view dlq, std::span<const dead_letter_id> ids,
@@ -276,13 +280,96 @@ class postgres_backend final : public storage::backend {
     });
   }
 
+  // ---- Job types
+
+  void record_job_type(std::string_view codec, std::uint64_t fingerprint,
+                       std::string_view description, std::int64_t now_ms) override {
+    if (read_only_) return;  // a read-only open records nothing
+    auto type = fmt::format("{}/{:016x}", codec, fingerprint);
+    if (known(types_, type)) return;
+    pool_.single("recording a job type", [&](connection& c) {
+      // A read first: no write when the type is recorded already.
+      if (!has_job_type(c, codec, fingerprint)) {
+        postgres::record_job_type(c, codec, fingerprint, description, now_ms);
+      }
+    });
+    remember(types_, std::move(type));
+  }
+  [[nodiscard]] std::vector<storage::job_type> job_types() override {
+    return pool_.single("reading job types", [](connection& c) { return postgres::job_types(c); });
+  }
+
+  // ---- Inspection and administration
+
+  [[nodiscard]] std::vector<storage::queue_info> list_queues(std::int64_t now_ms) override {
+    return read_snapshot("listing queues",
+                         [&](connection& c) { return postgres::list_queues(c, now_ms); });
+  }
+  bool set_paused(std::string_view queue, bool paused) override {
+    return pool_.single("pausing or resuming a queue",
+                        [&](connection& c) { return postgres::set_paused(c, queue, paused); });
+  }
+  [[nodiscard]] std::vector<storage::job_row> list_jobs(std::string_view queue,
+                                                        std::optional<storage::job_state> state,
+                                                        std::int64_t now_ms,
+                                                        std::int64_t limit) override {
+    return pool_.single("listing jobs", [&](connection& c) {
+      return postgres::list_jobs(c, queue, state, now_ms, limit);
+    });
+  }
+  [[nodiscard]] std::optional<storage::job_row> find_job(job_id id) override {
+    return read_snapshot("reading a job", [&](connection& c) { return postgres::find_job(c, id); });
+  }
+  storage::cancel_result cancel_job(job_id id, std::int64_t now_ms, bool claimed_too) override {
+    return pool_.single("cancelling a job", [&](connection& c) {
+      return postgres::cancel_job(c, id, now_ms, claimed_too);
+    });
+  }
+  [[nodiscard]] std::vector<storage::dead_letter_queue_info> dead_letter_queues() override {
+    return pool_.single("listing dead-letter queues",
+                        [](connection& c) { return postgres::dead_letter_queues(c); });
+  }
+  [[nodiscard]] std::vector<storage::dead_letter_group> count_dead_letters_by(
+      const storage::dead_letter_where& where, storage::dead_letter_grouping grouping) override {
+    return pool_.single("counting dead letters", [&](connection& c) {
+      return postgres::count_dead_letters_by(c, where, grouping);
+    });
+  }
+
   /// The connection pool, for tests and tools that need PostgreSQL itself.
   [[nodiscard]] pool& connections() noexcept { return pool_; }
 
  private:
+  /// Runs `f(connection&)` in a read-only transaction: its statements see one snapshot.
+  template <class F>
+  std::invoke_result_t<F&, connection&> read_snapshot(std::string_view doing, F&& f) {
+    return pool_.in_transaction(
+        doing,
+        [&](connection& c, transaction& tx) {
+          auto out = f(c);
+          tx.commit();
+          return out;
+        },
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  }
+
+  /// True when `name` is in `names` (recorded by this backend already).
+  bool known(const std::set<std::string, std::less<>>& names, std::string_view name) {
+    const std::lock_guard lock{names_mutex_};
+    return names.contains(name);
+  }
+  void remember(std::set<std::string, std::less<>>& names, std::string name) {
+    const std::lock_guard lock{names_mutex_};
+    names.insert(std::move(name));
+  }
+
   pool pool_;
   listener listener_;  // after pool_: stopped before the pool goes
+  bool read_only_;
   std::string database_id_;
+  std::mutex names_mutex_;
+  std::set<std::string, std::less<>> queues_;  // registered; guarded by names_mutex_
+  std::set<std::string, std::less<>> types_;   // "codec/fingerprint" recorded; guarded too
 };
 
 }  // namespace durable::inline v0::detail::postgres

@@ -5,7 +5,9 @@
 /// Claim: taking the jobs at the head of a queue under a fenced lease, in one statement
 /// with FOR UPDATE SKIP LOCKED, so consumers on many hosts never wait for each other nor
 /// take the same job. A job whose lease expired is claimable again; the claim counts the
-/// lost attempt and records it. Part of the PostgreSQL layer.
+/// lost attempt and records it. A paused queue (durable_queues.paused, `durable queue
+/// pause`) gives nothing: each statement checks the flag once (a one-time filter) before it
+/// reads the claim index. Part of the PostgreSQL layer.
 
 #include <algorithm>
 #include <cstdint>
@@ -28,6 +30,8 @@ namespace durable::inline v0::detail::postgres {
   "'[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', j.attempts + 1, 'type', " \
   "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', " \
   "$4::int8)) END "
+#define DURABLE_DETAIL_PG_NOT_PAUSED \
+  " AND NOT EXISTS (SELECT 1 FROM durable_queues WHERE name = $5 AND paused) "
 #define DURABLE_DETAIL_PG_CLAIM_RETURNING                                            \
   " RETURNING j.id, j.key_int, j.key_text, j.attempts, j.max_attempts, j.priority, " \
   "j.sequential, j.enqueued_at, j.codec, j.fingerprint, j.payload"
@@ -55,7 +59,8 @@ namespace durable::inline v0::detail::postgres {
 /// The SQL of claim_next, for plan tests.
 inline constexpr const char* claim_next_sql =
     "UPDATE durable_jobs AS j " DURABLE_DETAIL_PG_CLAIM_SET
-    "WHERE j.id = (SELECT id FROM durable_jobs WHERE queue = $5 AND run_at <= $4 "
+    "WHERE j.id = (SELECT id FROM durable_jobs WHERE queue = $5 AND run_at <= "
+    "$4" DURABLE_DETAIL_PG_NOT_PAUSED
     "ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP "
     "LOCKED)" DURABLE_DETAIL_PG_CLAIM_RETURNING;
 
@@ -74,7 +79,8 @@ inline constexpr const char* claim_next_sql =
 /// after it, when it is first).
 inline constexpr const char* claim_head_sql =
     "WITH head AS MATERIALIZED (SELECT id, priority, run_at, sequential FROM durable_jobs "
-    "WHERE queue = $5 AND run_at <= $4 ORDER BY priority DESC, run_at, id LIMIT $6 "
+    "WHERE queue = $5 AND run_at <= $4" DURABLE_DETAIL_PG_NOT_PAUSED
+    "ORDER BY priority DESC, run_at, id LIMIT $6 "
     "FOR UPDATE SKIP LOCKED), "
     "numbered AS (SELECT id, sequential, row_number() OVER (ORDER BY priority DESC, run_at, id) "
     "AS n FROM head), "
@@ -103,5 +109,6 @@ inline constexpr const char* claim_head_sql =
 
 #undef DURABLE_DETAIL_PG_CLAIM_SET
 #undef DURABLE_DETAIL_PG_CLAIM_RETURNING
+#undef DURABLE_DETAIL_PG_NOT_PAUSED
 
 }  // namespace durable::inline v0::detail::postgres

@@ -27,7 +27,8 @@
 
 namespace durable::inline v0::detail::postgres {
 
-/// One connection to the server, with a cache of the statements it prepared. Not
+/// One connection to the server, with a cache of the statements it prepared; with
+/// open_options::read_only, a session whose transactions are all read-only. Not
 /// thread-safe: one thread at a time (the pool hands it to one call).
 class connection {
  public:
@@ -58,6 +59,8 @@ class connection {
     try {
       exec(fmt::format("SET lock_timeout = {}", options.busy_timeout.count()).c_str(),
            "connecting");
+      // open_options::read_only: the server refuses every write of this session.
+      if (options.read_only) exec("SET default_transaction_read_only = on", "connecting");
     } catch (...) {
       PQfinish(conn_);
       throw;

@@ -230,10 +230,16 @@ struct page_query {
 
 /// What a filtered statement does.
 enum class filter_action {
-  count,   ///< SELECT count(*)
-  remove,  ///< DELETE
-  select,  ///< SELECT id, oldest failure first
+  count,          ///< SELECT count(*)
+  remove,         ///< DELETE
+  select,         ///< SELECT id, oldest failure first
+  group_by_type,  ///< SELECT error_type, 0, count(*) ... GROUP BY error_type, most first
+  group_by_hour,  ///< SELECT '', hour start, count(*) ... GROUP BY the hour, oldest first
+  group_by_day,   ///< SELECT '', day start, count(*) ... GROUP BY the day, oldest first
 };
+
+/// The number of filter_action values.
+inline constexpr std::size_t filter_actions = 6;
 
 /// Variant `v` of a filtered statement: bits 0 include_redriven, 1 queue, 2 integer keys,
 /// 3 text keys, 4 types; v / 32 is the filter_action. Parameters: $1 dlq, $2 $3 the
@@ -243,9 +249,19 @@ enum class filter_action {
   const bool types = (v & 16U) != 0;
   const bool text_keys = (v & 8U) != 0;
   const bool int_keys = (v & 4U) != 0;
-  std::string s = action == filter_action::count    ? "SELECT count(*)"
-                  : action == filter_action::remove ? "DELETE"
-                                                    : "SELECT id";
+  std::string s;
+  switch (action) {
+    case filter_action::count: s = "SELECT count(*)"; break;
+    case filter_action::remove: s = "DELETE"; break;
+    case filter_action::select: s = "SELECT id"; break;
+    case filter_action::group_by_type: s = "SELECT error_type, 0::int8, count(*)"; break;
+    case filter_action::group_by_hour:
+      s = "SELECT '', failed_at - failed_at % 3600000 AS bucket, count(*)";
+      break;
+    case filter_action::group_by_day:
+      s = "SELECT '', failed_at - failed_at % 86400000 AS bucket, count(*)";
+      break;
+  }
   s += " FROM durable_dead_letters WHERE dlq = $1 AND failed_at >= $2 AND failed_at <= $3";
   if (int_keys && text_keys) {
     s += " AND (key_int = ANY($6) OR key_text = ANY($7))";
@@ -258,16 +274,21 @@ enum class filter_action {
   if ((v & 2U) != 0) s += " AND queue = $4";
   if ((v & 1U) == 0) s += " AND redriven_at IS NULL";
   if (action == filter_action::select) s += " ORDER BY failed_at, id";
+  if (action == filter_action::group_by_type) {
+    s += " GROUP BY error_type ORDER BY count(*) DESC, error_type";
+  } else if (action == filter_action::group_by_hour || action == filter_action::group_by_day) {
+    s += " GROUP BY bucket ORDER BY bucket";
+  }
   if (action == filter_action::remove) return counted_dead_letter_delete(s);
   return s;
 }
 
-/// The SQL text of a filtered statement for the given choices (one of 96 fixed variants).
+/// The SQL text of a filtered statement for the given choices (one of 192 fixed variants).
 [[nodiscard]] inline const std::string& filter_sql(filter_action action, bool types, bool int_keys,
                                                    bool text_keys, bool queue,
                                                    bool include_redriven) {
-  static const std::array<std::string, 96> variants = [] {
-    std::array<std::string, 96> out;
+  static const std::array<std::string, 32 * filter_actions> variants = [] {
+    std::array<std::string, 32 * filter_actions> out;
     for (std::size_t v = 0; v < out.size(); ++v) out.at(v) = build_filter_sql(v);
     return out;
   }();
@@ -325,6 +346,23 @@ inline result run_filtered(connection& c, filter_action action,
     return w.include_redriven ? entries : entries - redriven;
   }
   return run_filtered(c, filter_action::count, w).int64(0, 0);
+}
+
+/// The entries matching `w`, counted by error type (most first) or by UTC hour or day of
+/// failure (oldest first); an index range scan as count_dead_letters's.
+[[nodiscard]] inline std::vector<storage::dead_letter_group> count_dead_letters_by(
+    connection& c, const storage::dead_letter_where& w, storage::dead_letter_grouping grouping) {
+  const auto action =
+      grouping == storage::dead_letter_grouping::error_type ? filter_action::group_by_type
+      : grouping == storage::dead_letter_grouping::hour     ? filter_action::group_by_hour
+                                                            : filter_action::group_by_day;
+  const auto r = run_filtered(c, action, w);
+  std::vector<storage::dead_letter_group> groups;
+  groups.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) {
+    groups.push_back({std::string{r.text(i, 0)}, r.int64(i, 1), r.int64(i, 2)});
+  }
+  return groups;
 }
 
 /// Deletes the entries matching `w` (and takes them off the DLQ's counters); returns how

@@ -97,6 +97,49 @@ struct redrive_entry {
   return out;
 }
 
+/// The queue entry `e` may be redriven into, or none, with the reason in `o.status`
+/// (incompatible, not_redrivable, no_target).
+[[nodiscard]] inline std::optional<std::string_view> redrive_queue_of(
+    const redrive_entry& e, const storage::redrive_request& r, std::string_view database_id,
+    storage::redriven_entry& o) {
+  if (r.expect && (e.codec != r.expect->first || e.fingerprint != r.expect->second)) {
+    o.status = storage::redrive_status::incompatible;
+    o.found_codec = e.codec;
+    o.found_fingerprint = e.fingerprint;
+    return std::nullopt;
+  }
+  if (!r.force && e.policy == redrive_policy::never) {
+    o.status = storage::redrive_status::not_redrivable;
+    return std::nullopt;
+  }
+  if (r.queue) return *r.queue;
+  const bool foreign = e.origin && *e.origin != database_id;
+  if (foreign || e.queue.empty()) {
+    o.status = storage::redrive_status::no_target;
+    return std::nullopt;
+  }
+  return e.queue;
+}
+
+/// Entry `e` as a job of `queue` running at `run_at_ms` (pointing into `e`).
+[[nodiscard]] inline storage::new_job redriven_job(const redrive_entry& e, std::string_view queue,
+                                                   std::int64_t run_at_ms) {
+  storage::new_job job;
+  job.queue = queue;
+  job.key = e.key ? &*e.key : nullptr;
+  job.unique = e.unique;
+  job.priority = e.priority;
+  job.run_at_ms = run_at_ms;
+  job.enqueued_at_ms = e.enqueued_at_ms;
+  job.sequential = e.sequential;
+  job.max_attempts = e.max_attempts;
+  job.codec = e.codec;
+  job.fingerprint = e.fingerprint;
+  job.payload = e.payload;
+  job.history_json = e.history;
+  return job;
+}
+
 /// Redrives `r.ids` of `r.dlq` into queues of this database in the caller's transaction:
 /// checks, then the locked push path, then one mark of every redriven entry. One result
 /// per id, in order; an id given twice is redriven once.
@@ -113,42 +156,9 @@ struct redrive_entry {
     o.status = storage::redrive_status::gone;
     const auto it = entries.find(r.ids[i]);
     if (it == entries.end()) continue;
-    const auto& e = it->second;
-    if (r.expect && (e.codec != r.expect->first || e.fingerprint != r.expect->second)) {
-      o.status = storage::redrive_status::incompatible;
-      o.found_codec = e.codec;
-      o.found_fingerprint = e.fingerprint;
-      continue;
-    }
-    if (!r.force && e.policy == redrive_policy::never) {
-      o.status = storage::redrive_status::not_redrivable;
-      continue;
-    }
-    std::string_view queue;
-    if (r.queue) {
-      queue = *r.queue;
-    } else {
-      const bool foreign = e.origin && *e.origin != database_id;
-      queue = e.queue;
-      if (foreign || queue.empty()) {
-        o.status = storage::redrive_status::no_target;
-        continue;
-      }
-    }
-    storage::new_job job;
-    job.queue = queue;
-    job.key = e.key ? &*e.key : nullptr;
-    job.unique = e.unique;
-    job.priority = e.priority;
-    job.run_at_ms = r.run_at_ms;
-    job.enqueued_at_ms = e.enqueued_at_ms;
-    job.sequential = e.sequential;
-    job.max_attempts = e.max_attempts;
-    job.codec = e.codec;
-    job.fingerprint = e.fingerprint;
-    job.payload = e.payload;
-    job.history_json = e.history;
-    jobs.push_back(job);
+    const auto queue = redrive_queue_of(it->second, r, database_id, o);
+    if (!queue) continue;
+    jobs.push_back(redriven_job(it->second, *queue, r.run_at_ms));
     job_of.push_back(i);
   }
   push_path path{c};

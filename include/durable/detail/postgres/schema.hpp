@@ -8,7 +8,8 @@
 ///
 /// Version 2 has the semantics of SQLite's schema version 2 (detail/sqlite/schema.hpp),
 /// column by column; version 3 adds the counters that answer size(), the hard limit and
-/// whole-DLQ counts without a scan, as SQLite's version 3 does. Every time column holds
+/// whole-DLQ counts without a scan, as SQLite's version 3 does; version 4 the job types
+/// and the views, as SQLite's version 4 does. Every time column holds
 /// BIGINT milliseconds since the Unix epoch, UTC.
 
 #include <fmt/format.h>
@@ -148,8 +149,73 @@ INSERT INTO durable_dead_letter_counts (dlq, slot, entries, redriven)
   SELECT dlq, 0, count(*), count(redriven_at) FROM durable_dead_letters GROUP BY dlq;
 )sql"};
 
+// Version 4: what lets people and tools read a database without the C++ types, as SQLite's
+// version 4 does (docs/schema.md).
+// - durable_job_types keeps, once per (codec, fingerprint), the codec's description of the
+//   job type (pfr_codec::description<Job>()), recorded when a Queue or DeadLetterQueue of
+//   that type is opened; the `durable` tool renders payloads from it.
+// - Read-only views with ISO 8601 UTC times, hexadecimal fingerprints and each job's
+//   state, for people querying with psql. They compute "now" when read; the tables stay
+//   the interface programs write through. Totals come from the counters.
+inline constexpr migration schema_v4{4, R"sql(
+CREATE TABLE durable_job_types (
+  codec        TEXT COLLATE "C" NOT NULL,
+  fingerprint  BIGINT NOT NULL,
+  description  TEXT NOT NULL,
+  recorded_at  BIGINT NOT NULL,
+  PRIMARY KEY (codec, fingerprint)
+);
+CREATE FUNCTION durable_iso_time(ms BIGINT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT to_char(timestamp '1970-01-01' + ms * interval '1 millisecond',
+                 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$fn$;
+CREATE FUNCTION durable_hex(v BIGINT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT lpad(to_hex(v), 16, '0')
+$fn$;
+CREATE VIEW durable_view_jobs AS
+SELECT j.id, j.queue,
+  CASE WHEN j.run_at <= now.ms THEN 'pending'
+       WHEN j.lease_token IS NULL THEN 'scheduled' ELSE 'claimed' END AS state,
+  j.key_int, j.key_text, j.priority, durable_iso_time(j.run_at) AS run_at,
+  durable_iso_time(j.enqueued_at) AS enqueued_at, j.attempts, j.max_attempts, j.sequential,
+  j.unique_key, j.claimed_by, j.codec, durable_hex(j.fingerprint) AS fingerprint,
+  octet_length(j.payload) AS payload_bytes, j.history
+FROM durable_jobs AS j, (SELECT (extract(epoch FROM now()) * 1000)::int8 AS ms) AS now;
+CREATE VIEW durable_view_queues AS
+WITH now AS (SELECT (extract(epoch FROM now()) * 1000)::int8 AS ms),
+names AS (SELECT name FROM durable_queues UNION SELECT queue FROM durable_queue_counts),
+later AS (SELECT n.name, coalesce(q.paused, false) AS paused, q.hard_limit, q.soft_limit,
+  (SELECT coalesce(sum(jobs), 0)::int8 FROM durable_queue_counts WHERE queue = n.name) AS jobs,
+  (SELECT count(*) FROM durable_jobs AS j WHERE j.queue = n.name AND j.run_at > now.ms
+    AND j.lease_token IS NULL) AS scheduled,
+  (SELECT count(*) FROM durable_jobs AS j WHERE j.queue = n.name AND j.run_at > now.ms
+    AND j.lease_token IS NOT NULL) AS claimed
+  FROM names AS n LEFT JOIN durable_queues AS q ON q.name = n.name, now)
+SELECT name AS queue, paused, hard_limit, soft_limit, jobs,
+  jobs - scheduled - claimed AS pending, scheduled, claimed
+FROM later;
+CREATE VIEW durable_view_dead_letter_queues AS
+SELECT dlq, (sum(entries) - sum(redriven))::int8 AS entries, sum(redriven)::int8 AS redriven
+FROM durable_dead_letter_counts GROUP BY dlq;
+CREATE VIEW durable_view_dead_letters AS
+SELECT id, dlq, queue, job_id, origin, key_int, key_text, error_type, message, context,
+  redrive_policy, attempts, max_attempts, priority, sequential, unique_key,
+  durable_iso_time(enqueued_at) AS enqueued_at, durable_iso_time(failed_at) AS failed_at,
+  durable_iso_time(redriven_at) AS redriven_at, codec,
+  durable_hex(fingerprint) AS fingerprint, octet_length(payload) AS payload_bytes, history
+FROM durable_dead_letters;
+CREATE VIEW durable_view_job_types AS
+SELECT codec, durable_hex(fingerprint) AS fingerprint, description,
+  durable_iso_time(recorded_at) AS recorded_at
+FROM durable_job_types;
+)sql"};
+
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v2, schema_v3};
+inline constexpr std::array migrations{schema_v2, schema_v3, schema_v4};
+
+/// The oldest schema version a read-only open reads: version 3's tables, without version
+/// 4's job types (payloads then show without field names) and views.
+inline constexpr std::int64_t oldest_readable_version = 3;
 
 /// The channel pushes are notified on; the payload is "<queue> <schema>".
 inline constexpr const char* push_channel = "durable_push";
@@ -248,6 +314,35 @@ inline void migrate(connection& c, std::span<const migration> steps) {
 
 /// Brings the connection's schema to the current version.
 inline void ensure_schema(connection& c) { migrate(c, migrations); }
+
+/// Checks, without writing, that the connection's schema is one this build reads:
+/// durable's tables (else schema_error, found 0), not newer than the current version, not
+/// older than oldest_readable_version (a read-only open does not migrate).
+inline void check_schema_readable(connection& c) {
+  c.doing("opening the database");
+  const std::int64_t supported = migrations.back().version;
+  const std::int64_t found = stored_schema_version(c);
+  if (found >= oldest_readable_version && found <= supported) return;
+  std::string why;
+  if (found == 0) {
+    why =
+        "has no durable tables in the schema its search_path selects; give the connection "
+        "string of a database that durable created";
+  } else if (found > supported) {
+    why = fmt::format(
+        "has schema version {}, newer than the version {} this build supports; "
+        "use a durable build as new as the programs that write it",
+        found, supported);
+  } else {
+    why = fmt::format(
+        "has schema version {}, older than the version {} this build reads, "
+        "and a read-only open does not migrate; migrate it (open it read-write once, e.g. "
+        "`durable migrate`) after upgrading every program that uses it",
+        found, oldest_readable_version);
+  }
+  throw schema_error(fmt::format("durable: schema: \"{}\" {}", c.target(), why), found, supported,
+                     c.target());
+}
 
 /// The random id durable gave this database when it created its tables.
 [[nodiscard]] inline std::string database_id(connection& c) {

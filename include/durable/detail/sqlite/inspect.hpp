@@ -41,6 +41,7 @@ namespace durable::inline v0::detail::sqlite {
 
 /// The columns of a job_row, in the order read_job_row expects (j: durable_jobs, q: its
 /// durable_queues row).
+// NOLINTNEXTLINE(cppcoreguidelines-macro-usage): spliced into string literals
 #define DURABLE_DETAIL_JOB_ROW_COLUMNS                                                            \
   "j.id, q.name, j.key, j.priority, j.sequential, j.unique_key, j.run_at, j.enqueued_at, "        \
   "j.attempts, j.max_attempts, j.lease_token IS NOT NULL, j.claimed_by, j.codec, j.fingerprint, " \
