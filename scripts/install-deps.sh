@@ -5,17 +5,19 @@
 #
 #   scripts/install-deps.sh demo   # what scripts/demo.sh needs: compiler, CMake, libraries
 #   scripts/install-deps.sh test   # plus clang, sanitizer runtimes, clang-format and -tidy, doctest,
-#                                  # Google Benchmark: what scripts/test.sh needs
+#                                  # Google Benchmark, nlohmann/json (json_codec's tests and
+#                                  # benchmark): what scripts/test.sh needs
 #   scripts/install-deps.sh bench  # what scripts/bench.sh needs: the demo set, Google Benchmark,
-#                                  # gnuplot (plots), python3-persist-queue (the comparison)
+#                                  # nlohmann/json, gnuplot (plots), python3-persist-queue (the
+#                                  # comparison)
 set -euo pipefail
 
 demo_packages=(cmake ninja-build g++ libsqlite3-dev libboost1.81-dev libfmt-dev)
 # libclang-rt-14-dev holds the sanitizer runtimes; clang only recommends it.
 test_packages=("${demo_packages[@]}" clang libclang-rt-14-dev clang-format clang-tidy doctest-dev
-               libbenchmark-dev)
-bench_packages=("${demo_packages[@]}" libbenchmark-dev gnuplot-nox python3 python3-persist-queue
-                sqlite3)
+               libbenchmark-dev nlohmann-json3-dev)
+bench_packages=("${demo_packages[@]}" libbenchmark-dev nlohmann-json3-dev gnuplot-nox python3
+                python3-persist-queue sqlite3)
 
 case "${1:-}" in
   demo) packages=("${demo_packages[@]}") ;;

@@ -23,5 +23,6 @@
 #include "durable/recovery.hpp"
 #include "durable/retry.hpp"
 #include "durable/storage.hpp"
+#include "durable/upgrade.hpp"
 #include "durable/version.hpp"
 #include "durable/worker.hpp"

@@ -98,6 +98,11 @@ struct claim_request {
   /// 1: the single head job. More: the consecutive parallel jobs at the head, stopping
   /// before a sequential job; a sequential job at the head comes alone.
   std::size_t max = 1;
+  /// The job types the claimer can decode: only jobs written by codec `codec` with one of
+  /// `fingerprints` are claimed, and "the head" means the head among those; jobs of other
+  /// types stay pending, untouched. Empty `fingerprints`: any job (tools).
+  std::string_view codec{};
+  std::span<const std::uint64_t> fingerprints{};
 };
 
 /// A claimed job as stored.
@@ -138,6 +143,25 @@ struct queue_counts {
   std::int64_t scheduled = 0;                       ///< waiting for their run-at
   std::int64_t claimed = 0;                         ///< under a live lease
   std::optional<std::int64_t> oldest_pending_ms{};  ///< earliest run_at among pending
+};
+
+// ---- Job types
+
+/// A job type as its codec describes it, recorded once per (codec, fingerprint) in the
+/// database (table durable_job_types), so that readers of a newer version of the type, and
+/// tools, can interpret rows of it.
+struct job_type {
+  std::string codec{};              ///< the codec's name
+  std::uint64_t fingerprint = 0;    ///< the type's fingerprint under that codec
+  std::string description{};        ///< the codec's description of the type
+  std::int64_t recorded_at_ms = 0;  ///< when it was first recorded
+};
+
+/// How many claimable jobs (run_at <= now) of one type a queue holds.
+struct job_type_count {
+  std::string codec{};
+  std::uint64_t fingerprint = 0;
+  std::int64_t count = 0;
 };
 
 // ---- Dead letters
@@ -240,15 +264,12 @@ struct redrive_request {
   std::int64_t run_at_ms = 0;
   /// Redrive entries whose policy is `never` too.
   bool force = false;
-  /// Only entries with this codec and fingerprint move; none: any.
-  std::optional<std::pair<std::string_view, std::uint64_t>> expect{};
 };
 
 /// What a redrive did with one entry.
 enum class redrive_status {
   redriven,        ///< pushed as job `job` and marked redriven
   gone,            ///< no such entry, or already redriven
-  incompatible,    ///< codec or fingerprint is not the expected one
   no_target,       ///< no queue to go back to
   not_redrivable,  ///< its policy is `never` and the redrive was not forced
   duplicate,       ///< unique key already queued (as job `job`); the entry stays
@@ -261,8 +282,6 @@ struct redriven_entry {
   redrive_status status = redrive_status::gone;
   job_id job = 0;
   std::string queue{};  ///< the queue the job went to (redriven)
-  std::string found_codec{};
-  std::uint64_t found_fingerprint = 0;
 };
 
 /// The storage contract. See the file comment for the rules every implementation follows.
@@ -314,6 +333,17 @@ class backend {
   /// Returns every job of `queue` held by `claimer` to pending, counting the lost attempt.
   virtual std::int64_t release_claimer(std::string_view queue, std::string_view claimer,
                                        std::int64_t now_ms) = 0;
+  /// Claimable jobs (run_at <= `now_ms`) of `queue`, counted per (codec, fingerprint).
+  [[nodiscard]] virtual std::vector<job_type_count> count_job_types(std::string_view queue,
+                                                                    std::int64_t now_ms) = 0;
+
+  // Job types
+  /// Records a job type at `now_ms`; does nothing when (codec, fingerprint) is recorded
+  /// already.
+  virtual void record_job_type(std::string_view codec, std::uint64_t fingerprint,
+                               std::string_view description, std::int64_t now_ms) = 0;
+  /// Every recorded job type, ordered by codec, fingerprint.
+  [[nodiscard]] virtual std::vector<job_type> job_types() = 0;
 
   // Dead letters
   /// Moves a claimed job into a DLQ of this database in one transaction; empty when the

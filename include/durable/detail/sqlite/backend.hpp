@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +27,7 @@
 #include "durable/detail/sqlite/dead_letter_query.hpp"
 #include "durable/detail/sqlite/finish.hpp"
 #include "durable/detail/sqlite/group_commit.hpp"
+#include "durable/detail/sqlite/job_types.hpp"
 #include "durable/detail/sqlite/push.hpp"
 #include "durable/detail/sqlite/queue_state.hpp"
 #include "durable/detail/sqlite/reader_pool.hpp"
@@ -139,6 +141,35 @@ class sqlite_backend final : public storage::backend {
                                std::int64_t now_ms) override {
     return group_.run(
         [&](write_context& ctx) { return sqlite::release_claimer(ctx, queue, claimer, now_ms); });
+  }
+
+  [[nodiscard]] std::vector<storage::job_type_count> count_job_types(std::string_view queue,
+                                                                     std::int64_t now_ms) override {
+    return read_queue(queue, std::vector<storage::job_type_count>{},
+                      [&](connection& c, std::int64_t q) {
+                        return sqlite::count_job_types(c, q, now_ms);
+                      });
+  }
+
+  // ---- Job types
+
+  void record_job_type(std::string_view codec, std::uint64_t fingerprint,
+                       std::string_view description, std::int64_t now_ms) override {
+    {
+      std::lock_guard lock{types_mutex_};
+      if (recorded_types_.contains(std::pair{std::string{codec}, fingerprint})) return;
+    }
+    // No write transaction when another process recorded it already.
+    if (!readers_.read([&](connection& c) { return job_type_recorded(c, codec, fingerprint); })) {
+      group_.run([&](write_context& ctx) {
+        sqlite::record_job_type(ctx.db, codec, fingerprint, description, now_ms);
+      });
+    }
+    std::lock_guard lock{types_mutex_};
+    recorded_types_.emplace(std::string{codec}, fingerprint);
+  }
+  [[nodiscard]] std::vector<storage::job_type> job_types() override {
+    return readers_.read([&](connection& c) { return sqlite::job_types(c); });
   }
 
   // ---- Dead letters
@@ -279,6 +310,8 @@ class sqlite_backend final : public storage::backend {
   name_cache names_;
   group_commit group_;
   std::string database_id_;
+  std::mutex types_mutex_;
+  std::set<std::pair<std::string, std::uint64_t>> recorded_types_;  // by this process
 };
 
 }  // namespace durable::inline v0::detail::sqlite

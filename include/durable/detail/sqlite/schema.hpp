@@ -232,8 +232,26 @@ CREATE UNIQUE INDEX durable_dead_letters_origin ON durable_dead_letters (origin,
   WHERE origin IS NOT NULL;
 )sql"};
 
+// Version 4: job types. durable_job_types holds one description per (codec, fingerprint),
+// as the codec writes it (pfr_codec: "pfr/1:{3:u64,s,o(s)}"), recorded when a Queue or
+// DeadLetterQueue of the type is opened: a reader of a newer version of the type tells an
+// older version (fewer trailing fields) from a different type by it, and tools can render
+// payloads. recorded_at: when it was first recorded (ms since the epoch).
+inline constexpr migration schema_v4{4, R"sql(
+CREATE TABLE durable_job_types (codec TEXT NOT NULL, fingerprint INTEGER NOT NULL, description TEXT NOT NULL, recorded_at INTEGER NOT NULL, PRIMARY KEY (codec, fingerprint)) WITHOUT ROWID;
+)sql"};
+
+// Version 5: durable_jobs_type lets a typed claim seek the head of each type it can decode,
+// so jobs of types it cannot decode cost nothing to skip. Like durable_jobs_claim it ends
+// at run_at: the rowid that every index entry ends with gives the FIFO order.
+inline constexpr migration schema_v5{5, R"sql(
+CREATE INDEX durable_jobs_type ON durable_jobs
+  (queue_id, codec, fingerprint, priority DESC, run_at);
+)sql"};
+
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3};
+inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3, schema_v4,
+                                         schema_v5};
 
 /// The schema version stored in the file; 0 when durable has not written to it yet.
 [[nodiscard]] inline std::int64_t stored_schema_version(connection& c) {
