@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <durable/dead_letter_queue.hpp>
+#include <durable/detail/sqlite/connection.hpp>
 #include <durable/queue.hpp>
 #include <durable/recovery.hpp>
 #include <durable/upgrade.hpp>
@@ -301,6 +302,35 @@ TEST_CASE("claims leave rows of a newer type pending and unreadable() says why")
   CHECK(left[0].fingerprint == pfr_codec::fingerprint<order_v2>());
   CHECK(left[0].reason.find("stored 4 fields, this type has 2") != std::string::npos);
   CHECK(new_queue.unreadable().empty());
+}
+
+TEST_CASE("types are registered with their description; rows of an unregistered type wait" *
+          doctest::skip(!durable_test::on_sqlite())) {
+  temp_dir dir;
+  const auto path = dir.db("q.db");
+  Queue<order_v1> q{path, "orders", quiet_queue()};
+  DeadLetterQueue<order_v2> dlq{path, "orders.dlq", quiet_dlq()};
+  {
+    durable::detail::sqlite::connection c{path, {}};
+    auto types = c.query("SELECT codec, fingerprint, description FROM durable_types ORDER BY 3");
+    REQUIRE(types->step());
+    CHECK(types->text(0) == "pfr");
+    CHECK(static_cast<std::uint64_t>(types->int64(1)) == pfr_codec::fingerprint<order_v1>());
+    CHECK(types->text(2) == "pfr/1:{2:u64,s}");
+    REQUIRE(types->step());
+    CHECK(types->text(2) == "pfr/1:{4:u64,s,s,o(i32)}");
+    CHECK_FALSE(types->step());
+    // A row of a type nobody registered (as written before schema version 3).
+    c.run(
+        "INSERT INTO durable_jobs (queue, run_at, enqueued_at, codec, fingerprint, payload) "
+        "VALUES ('orders', 0, 0, 'pfr', 12345, x'00')");
+  }
+  CHECK_FALSE(q.claim(10s));
+  const auto left = q.unreadable();
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].fingerprint == 12345);
+  CHECK(left[0].reason.find("no description of its type is registered") != std::string::npos);
+  CHECK(q.size() == 1);
 }
 
 TEST_CASE("declared upgrades: a reader of v4 claims rows of v3, v2 and v1, upgraded in steps") {

@@ -16,7 +16,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -147,9 +146,9 @@ class readable_types {
     std::lock_guard lock{mutex_};
     const auto it = known_.find(std::make_pair(std::string{codec}, fingerprint));
     if (it != known_.end()) return it->second.why;
-    return "no description of its type is registered in this database (it was written by a "
-           "durable before 0.2 or by another program), so only a reader of exactly that type "
-           "can tell";
+    return "no description of its type is registered in this database (rows written before "
+           "schema version 3, or by another program, have none), so only a reader of exactly "
+           "that type, or one that declares an upgrade from it, claims them";
   }
 
  private:
