@@ -542,7 +542,9 @@ TEST_CASE(
   close(reports[0]);
   REQUIRE(handled.size() == 2 * per_type);
   std::size_t old_took = 0;
-  for (const auto& [id, by] : handled) {
+  for (const auto& entry : handled) {
+    const std::uint64_t id = entry.first;
+    const auto& by = entry.second;
     CAPTURE(id);
     REQUIRE(by.size() == 1);  // once each
     if (id >= 1000) {

@@ -13,7 +13,7 @@ struct tidy_job {
   std::string payload;
 };
 struct tidy_job_v2 {
-  int id;
+  int id = 0;
   std::string payload;
   int extra = 0;
 };
@@ -26,7 +26,7 @@ struct tidy_job_v3 {
 template <>
 struct durable::job_upgrades<tidy_job_v3> {
   using from = durable::types<tidy_job_v2>;
-  static tidy_job_v3 upgrade(tidy_job_v2 old) { return {old.payload}; }
+  static tidy_job_v3 upgrade(const tidy_job_v2& old) { return {old.payload}; }
 };
 
 template class durable::Queue<tidy_job>;

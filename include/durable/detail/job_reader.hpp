@@ -7,6 +7,7 @@
 /// that an evolving codec can read from their stored description. The compile-time checks
 /// of a job_upgrades declaration, each a `durable:` static_assert.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -155,6 +156,8 @@ Job lift(Old&& old) {
   }
 }
 
+/// False; a static_assert that names it depends on its argument, so it fires only when its
+/// branch is instantiated (inside a generic lambda, name the lambda's parameters too).
 template <class T>
 inline constexpr bool upgrade_always_false = false;
 
@@ -183,34 +186,34 @@ consteval bool check_upgrade_declaration() {
   } else {
     return []<class... Old>(type_list<Old...>) {
       if constexpr (sizeof...(Old) == 0) {
-        static_assert(upgrade_always_false<Job>,
+        static_assert(upgrade_always_false<types<Job, Old...>>,
                       "durable: job_upgrades<Job>::from lists no type; list the old job types "
                       "in durable::types<Old...>. See docs/evolving-jobs.md#upgrades");
         return false;
       } else if constexpr (!(job_is_plain_object_type<Old> && ...)) {
-        static_assert(upgrade_always_false<Job>,
+        static_assert(upgrade_always_false<types<Job, Old...>>,
                       "durable: job_upgrades<Job>::from: each old type must be a non-const, "
                       "non-volatile object type (a job struct, not a reference). "
                       "See docs/evolving-jobs.md#upgrades");
         return false;
       } else if constexpr (listed<Job, Old...>) {
-        static_assert(upgrade_always_false<Job>,
+        static_assert(upgrade_always_false<types<Job, Old...>>,
                       "durable: job_upgrades<Job>::from lists Job itself; list only older job "
                       "types. See docs/evolving-jobs.md#upgrades");
         return false;
       } else if constexpr (!all_distinct<Old...>) {
-        static_assert(upgrade_always_false<Job>,
+        static_assert(upgrade_always_false<types<Job, Old...>>,
                       "durable: job_upgrades<Job>::from lists a type twice. "
                       "See docs/evolving-jobs.md#upgrades");
         return false;
       } else if constexpr (!(has_upgrade_from<Job, Old> && ...)) {
-        static_assert(upgrade_always_false<Job>,
+        static_assert(upgrade_always_false<types<Job, Old...>>,
                       "durable: job_upgrades<Job>: a type listed in `from` has no "
                       "`static Job upgrade(Old old)` (it must take the old job and return "
                       "exactly Job). See docs/evolving-jobs.md#upgrades");
         return false;
       } else if constexpr (upgrades_cycle<Job>()) {
-        static_assert(upgrade_always_false<Job>,
+        static_assert(upgrade_always_false<types<Job, Old...>>,
                       "durable: job_upgrades<Job>: the upgrades form a cycle (following `from` "
                       "leads back to a type already on the way); upgrades go from older types "
                       "to newer ones only. See docs/evolving-jobs.md#upgrades");
@@ -230,10 +233,10 @@ consteval bool fingerprints_distinct() {
                   ...)) {
     return true;  // not constant: checked when the reader is built
   } else {
-    constexpr std::uint64_t fps[] = {Codec::template fingerprint<Ts>()...};
+    constexpr std::array<std::uint64_t, sizeof...(Ts)> fps{Codec::template fingerprint<Ts>()...};
     for (std::size_t i = 0; i < sizeof...(Ts); ++i) {
       for (std::size_t j = i + 1; j < sizeof...(Ts); ++j) {
-        if (fps[i] == fps[j]) return false;
+        if (fps.at(i) == fps.at(j)) return false;
       }
     }
     return true;
@@ -253,7 +256,7 @@ consteval bool check_job_reader() {
       if constexpr (!(check_codec<Codec, Old>() && ...)) {
         return false;
       } else if constexpr (!fingerprints_distinct<Codec, Job, Old...>()) {
-        static_assert(upgrade_always_false<Job>,
+        static_assert(upgrade_always_false<types<Job, Old...>>,
                       "durable: job_upgrades<Job>: an old type has the same fingerprint as Job "
                       "(or as another old type) under this codec, so their rows cannot be told "
                       "apart; give the newer type a durable::job_version. "
