@@ -227,7 +227,7 @@ class DeadLetterQueue {
   /// (A template so that `redrive({})` means the filter overload: every entry.)
   template <std::integral Id>
   redriven_entry redrive(Id id, const redrive_options& options = {}) {
-    return single(id, detail::redrive_target{nullptr, options, check()});
+    return single(id, detail::redrive_target{nullptr, options, {}});
   }
 
   /// As above, into `target` (in this database or another). Across databases the order
@@ -235,7 +235,7 @@ class DeadLetterQueue {
   /// once more on the next redrive (never lose it).
   template <std::integral Id>
   redriven_entry redrive(Id id, queue_type& target, const redrive_options& options = {}) {
-    return single(id, detail::redrive_target{&target.engine(), options, check()});
+    return single(id, detail::redrive_target{&target.engine(), options, {}});
   }
 
   /// Redrives every entry matching `filter` that is not yet redriven, oldest failure
@@ -301,6 +301,7 @@ class DeadLetterQueue {
     return [this](const storage::dead_letter_row& row) { return decode(row).error; };
   }
 
+  // Redrives one entry, after decoding its job (so `target` checks nothing more).
   redriven_entry single(dead_letter_id id, const detail::redrive_target& target) {
     if (auto row = engine_.get(id); row && !row->summary.redriven_at) {
       if (auto d = decode(*row); !d.job) {
