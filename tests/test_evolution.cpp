@@ -395,6 +395,32 @@ TEST_CASE("a DeadLetterQueue reads and redrives entries of older and upgradable 
   CHECK(c->job->cents == 500);
 }
 
+TEST_CASE("a job of an older version moved to a DLQ in another database stays readable there") {
+  temp_dir dir;
+  const auto queue_path = dir.db("queue.db");
+  const auto archive_path = dir.db("archive.db");
+  Queue<order_v1>{queue_path, "orders", quiet_queue()}.push({1, "old@x"});
+  Queue<order_v2> q{queue_path, "orders", quiet_queue()};
+  DeadLetterQueue<order_v2> archive{archive_path, "orders.dlq", quiet_dlq()};
+  auto c = q.claim(10s);
+  REQUIRE(c);
+  REQUIRE(c->job);
+  const auto id = archive.move_from(q, *c, {"timeout", "late", ""});
+  // The archive never saw an order_v1 Queue: the move registered the row's type there.
+  const auto e = archive.get(id);
+  REQUIRE(e);
+  CHECK(e->job.email == "old@x");
+  CHECK(e->job.currency == "EUR");
+  CHECK(e->fingerprint == pfr_codec::fingerprint<order_v1>());
+  // Redriven back across databases, it is claimed and read again.
+  Queue<order_v2> fresh{dir.db("fresh.db"), "orders", quiet_queue()};
+  CHECK(archive.redrive(id, fresh).outcome == durable::redrive_outcome::redriven);
+  auto again = fresh.claim(10s);
+  REQUIRE(again);
+  REQUIRE(again->job);
+  CHECK(again->job->email == "old@x");
+}
+
 TEST_CASE("a worker logs the jobs it leaves once per interval, with the reason") {
   temp_dir dir;
   const auto path = dir.db("q.db");

@@ -228,6 +228,10 @@ class queue_engine {
         name_, row.id, std::string{codec.name}, codec.fingerprint, row.codec, row.fingerprint);
   }
 
+  /// Reads the registered job types now (after a redrive that may have brought rows of a
+  /// type this queue has not judged yet), instead of within the next second.
+  void refresh_types() { types_.refresh(storage(), true); }
+
   /// The registered description of a claimed row's type, for a reader of older versions.
   [[nodiscard]] std::optional<std::string> description(const storage::claimed_row& row) const {
     return types_.description(row.codec, row.fingerprint);

@@ -165,7 +165,10 @@ inline redrive_result redrive(dead_letter_engine& dlq, std::span<const dead_lett
       }
     }
     if (target.queue != nullptr) {
-      if (pushed > 0) target.queue->after_push(pushed);
+      if (pushed > 0) {
+        target.queue->refresh_types();  // the entries' types may be new to it
+        target.queue->after_push(pushed);
+      }
     } else {
       std::set<std::string_view> woken;  // each entry's own queue: wake its waiters
       for (const auto& e : entries) {
