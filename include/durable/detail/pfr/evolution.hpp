@@ -159,10 +159,10 @@ class pfr_shape_parser {
   }
 
   [[noreturn]] void fail(const std::string& why) const {
-    throw decode_error("durable: pfr_codec: the stored type description \"" + std::string(text_) +
-                       "\" is not a pfr_codec description (at character " + std::to_string(pos_) +
-                       ": " + why +
-                       "); the durable_job_types table is damaged or was written by another program");
+    throw decode_error(
+        "durable: pfr_codec: the stored type description \"" + std::string(text_) +
+        "\" is not a pfr_codec description (at character " + std::to_string(pos_) + ": " + why +
+        "); the durable_job_types table is damaged or was written by another program");
   }
 
   std::string_view text_;

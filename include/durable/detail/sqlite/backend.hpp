@@ -145,10 +145,9 @@ class sqlite_backend final : public storage::backend {
 
   [[nodiscard]] std::vector<storage::job_type_count> count_job_types(std::string_view queue,
                                                                      std::int64_t now_ms) override {
-    return read_queue(queue, std::vector<storage::job_type_count>{},
-                      [&](connection& c, std::int64_t q) {
-                        return sqlite::count_job_types(c, q, now_ms);
-                      });
+    return read_queue(
+        queue, std::vector<storage::job_type_count>{},
+        [&](connection& c, std::int64_t q) { return sqlite::count_job_types(c, q, now_ms); });
   }
 
   // ---- Job types

@@ -34,14 +34,14 @@ namespace durable::inline v0::detail::sqlite {
   "fingerprint, payload"
 // The head of one accepted type (storage::claim_request::fingerprints), one seek of index
 // durable_jobs_type. Binds ?4 now, ?5 queue id, ?6 codec, ?7 fingerprint.
-#define DURABLE_DETAIL_CLAIM_TYPE_HEAD                                                          \
+#define DURABLE_DETAIL_CLAIM_TYPE_HEAD                                                       \
   "SELECT id FROM durable_jobs WHERE queue_id = ?5 AND codec = ?6 AND fingerprint = ?7 AND " \
   "run_at <= ?4 ORDER BY priority DESC, run_at, id LIMIT 1"
 // The heads of several accepted types, as rows `j`: one seek of durable_jobs_type per type.
 // Binds ?4 now, ?5 queue id, ?6 codec, ?7 the fingerprints as a JSON array.
-#define DURABLE_DETAIL_CLAIM_TYPE_HEADS                                                  \
-  "json_each(?7) AS f JOIN durable_jobs AS j ON j.id = (SELECT id FROM durable_jobs "    \
-  "WHERE queue_id = ?5 AND codec = ?6 AND fingerprint = f.value AND run_at <= ?4 "       \
+#define DURABLE_DETAIL_CLAIM_TYPE_HEADS                                               \
+  "json_each(?7) AS f JOIN durable_jobs AS j ON j.id = (SELECT id FROM durable_jobs " \
+  "WHERE queue_id = ?5 AND codec = ?6 AND fingerprint = f.value AND run_at <= ?4 "    \
   "ORDER BY priority DESC, run_at, id LIMIT 1)"
 // NOLINTEND(cppcoreguidelines-macro-usage)
 
@@ -83,10 +83,11 @@ namespace durable::inline v0::detail::sqlite {
                                                                   const storage::claim_request& r) {
   std::vector<storage::claimed_row> out;
   if (r.fingerprints.size() == 1) {  // one job type: its head, as fast as an untyped claim
-    auto q = c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
-                     "WHERE id = (" DURABLE_DETAIL_CLAIM_TYPE_HEAD ")" DURABLE_DETAIL_CLAIM_RETURNING,
-                     r.token, r.lease_until_ms, r.claimer, r.now_ms, queue_id, r.codec,
-                     static_cast<std::int64_t>(r.fingerprints.front()));
+    auto q =
+        c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
+                "WHERE id = (" DURABLE_DETAIL_CLAIM_TYPE_HEAD ")" DURABLE_DETAIL_CLAIM_RETURNING,
+                r.token, r.lease_until_ms, r.claimer, r.now_ms, queue_id, r.codec,
+                static_cast<std::int64_t>(r.fingerprints.front()));
     if (q->step()) out.push_back(read_claimed(*q, r));
     q->run();
     return out;

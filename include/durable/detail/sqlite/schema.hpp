@@ -250,8 +250,7 @@ CREATE INDEX durable_jobs_type ON durable_jobs
 )sql"};
 
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3, schema_v4,
-                                         schema_v5};
+inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
 
 /// The schema version stored in the file; 0 when durable has not written to it yet.
 [[nodiscard]] inline std::int64_t stored_schema_version(connection& c) {
