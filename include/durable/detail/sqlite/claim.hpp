@@ -6,11 +6,10 @@
 /// expired is claimable again; the claim counts the lost attempt and records it. Part of
 /// the SQLite layer, the only place SQL lives.
 
-#include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -32,17 +31,20 @@ namespace durable::inline v0::detail::sqlite {
 #define DURABLE_DETAIL_CLAIM_RETURNING                                                     \
   " RETURNING id, key, attempts, max_attempts, priority, sequential, enqueued_at, codec, " \
   "fingerprint, payload"
-// The head of one accepted type (storage::claim_request::fingerprints), one seek of index
-// durable_jobs_type. Binds ?4 now, ?5 queue id, ?6 codec, ?7 fingerprint.
-#define DURABLE_DETAIL_CLAIM_TYPE_HEAD                                                       \
-  "SELECT id FROM durable_jobs WHERE queue_id = ?5 AND codec = ?6 AND fingerprint = ?7 AND " \
-  "run_at <= ?4 ORDER BY priority DESC, run_at, id LIMIT 1"
-// The heads of several accepted types, as rows `j`: one seek of durable_jobs_type per type.
-// Binds ?4 now, ?5 queue id, ?6 codec, ?7 the fingerprints as a JSON array.
-#define DURABLE_DETAIL_CLAIM_TYPE_HEADS                                               \
-  "json_each(?7) AS f JOIN durable_jobs AS j ON j.id = (SELECT id FROM durable_jobs " \
-  "WHERE queue_id = ?5 AND codec = ?6 AND fingerprint = f.value AND run_at <= ?4 "    \
-  "ORDER BY priority DESC, run_at, id LIMIT 1)"
+// Job types (storage::claim_request::fingerprints): a claim walks durable_jobs_claim from
+// the head of the queue and skips, within the index, rows of other types; with one type in
+// the queue the first entry matches. ONE binds ?6 codec, ?7 fingerprint; MANY ?6 codec, ?7
+// the fingerprints as a JSON array.
+#define DURABLE_DETAIL_CLAIM_TYPE_ONE " AND codec = ?6 AND fingerprint = ?7"
+#define DURABLE_DETAIL_CLAIM_TYPE_MANY \
+  " AND codec = ?6 AND fingerprint IN (SELECT value FROM json_each(?7))"
+#define DURABLE_DETAIL_CLAIM_NEXT(types)                                               \
+  "UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET                                      \
+  "WHERE id = (SELECT id FROM durable_jobs WHERE queue_id = ?5 AND run_at <= ?4" types \
+  " ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING
+#define DURABLE_DETAIL_CLAIM_HEAD(types)                                               \
+  "SELECT id, sequential FROM durable_jobs WHERE queue_id = ?5 AND run_at <= ?4" types \
+  " ORDER BY priority DESC, run_at, id LIMIT ?1"
 // NOLINTEND(cppcoreguidelines-macro-usage)
 
 /// The accepted fingerprints of `r` as a JSON array of (signed, as stored) integers.
@@ -82,69 +84,47 @@ namespace durable::inline v0::detail::sqlite {
                                                                   std::int64_t queue_id,
                                                                   const storage::claim_request& r) {
   std::vector<storage::claimed_row> out;
-  if (r.fingerprints.size() == 1) {  // one job type: its head, as fast as an untyped claim
-    auto q =
-        c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
-                "WHERE id = (" DURABLE_DETAIL_CLAIM_TYPE_HEAD ")" DURABLE_DETAIL_CLAIM_RETURNING,
-                r.token, r.lease_until_ms, r.claimer, r.now_ms, queue_id, r.codec,
-                static_cast<std::int64_t>(r.fingerprints.front()));
+  const auto take = [&](statement_use q) {
     if (q->step()) out.push_back(read_claimed(*q, r));
     q->run();
-    return out;
-  }
-  if (!r.fingerprints.empty()) {  // job types: the best head among the accepted types
+  };
+  if (r.fingerprints.empty()) {
+    take(c.query(DURABLE_DETAIL_CLAIM_NEXT(""), r.token, r.lease_until_ms, r.claimer, r.now_ms,
+                 queue_id));
+  } else if (r.fingerprints.size() == 1) {
+    take(c.query(DURABLE_DETAIL_CLAIM_NEXT(DURABLE_DETAIL_CLAIM_TYPE_ONE), r.token,
+                 r.lease_until_ms, r.claimer, r.now_ms, queue_id, r.codec,
+                 static_cast<std::int64_t>(r.fingerprints.front())));
+  } else {
     const auto fingerprints = fingerprint_list(r);  // bound, not copied: outlives the query
-    auto q =
-        c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
-                "WHERE id = (SELECT j.id FROM " DURABLE_DETAIL_CLAIM_TYPE_HEADS
-                " ORDER BY j.priority DESC, j.run_at, j.id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING,
-                r.token, r.lease_until_ms, r.claimer, r.now_ms, queue_id, r.codec, fingerprints);
-    if (q->step()) out.push_back(read_claimed(*q, r));
-    q->run();
-    return out;
+    take(c.query(DURABLE_DETAIL_CLAIM_NEXT(DURABLE_DETAIL_CLAIM_TYPE_MANY), r.token,
+                 r.lease_until_ms, r.claimer, r.now_ms, queue_id, r.codec, fingerprints));
   }
-  auto q = c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
-                   "WHERE id = (SELECT id FROM durable_jobs WHERE queue_id = ?5 AND run_at <= ?4 "
-                   "ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING,
-                   r.token, r.lease_until_ms, r.claimer, r.now_ms, queue_id);
-  if (q->step()) out.push_back(read_claimed(*q, r));
-  q->run();
   return out;
 }
 
-/// Up to `max` claimable jobs at the head of the queue as (id, sequential), in claim order.
-/// Only jobs of the accepted types (`r.fingerprints`) when there are any.
+/// Up to `max` claimable jobs at the head of the queue as (id, sequential), in claim order;
+/// only jobs of the accepted types (`r.fingerprints`) when there are any.
 [[nodiscard]] inline std::vector<std::pair<job_id, bool>> claimable_head(
     connection& c, std::int64_t queue_id, const storage::claim_request& r) {
   const auto max = static_cast<std::int64_t>(r.max);
   std::vector<std::pair<job_id, bool>> head;
-  if (!r.fingerprints.empty()) {  // job types: the heads of the accepted types, merged
-    struct candidate {
-      std::int64_t priority, run_at;
-      job_id id;
-      bool sequential;
-    };
-    std::vector<candidate> heads;
-    for (const auto fingerprint : r.fingerprints) {  // one seek of durable_jobs_type each
-      auto q = c.query(
-          "SELECT priority, run_at, id, sequential FROM durable_jobs WHERE queue_id = ?1 AND "
-          "codec = ?2 AND fingerprint = ?3 AND run_at <= ?4 "
-          "ORDER BY priority DESC, run_at, id LIMIT ?5",
-          queue_id, r.codec, static_cast<std::int64_t>(fingerprint), r.now_ms, max);
-      while (q->step()) heads.push_back({q->int64(0), q->int64(1), q->int64(2), q->int64(3) != 0});
-    }
-    std::sort(heads.begin(), heads.end(), [](const candidate& a, const candidate& b) {
-      return std::tie(b.priority, a.run_at, a.id) < std::tie(a.priority, b.run_at, b.id);
-    });
-    heads.resize(std::min(heads.size(), r.max));
-    for (const auto& h : heads) head.emplace_back(h.id, h.sequential);
-    return head;
+  const auto take = [&](statement_use q) {
+    while (q->step()) head.emplace_back(q->int64(0), q->int64(1) != 0);
+  };
+  // Parameters ?2 and ?3 are unused (bound NULL): ?4..?7 are those of the claim statement.
+  if (r.fingerprints.empty()) {
+    take(c.query(DURABLE_DETAIL_CLAIM_HEAD(""), max, std::nullopt, std::nullopt, r.now_ms,
+                 queue_id));
+  } else if (r.fingerprints.size() == 1) {
+    take(c.query(DURABLE_DETAIL_CLAIM_HEAD(DURABLE_DETAIL_CLAIM_TYPE_ONE), max, std::nullopt,
+                 std::nullopt, r.now_ms, queue_id, r.codec,
+                 static_cast<std::int64_t>(r.fingerprints.front())));
+  } else {
+    const auto fingerprints = fingerprint_list(r);  // bound, not copied: outlives the query
+    take(c.query(DURABLE_DETAIL_CLAIM_HEAD(DURABLE_DETAIL_CLAIM_TYPE_MANY), max, std::nullopt,
+                 std::nullopt, r.now_ms, queue_id, r.codec, fingerprints));
   }
-  auto q = c.query(
-      "SELECT id, sequential FROM durable_jobs WHERE queue_id = ?1 AND run_at <= ?2 "
-      "ORDER BY priority DESC, run_at, id LIMIT ?3",
-      queue_id, r.now_ms, max);
-  while (q->step()) head.emplace_back(q->int64(0), q->int64(1) != 0);
   return head;
 }
 
@@ -170,7 +150,9 @@ namespace durable::inline v0::detail::sqlite {
 
 #undef DURABLE_DETAIL_CLAIM_SET
 #undef DURABLE_DETAIL_CLAIM_RETURNING
-#undef DURABLE_DETAIL_CLAIM_TYPE_HEAD
-#undef DURABLE_DETAIL_CLAIM_TYPE_HEADS
+#undef DURABLE_DETAIL_CLAIM_TYPE_ONE
+#undef DURABLE_DETAIL_CLAIM_TYPE_MANY
+#undef DURABLE_DETAIL_CLAIM_NEXT
+#undef DURABLE_DETAIL_CLAIM_HEAD
 
 }  // namespace durable::inline v0::detail::sqlite

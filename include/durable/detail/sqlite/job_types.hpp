@@ -45,7 +45,7 @@ inline void record_job_type(connection& c, std::string_view codec, std::uint64_t
   return out;
 }
 
-/// Claimable jobs of queue `queue_id` per type: an index-only scan of durable_jobs_type.
+/// Claimable jobs of queue `queue_id` per type: an index-only scan of durable_jobs_claim.
 [[nodiscard]] inline std::vector<storage::job_type_count> count_job_types(connection& c,
                                                                           std::int64_t queue_id,
                                                                           std::int64_t now_ms) {

@@ -241,12 +241,16 @@ inline constexpr migration schema_v4{4, R"sql(
 CREATE TABLE durable_job_types (codec TEXT NOT NULL, fingerprint INTEGER NOT NULL, description TEXT NOT NULL, recorded_at INTEGER NOT NULL, PRIMARY KEY (codec, fingerprint)) WITHOUT ROWID;
 )sql"};
 
-// Version 5: durable_jobs_type lets a typed claim seek the head of each type it can decode,
-// so jobs of types it cannot decode cost nothing to skip. Like durable_jobs_claim it ends
-// at run_at: the rowid that every index entry ends with gives the FIFO order.
+// Version 5: a typed claim (one that takes only the job types its reader decodes) walks
+// durable_jobs_claim from the head and skips other types within the index, so the claim
+// index also holds (codec, fingerprint) and, before them, id: ORDER BY priority DESC,
+// run_at, id stays the index order. With one type in a queue the first entry matches; one
+// index rather than a second per-type index keeps pushes, claims and acks at one index
+// write each.
 inline constexpr migration schema_v5{5, R"sql(
-CREATE INDEX durable_jobs_type ON durable_jobs
-  (queue_id, codec, fingerprint, priority DESC, run_at);
+DROP INDEX durable_jobs_claim;
+CREATE INDEX durable_jobs_claim ON durable_jobs
+  (queue_id, priority DESC, run_at, id, codec, fingerprint);
 )sql"};
 
 /// The migrations of this build, in order; the last one is the supported version.
