@@ -320,7 +320,7 @@ TEST_CASE("types are registered with their description; rows of an unregistered 
     REQUIRE(types->step());
     CHECK(types->text(2) == "pfr/1:{4:u64,s,s,o(i32)}");
     CHECK_FALSE(types->step());
-    // A row of a type nobody registered (as written before schema version 3).
+    // A row of a type nobody registered (as written before schema version 4).
     c.run(
         "INSERT INTO durable_jobs (queue, run_at, enqueued_at, codec, fingerprint, payload) "
         "VALUES ('orders', 0, 0, 'pfr', 12345, x'00')");

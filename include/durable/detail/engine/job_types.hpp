@@ -147,7 +147,7 @@ class readable_types {
     const auto it = known_.find(std::make_pair(std::string{codec}, fingerprint));
     if (it != known_.end()) return it->second.why;
     return "no description of its type is registered in this database (rows written before "
-           "schema version 3, or by another program, have none), so only a reader of exactly "
+           "schema version 4, or by another program, have none), so only a reader of exactly "
            "that type, or one that declares an upgrade from it, claims them";
   }
 
