@@ -6,10 +6,12 @@
 #   scripts/install-deps.sh demo   # what scripts/demo.sh needs: compiler, CMake, libraries (libpq
 #                                  # for `demo --postgres <conninfo>`)
 #   scripts/install-deps.sh test   # plus clang, sanitizer runtimes, clang-format and -tidy, doctest,
-#                                  # Google Benchmark, libpq and a PostgreSQL 15 server (the tests
+#                                  # Google Benchmark, nlohmann/json (json_codec's tests and
+#                                  # benchmark), libpq and a PostgreSQL 15 server (the tests
 #                                  # start a throwaway one): what scripts/test.sh needs
 #   scripts/install-deps.sh bench  # what scripts/bench.sh needs: the demo set, Google Benchmark,
-#                                  # gnuplot (plots), python3-persist-queue (the comparison)
+#                                  # nlohmann/json, gnuplot (plots), python3-persist-queue (the
+#                                  # comparison)
 set -euo pipefail
 
 # The durable tool: libcli11-dev (arguments), nlohmann-json3-dev (--json), libhowardhinnant-date-dev

@@ -14,9 +14,11 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -25,6 +27,7 @@
 #include <durable/detail/sqlite/dead_letter_query.hpp>
 #include <durable/detail/sqlite/redrive.hpp>
 #include <durable/detail/sqlite/schema.hpp>
+#include <durable/recovery.hpp>
 
 #include "quiet_options.hpp"
 #include "support.hpp"
@@ -46,6 +49,19 @@ struct email {
 
 struct other_job {
   double x = 0;
+};
+
+/// pfr_codec (same name and fingerprints), except that it refuses to decode an email to
+/// "poison": bytes of the reader's own codec and type that do not decode.
+struct picky_codec : durable::pfr_codec {
+  template <class Job>
+  static Job decode(std::span<const std::byte> bytes) {
+    Job job = durable::pfr_codec::decode<Job>(bytes);
+    if constexpr (std::is_same_v<Job, email>) {
+      if (job.to == "poison") throw durable::decode_error("durable: test: a poison email");
+    }
+    return job;
+  }
 };
 
 std::int64_t ms(durable::time_point t) { return durable::detail::to_unix_ms(t); }
@@ -761,12 +777,9 @@ TEST_CASE("move_from with a lost lease changes nothing") {
 TEST_CASE("a poison job moves with its raw bytes, get reports it, and the entry stays") {
   temp_dir dir;
   const auto path = dir.db("q.db");
-  {
-    Queue<other_job> writer{path, "mixed", quiet_queue()};
-    writer.push({1.5}, {.key = 9});
-  }
-  Queue<email> q{path, "mixed", quiet_queue()};
-  DeadLetterQueue<email> dlq{path, "dlq", quiet_dlq()};
+  Queue<email, picky_codec> q{path, "mixed", quiet_queue()};
+  DeadLetterQueue<email, picky_codec> dlq{path, "dlq", quiet_dlq()};
+  q.push({1, "poison"}, {.key = 9});
   auto c = q.claim(10s);
   REQUIRE(c);
   REQUIRE(c->poison);
@@ -777,8 +790,30 @@ TEST_CASE("a poison job moves with its raw bytes, get reports it, and the entry 
   const auto s = dlq.summary(id);
   REQUIRE(s);
   CHECK(s->key == durable::job_key{std::int64_t{9}});
-  DeadLetterQueue<other_job> reader{path, "dlq", quiet_dlq()};
-  CHECK(reader.get(id)->job.x == 1.5);  // the bytes are intact
+  DeadLetterQueue<email> reader{path, "dlq", quiet_dlq()};
+  CHECK(reader.get(id)->job.to == "poison");  // the bytes are intact
+
+  // Its bytes carry the right codec and fingerprint but do not decode: redrive by id refuses
+  // it, a redrive of every entry skips it, and recovery counts it as failed; it stays.
+  try {
+    static_cast<void>(dlq.redrive(id, {.force = true}));
+    FAIL("redriving bytes that do not decode must throw");
+  } catch (const durable::decode_error& e) {
+    CHECK(e.row_id() == id);
+    CHECK(std::string{e.what()}.find("a poison email") != std::string::npos);
+    CHECK(std::string{e.what()}.find("not redriven") != std::string::npos);
+  }
+  const auto all = dlq.redrive({}, {.force = true});
+  CHECK(all.redriven == 0);
+  CHECK(all.skipped_incompatible == 1);
+  REQUIRE(all.entries.size() == 1);
+  CHECK(all.entries[0].outcome == durable::redrive_outcome::incompatible);
+  const auto recovered = durable::recover(dlq, q, {.error_types = {"durable::decode_error"}});
+  CHECK(recovered.total == 1);
+  CHECK(recovered.recovered == 0);
+  CHECK(recovered.failed == 1);
+  CHECK(dlq.size() == 1);
+  CHECK(q.empty());
 }
 
 TEST_CASE("move_from, DLQ in another file: ordered and idempotent across a failure between steps" *

@@ -168,6 +168,25 @@ void check_migrated(const std::string& path, const std::string& database_id,
   CHECK(redriven[0].status == storage::redrive_status::redriven);
   CHECK(s.job_history("mail", redriven[0].job).size() == 2);
   CHECK(s.count_dead_letters(whole("dead", false)) == 1);
+
+  // Job types (v4, v5): none recorded yet; a typed claim takes only its own type's rows.
+  CHECK(s.job_types().empty());
+  s.record_job_type("bytes", 7, "seven", 7000);
+  s.record_job_type("bytes", 7, "other description", 8000);  // recorded already: no change
+  const auto types = s.job_types();
+  REQUIRE(types.size() == 1);
+  CHECK(types[0].description == "seven");
+  CHECK(types[0].recorded_at_ms == 7000);
+  r.queue = "other";
+  r.codec = "bytes";
+  const std::vector<std::uint64_t> eight{8};
+  r.fingerprints = eight;
+  CHECK(s.claim(r).empty());
+  const std::vector<std::uint64_t> seven{7};
+  r.fingerprints = seven;
+  const auto typed = s.claim(r);
+  REQUIRE(typed.size() == 1);
+  CHECK(typed[0].id == 3);
 }
 
 }  // namespace

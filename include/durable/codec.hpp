@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -30,6 +31,21 @@ concept codec = requires(const Job& job, std::vector<std::byte>& out,
   { C::template fingerprint<Job>() } -> std::same_as<std::uint64_t>;
   { C::encode(job, out) } -> std::same_as<void>;
   { C::template decode<Job>(bytes) } -> std::same_as<Job>;
+};
+
+/// A codec that can also read rows written by older versions of `Job` (pfr_codec): it
+/// describes a job type in text, stored once per fingerprint in the database, and, given the
+/// stored description of a row's type,
+/// - `C::incompatibility<Job>(stored)`: says why such rows cannot be read as `Job`, or
+///   returns an empty string when they can;
+/// - `C::decode<Job>(bytes, stored)`: decodes them, or throws `durable::decode_error`.
+/// See docs/evolving-jobs.md.
+template <class C, class Job>
+concept evolving_codec = codec<C, Job> &&
+    requires(std::span<const std::byte> bytes, std::string_view stored) {
+  { C::template description<Job>() } -> std::convertible_to<std::string>;
+  { C::template incompatibility<Job>(stored) } -> std::convertible_to<std::string>;
+  { C::template decode<Job>(bytes, stored) } -> std::same_as<Job>;
 };
 
 /// A version number folded into `T`'s fingerprint (for `pfr_codec`, `T` may be any job,

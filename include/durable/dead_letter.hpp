@@ -188,10 +188,10 @@ struct redrive_options {
 
 /// What a redrive did with one entry.
 enum class redrive_outcome {
-  redriven,        ///< put back as a new job and marked redriven
-  gone,            ///< no such entry, or it was redriven already
-  incompatible,    ///< its codec or job-type fingerprint is not the DLQ's; it stays
-  no_target,       ///< it has no queue to go back to; it stays
+  redriven,      ///< put back as a new job and marked redriven
+  gone,          ///< no such entry, or it was redriven already
+  incompatible,  ///< its job does not decode as the DLQ's type (another type, bad bytes); it stays
+  no_target,     ///< it has no queue to go back to; it stays
   not_redrivable,  ///< its redrive policy is `never` and the redrive was not forced
   already_queued,  ///< its key is unique and already queued; it stays
   queue_full,      ///< the target queue is at its hard limit; it stays
@@ -224,7 +224,8 @@ struct redriven_entry {
 struct redrive_result {
   /// Entries put back on a queue and marked redriven.
   std::int64_t redriven = 0;
-  /// Entries whose stored codec or job-type fingerprint is not this DLQ's: left as they are.
+  /// Entries whose job does not decode as this DLQ's type (another codec or type, or bytes
+  /// that do not decode): left as they are.
   std::int64_t skipped_incompatible = 0;
   /// Entries with no queue to go back to (added by hand without a queue, or moved from
   /// another database, and no target given). Left as they are.

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <ranges>
 #include <string>
@@ -24,8 +25,8 @@
 #include "durable/database.hpp"
 #include "durable/dead_letter.hpp"
 #include "durable/detail/engine/dead_letter_engine.hpp"
-#include "durable/detail/engine/job_type.hpp"
 #include "durable/detail/engine/redrive.hpp"
+#include "durable/detail/job_reader.hpp"
 #include "durable/detail/names.hpp"
 #include "durable/exceptions.hpp"
 #include "durable/job.hpp"
@@ -42,18 +43,17 @@ namespace durable::inline v0 {
 /// several processes may open the same database and DLQ.
 template <class Job, class Codec = pfr_codec>
 class DeadLetterQueue {
-  static_assert(detail::check_codec<Codec, Job>());  // reports misuse with a durable: message
+  static_assert(detail::check_job_reader<Codec, Job>());  // misuse: one durable: message
 
  public:
   /// The queue type this DLQ moves jobs from and redrives them to.
   using queue_type = Queue<Job, Codec>;
 
-  /// Opens dead-letter queue `name` in `db` and records the codec's description of `Job`
-  /// there (once per job type, for tools). Throws invalid_argument_error for a bad name.
+  /// Opens dead-letter queue `name` in `db` and registers Job's type description there.
+  /// Throws invalid_argument_error for a bad name.
   DeadLetterQueue(database db, std::string name, dead_letter_options options = {})
-      : engine_(std::move(db), std::move(name), std::move(options)) {
-    detail::record_job_type<Codec, Job>(engine_.db(), engine_.options().clock);
-  }
+      : engine_(std::move(db), std::move(name), std::move(options),
+                detail::job_reader<Job, Codec>::info()) {}
 
   /// Opens (creating if needed) dead-letter queue `name` in database file `path` (shared
   /// with the process's other objects on that file). Throws invalid_argument_error for a
@@ -146,32 +146,20 @@ class DeadLetterQueue {
     return query({}, {.order = sort_order::newest_first, .limit = limit}).entries;
   }
 
-  /// Entry `id` with its decoded job, context and history; empty when this DLQ has no
-  /// such entry. Throws decode_error (with the row id and the expected and found codec
-  /// and fingerprint) when the stored job does not decode as `Job`; the entry stays.
+  /// Entry `id` with its decoded job (as Job, through an upgrade, or as an older version),
+  /// context and history; empty when this DLQ has no such entry. Throws decode_error (with
+  /// the row id and the expected and found codec and fingerprint, and for another version
+  /// of the type the first field that differs) when the stored job does not decode as
+  /// `Job`; the entry stays.
   [[nodiscard]] std::optional<dead_letter<Job>> get(dead_letter_id id) {
     auto row = engine_.get(id);
     if (!row) return std::nullopt;
-    if (row->codec != Codec::name || row->fingerprint != fingerprint_) {
-      throw engine_.undecodable(
-          id, codec(), row->codec, row->fingerprint,
-          fmt::format("it was written by codec \"{}\" with type fingerprint {:#018x}, this "
-                      "DeadLetterQueue reads codec \"{}\" with fingerprint {:#018x}",
-                      row->codec, row->fingerprint, Codec::name, fingerprint_));
-    }
-    std::optional<Job> job;
-    try {
-      job.emplace(Codec::template decode<Job>(row->payload));
-    } catch (const std::exception& e) {
-      throw engine_.undecodable(id, codec(), row->codec, row->fingerprint, e.what());
-    } catch (...) {
-      throw engine_.undecodable(id, codec(), row->codec, row->fingerprint,
-                                "the codec threw a non-standard exception");
-    }
+    auto d = decode(*row);
+    if (!d.job) throw engine_.undecodable(id, codec(), row->codec, row->fingerprint, d.error);
     return dead_letter<Job>{
         std::move(row->summary), std::move(row->origin), std::move(row->context),
         std::move(row->history), row->priority,          row->sequential,
-        std::move(row->codec),   row->fingerprint,       std::move(*job)};
+        std::move(row->codec),   row->fingerprint,       std::move(*d.job)};
   }
 
   /// Entry `id` without its job (it need not decode); empty when there is no such entry.
@@ -241,13 +229,13 @@ class DeadLetterQueue {
   /// unique key) and restarts at attempt 0 with its history, key, priority and first
   /// enqueue time kept. An entry whose redrive policy is `never` stays unless
   /// `options.force`. Returns what happened to the entry.
-  /// Throws decode_error when the entry's codec or job-type fingerprint is not this DLQ's,
-  /// invalid_argument_error when it has no queue to go back to in this database (the entry
-  /// stays either way).
+  /// Throws decode_error when the entry's job does not decode as `Job` (another codec or
+  /// type, or bytes that do not decode), invalid_argument_error when it has no queue to go
+  /// back to in this database (the entry stays either way).
   /// (A template so that `redrive({})` means the filter overload: every entry.)
   template <std::integral Id>
   redriven_entry redrive(Id id, const redrive_options& options = {}) {
-    return single(id, detail::redrive_target{nullptr, options, codec()});
+    return single(id, detail::redrive_target{nullptr, options, {}});
   }
 
   /// As above, into `target` (in this database or another). Across databases the order
@@ -255,24 +243,25 @@ class DeadLetterQueue {
   /// once more on the next redrive (never lose it).
   template <std::integral Id>
   redriven_entry redrive(Id id, queue_type& target, const redrive_options& options = {}) {
-    return single(id, detail::redrive_target{&target.engine(), options, codec()});
+    return single(id, detail::redrive_target{&target.engine(), options, {}});
   }
 
   /// Redrives every entry matching `filter` that is not yet redriven, oldest failure
   /// first, each into the queue it came from, applying each entry's redrive policy. Each
   /// batch of up to 1,000 entries is one transaction that enqueues and marks; running the
   /// same redrive twice enqueues each job once. Entries that cannot go back are counted
-  /// and left (see redrive_result). Throws invalid_argument_error for `from > to`.
+  /// and left (see redrive_result; an entry whose job does not decode as `Job` is
+  /// `skipped_incompatible`). Throws invalid_argument_error for `from > to`.
   redrive_result redrive(const dead_letter_filter& filter, const redrive_options& options = {}) {
     const auto ids = engine_.select(filter);
-    return detail::redrive(engine_, ids, {nullptr, options, codec()});
+    return detail::redrive(engine_, ids, {nullptr, options, check()});
   }
 
   /// As above, into `target` (in this database or another; see redrive(id, target)).
   redrive_result redrive(const dead_letter_filter& filter, queue_type& target,
                          const redrive_options& options = {}) {
     const auto ids = engine_.select(filter);
-    return detail::redrive(engine_, ids, {&target.engine(), options, codec()});
+    return detail::redrive(engine_, ids, {&target.engine(), options, check()});
   }
 
   /// Redrives the entries `ids` (a range of ids), in that order, into `target` (see
@@ -281,7 +270,7 @@ class DeadLetterQueue {
   requires std::integral<std::ranges::range_value_t<Ids>> redrive_result
   redrive(const Ids& ids, queue_type& target, const redrive_options& options = {}) {
     const std::vector<dead_letter_id> list(std::ranges::begin(ids), std::ranges::end(ids));
-    return detail::redrive(engine_, list, {&target.engine(), options, codec()});
+    return detail::redrive(engine_, list, {&target.engine(), options, check()});
   }
 
   /// The byte-level engine under this DLQ, for recovery and tools.
@@ -290,7 +279,44 @@ class DeadLetterQueue {
  private:
   static detail::codec_identity codec() { return {Codec::name, fingerprint_}; }
 
+  // A stored job decoded as Job, or why it is not.
+  struct decoded {
+    std::optional<Job> job;
+    std::string error;
+  };
+
+  // The job of `row`. Nothing a codec throws escapes.
+  [[nodiscard]] decoded decode(const storage::dead_letter_row& row) {
+    decoded out;
+    try {
+      if (row.codec == Codec::name && row.fingerprint == fingerprint_) {
+        out.job.emplace(Codec::template decode<Job>(row.payload));
+      } else {
+        out.job.emplace(detail::job_reader<Job, Codec>::decode(
+            row.codec, row.fingerprint, row.payload,
+            engine_.description(row.codec, row.fingerprint)));
+      }
+    } catch (const std::exception& e) {
+      out.error = e.what();
+    } catch (...) {
+      out.error = "the codec threw a non-standard exception";
+    }
+    return out;
+  }
+
+  // The redrive check: why an entry's job does not decode; empty when it does.
+  std::function<std::string(const storage::dead_letter_row&)> check() {
+    return [this](const storage::dead_letter_row& row) { return decode(row).error; };
+  }
+
+  // Redrives one entry, after decoding its job (so `target` checks nothing more).
   redriven_entry single(dead_letter_id id, const detail::redrive_target& target) {
+    if (auto row = engine_.get(id); row && !row->summary.redriven_at) {
+      if (auto d = decode(*row); !d.job) {
+        throw engine_.undecodable(id, codec(), row->codec, row->fingerprint,
+                                  d.error + "; so it was not redriven");
+      }
+    }
     const std::array<dead_letter_id, 1> ids{id};
     auto result = detail::redrive(engine_, ids, target);
     const auto entry = result.entries.front();
@@ -302,16 +328,6 @@ class DeadLetterQueue {
                       "queue, or moved from another database); nothing was changed; pass the "
                       "Queue object to redrive it into",
                       id, name(), path()));
-    }
-    if (entry.outcome == redrive_outcome::incompatible) {
-      auto row = engine_.get(id);
-      throw engine_.undecodable(
-          id, codec(), row ? row->codec : std::string{}, row ? row->fingerprint : 0,
-          fmt::format("it was written by codec \"{}\" with type fingerprint {:#018x}, this "
-                      "DeadLetterQueue reads codec \"{}\" with fingerprint {:#018x}, so it was "
-                      "not redriven",
-                      row ? row->codec : std::string{}, row ? row->fingerprint : 0, Codec::name,
-                      fingerprint_));
     }
     return entry;
   }

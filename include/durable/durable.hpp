@@ -26,5 +26,6 @@
 #include "durable/retry.hpp"
 #include "durable/signals.hpp"
 #include "durable/storage.hpp"
+#include "durable/upgrade.hpp"
 #include "durable/version.hpp"
 #include "durable/worker.hpp"

@@ -99,9 +99,23 @@ struct attempt_record {
   time_point at{};
 };
 
+/// Claimable jobs of one stored type that a Queue cannot decode, so its claims leave them
+/// pending for a reader of their type (see Queue::unreadable()).
+struct unreadable_jobs {
+  /// The codec that wrote them.
+  std::string codec{};
+  /// Their type's fingerprint.
+  std::uint64_t fingerprint = 0;
+  /// How many are claimable now.
+  std::int64_t count = 0;
+  /// Why this Queue cannot decode them (e.g. the first field that differs).
+  std::string reason{};
+};
+
 /// A job claimed under a lease. `job` is empty for a poison job, one whose stored bytes
-/// do not decode (another type or codec, or corrupt); `poison` then says why, and the
-/// row stays in the queue until it is acked or dead-lettered like any other claim.
+/// do not decode although its codec and type are the claimer's (corrupt bytes); `poison`
+/// then says why, and the row stays in the queue until it is acked or dead-lettered like
+/// any other claim. Jobs of types the claimer cannot decode are not claimed at all.
 template <class Job>
 struct claimed_job {
   /// The job's id.

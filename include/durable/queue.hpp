@@ -21,8 +21,8 @@
 #include "durable/codec.hpp"
 #include "durable/codecs/pfr_codec.hpp"
 #include "durable/database.hpp"
-#include "durable/detail/engine/job_type.hpp"
 #include "durable/detail/engine/queue_engine.hpp"
+#include "durable/detail/job_reader.hpp"
 #include "durable/detail/names.hpp"
 #include "durable/exceptions.hpp"
 #include "durable/job.hpp"
@@ -33,17 +33,21 @@ namespace durable::inline v0 {
 /// A named, persistent job queue in a database. Delivery is at-least-once: a claimed
 /// job is held under a lease and comes back if it is neither acked nor nacked in time.
 /// Usable from many threads; several processes may open the same database and queue.
+///
+/// Claims take only jobs this Queue can decode: of its own type, of the types it declares
+/// upgrades from (job_upgrades<Job>), and older versions of those with fewer trailing fields
+/// (pfr_codec). Jobs of other types stay pending for a reader that knows them; unreadable()
+/// counts them. See docs/evolving-jobs.md.
 template <class Job, class Codec = pfr_codec>
 class Queue {
-  static_assert(detail::check_codec<Codec, Job>());  // reports misuse with a durable: message
+  static_assert(detail::check_job_reader<Codec, Job>());  // misuse: one durable: message
 
  public:
-  /// Opens queue `name` in `db` and records the codec's description of `Job` there (once
-  /// per job type, for tools). Throws invalid_argument_error for a bad name or options.
+  /// Opens queue `name` in `db` and registers Job's type description there. Throws
+  /// invalid_argument_error for a bad name or options.
   Queue(database db, std::string name, queue_options options = {})
-      : engine_(std::move(db), std::move(name), std::move(options), {Codec::name, fingerprint_}) {
-    detail::record_job_type<Codec, Job>(engine_.db(), engine_.options().clock);
-  }
+      : engine_(std::move(db), std::move(name), std::move(options),
+                detail::job_reader<Job, Codec>::info()) {}
 
   /// Opens (creating if needed) queue `name` in database file `path` (shared with the
   /// process's other objects on that file). Throws invalid_argument_error for a bad name,
@@ -118,10 +122,11 @@ class Queue {
     return engine_.push(encoded);
   }
 
-  /// Claims the next claimable job under a lease of `lease`: highest priority first,
-  /// then FIFO. Empty when nothing is claimable. A job whose bytes do not decode is
-  /// returned as a poison job (see claimed_job). Throws invalid_argument_error for a
-  /// non-positive lease; a lease past durable::max_time ends there.
+  /// Claims the next claimable job this Queue can decode under a lease of `lease`: highest
+  /// priority first, then FIFO. Empty when there is none. A job of a readable type whose
+  /// bytes do not decode is returned as a poison job (see claimed_job). Throws
+  /// invalid_argument_error for a non-positive lease; a lease past durable::max_time ends
+  /// there.
   [[nodiscard]] std::optional<claimed_job<Job>> claim(std::chrono::milliseconds lease) {
     auto rows = engine_.claim(1, lease);
     if (rows.empty()) return std::nullopt;
@@ -187,6 +192,11 @@ class Queue {
   /// True when the queue holds no job in any state.
   [[nodiscard]] bool empty() { return engine_.empty(); }
 
+  /// The claimable jobs this Queue cannot decode (newer or other job types), counted per
+  /// type with the reason; claims leave them pending for a reader of their type. A Worker
+  /// logs them once per worker_options::unreadable_log_interval. An index-only count.
+  [[nodiscard]] std::vector<unreadable_jobs> unreadable() { return engine_.unreadable(); }
+
   /// True when the queue holds a job (pending, scheduled or claimed) with `key`.
   [[nodiscard]] bool contains(const job_key& key) { return engine_.has_key(key); }
 
@@ -207,8 +217,8 @@ class Queue {
   [[nodiscard]] detail::queue_engine& engine() noexcept { return engine_; }
 
  private:
-  // A claimed row as a claimed_job: decoded, or a poison job when the codec, the type
-  // fingerprint or the bytes are not this Queue's. Nothing a codec throws escapes.
+  // A claimed row as a claimed_job: decoded (as Job, through an upgrade, or as an older
+  // version), or a poison job when its bytes do not decode. Nothing a codec throws escapes.
   claimed_job<Job> typed(const storage::claimed_row& row) const {
     claimed_job<Job> c;
     c.id = row.id;
@@ -224,12 +234,13 @@ class Queue {
     c.ready_at = detail::from_unix_ms(row.ready_at_ms);
     if (row.timeout_ms) c.timeout = std::chrono::milliseconds{*row.timeout_ms};
     c.exhausted = c.attempts >= c.max_attempts;
-    if (auto why = engine_.mismatch(row)) {
-      c.poison.emplace(engine_.poison(row, *why));
-      return c;
-    }
     try {
-      c.job.emplace(Codec::template decode<Job>(row.payload));
+      if (row.codec == Codec::name && row.fingerprint == fingerprint_) {
+        c.job.emplace(Codec::template decode<Job>(row.payload));
+      } else {
+        c.job.emplace(detail::job_reader<Job, Codec>::decode(
+            row.codec, row.fingerprint, row.payload, engine_.description(row)));
+      }
     } catch (const std::exception& e) {
       c.poison.emplace(engine_.poison(row, e.what()));
     } catch (...) {

@@ -107,6 +107,11 @@ struct claim_request {
   /// in any state (pending, scheduled, claimed), and no job younger than a remaining
   /// sequential job of its queue is claimable.
   std::size_t max = 1;
+  /// The job types the claimer can decode: only jobs written by codec `codec` with one of
+  /// `fingerprints` are claimed, and "the head" means the head among those; jobs of other
+  /// types stay pending, untouched. Empty `fingerprints`: any job (tools).
+  std::string_view codec{};
+  std::span<const std::uint64_t> fingerprints{};
 };
 
 /// A claimed job as stored.
@@ -170,6 +175,13 @@ struct job_status_row {
 struct dead_letter_ref {
   std::string dlq{};
   dead_letter_id id = 0;
+};
+
+/// How many claimable jobs (run_at <= now) of one type a queue holds.
+struct job_type_count {
+  std::string codec{};
+  std::uint64_t fingerprint = 0;
+  std::int64_t count = 0;
 };
 
 // ---- Dead letters
@@ -275,8 +287,6 @@ struct redrive_request {
   std::int64_t run_at_ms = 0;
   /// Redrive entries whose policy is `never` too.
   bool force = false;
-  /// Only entries with this codec and fingerprint move; none: any.
-  std::optional<std::pair<std::string_view, std::uint64_t>> expect{};
   /// Roll back instead of committing: the results say what a redrive would do (hard
   /// limits and unique keys included) and nothing changes.
   bool dry_run = false;
@@ -286,7 +296,6 @@ struct redrive_request {
 enum class redrive_status {
   redriven,        ///< pushed as job `job` and marked redriven
   gone,            ///< no such entry, or already redriven
-  incompatible,    ///< codec or fingerprint is not the expected one
   no_target,       ///< no queue to go back to
   not_redrivable,  ///< its policy is `never` and the redrive was not forced
   duplicate,       ///< unique key already queued (as job `job`); the entry stays
@@ -299,8 +308,6 @@ struct redriven_entry {
   redrive_status status = redrive_status::gone;
   job_id job = 0;
   std::string queue{};  ///< the queue the job went to (redriven)
-  std::string found_codec{};
-  std::uint64_t found_fingerprint = 0;
 };
 
 /// A job type's description as its codec gave it (pfr_codec::description<Job>(), e.g.
@@ -462,6 +469,9 @@ class backend {
   /// Returns every job of `queue` held by `claimer` to pending, counting the lost attempt.
   virtual std::int64_t release_claimer(std::string_view queue, std::string_view claimer,
                                        std::int64_t now_ms) = 0;
+  /// Claimable jobs (run_at <= `now_ms`) of `queue`, counted per (codec, fingerprint).
+  [[nodiscard]] virtual std::vector<job_type_count> count_job_types(std::string_view queue,
+                                                                    std::int64_t now_ms) = 0;
 
   // Dead letters
   /// Moves a claimed job into a DLQ of this database in one transaction; empty when the

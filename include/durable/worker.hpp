@@ -91,6 +91,10 @@ struct worker_options {
   std::chrono::milliseconds min_poll_interval{10};
   /// Longest wait between polls when idle.
   std::chrono::milliseconds max_poll_interval{1'000};
+  /// While the queue holds claimable jobs this worker cannot decode (a newer or another job
+  /// type: they stay pending for a worker of their type), log how many and why once per
+  /// this interval (measured with `clock`); 0: never.
+  std::chrono::milliseconds unreadable_log_interval{60'000};
   /// Seed of the jitter generator; 0: random.
   std::uint64_t seed = 0;
   /// Where "now" comes from; the system clock when empty. With a custom clock, run times
@@ -396,6 +400,7 @@ class Worker {
   // One claim (a job or a batch) processed; empty when nothing was claimable or the
   // breaker is open. With `share`, the rest of a batch goes to idle threads. Never throws.
   std::optional<std::int64_t> claim_and_process(bool share) {
+    report_unreadable();
     if (breaker_ && !breaker_->allow()) return std::nullopt;
     std::vector<claimed_job<Job>> claimed;
     try {
@@ -863,6 +868,36 @@ class Worker {
 
   // ---- Monitoring
 
+  // Once per unreadable_log_interval: logs the claimable jobs this worker leaves pending
+  // because it cannot decode their type. Never throws.
+  void report_unreadable() noexcept {
+    if (options_.unreadable_log_interval.count() <= 0) return;
+    try {
+      {
+        std::unique_lock lock{report_mutex_, std::try_to_lock};
+        const auto now = detail::now(options_.clock);
+        if (!lock || (next_report_ && now < *next_report_)) return;
+        next_report_ = now + options_.unreadable_log_interval;
+      }
+      const auto left = queue_.unreadable();
+      if (left.empty()) return;
+      std::int64_t total = 0;
+      for (const auto& t : left) total += t.count;
+      detail::log(options_.log, log_level::warning,
+                  "queue \"{}\": leaving {} claimable job(s) this worker cannot decode; they "
+                  "stay pending for a worker of their type (docs/evolving-jobs.md):",
+                  queue_.name(), total);
+      for (const auto& t : left) {
+        detail::log(options_.log, log_level::warning, "  {} of codec \"{}\" type {:#018x}: {}",
+                    t.count, t.codec, t.fingerprint, t.reason);
+      }
+    } catch (const std::exception& e) {
+      detail::log(options_.log, log_level::error, "counting the jobs of queue \"{}\": {}",
+                  queue_.name(), e.what());
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a report must never stop the worker
+    }
+  }
+
   void log_dlq_summary() {
     const auto count = dlq_.size();
     if (count == 0) return;
@@ -924,6 +959,9 @@ class Worker {
 
   std::mutex shared_mutex_;
   std::deque<attempt_ptr> shared_;  // parallel_batches: claimed jobs for any thread
+
+  std::mutex report_mutex_;
+  std::optional<time_point> next_report_;  // guarded by report_mutex_
 
   std::atomic<std::int64_t> processed_{0};
   std::atomic<std::int64_t> succeeded_{0};

@@ -18,6 +18,7 @@
 #include "durable/detail/pfr/decode.hpp"
 #include "durable/detail/pfr/description.hpp"
 #include "durable/detail/pfr/encode.hpp"
+#include "durable/detail/pfr/evolution.hpp"
 #include "durable/exceptions.hpp"
 
 namespace durable::inline v0 {
@@ -81,6 +82,51 @@ struct pfr_codec {
     } else {
       throw decode_error("durable: pfr_codec: unsupported job type");
     }
+  }
+
+  /// Why rows stored with type description `stored` (see description()) cannot be decoded as
+  /// Job; empty when they can: `stored` is Job's own description, or an older version of Job
+  /// whose records (at any depth, also inside vectors, optionals and arrays) lack trailing
+  /// fields. Otherwise names the first field that differs. See docs/codecs.md#pfr-evolution.
+  /// Throws decode_error when `stored` is not a pfr_codec description.
+  template <class Job>
+  [[nodiscard]] static std::string incompatibility(std::string_view stored) {
+    if constexpr (detail::pfr_supported_v<Job>) {
+      detail::pfr_shape old = detail::pfr_shape_parser(stored).parse();
+      auto why = detail::pfr_compare(old, detail::pfr_reader_shape<Job>());
+      return why.empty() ? why : difference(stored, description<Job>(), why);
+    } else {
+      return "unsupported job type";
+    }
+  }
+
+  /// Decodes a Job from `bytes` written as the type described by `stored`: Job itself or an
+  /// older version of it (see incompatibility()); fields the older version did not have take
+  /// their default member initializers (or are value-initialized). Throws decode_error, naming
+  /// the first field that differs, when `stored` is not such a version, and as decode() for
+  /// malformed bytes.
+  template <class Job>
+  [[nodiscard]] static Job decode(std::span<const std::byte> bytes, std::string_view stored) {
+    if constexpr (detail::pfr_supported_v<Job>) {
+      detail::pfr_shape old = detail::pfr_shape_parser(stored).parse();
+      if (auto why = detail::pfr_compare(old, detail::pfr_reader_shape<Job>()); !why.empty()) {
+        throw decode_error("durable: pfr_codec: " + difference(stored, description<Job>(), why));
+      }
+      detail::pfr_reader reader(bytes);
+      Job job = detail::pfr_read_shaped<Job>(reader, old);
+      reader.expect_end();
+      return job;
+    } else {
+      throw decode_error("durable: pfr_codec: unsupported job type");
+    }
+  }
+
+ private:
+  static std::string difference(std::string_view stored, const std::string& reader,
+                                const std::string& why) {
+    return "rows of type " + std::string(stored) + " cannot be read as " + reader + ": " + why +
+           "; only appending fields is safe, declare a durable::job_upgrades for other changes "
+           "(docs/evolving-jobs.md)";
   }
 };
 

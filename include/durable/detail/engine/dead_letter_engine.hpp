@@ -23,6 +23,7 @@
 #include "durable/clock.hpp"
 #include "durable/database.hpp"
 #include "durable/dead_letter.hpp"
+#include "durable/detail/engine/job_types.hpp"
 #include "durable/detail/engine/queue_engine.hpp"
 #include "durable/detail/names.hpp"
 #include "durable/exceptions.hpp"
@@ -71,12 +72,17 @@ class dead_letter_engine;
 /// Dead-letter operations on bytes for DLQ `name` of `db`. Thread-safe.
 class dead_letter_engine {
  public:
-  dead_letter_engine(database db, std::string name, dead_letter_options options)
+  /// `reader`: the type a typed layer reads and writes (registered in the database); none
+  /// for tools.
+  dead_letter_engine(database db, std::string name, dead_letter_options options,
+                     type_reader reader = {})
       : db_(std::move(db)),
         name_((validate_name("dlq_name", name), std::move(name))),
-        options_(std::move(options)) {
+        options_(std::move(options)),
+        types_(std::move(reader)) {
     if (options_.retention)
       check_not_negative("dead_letter_options::retention", *options_.retention);
+    types_.open(storage(), now_ms());
   }
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
@@ -164,6 +170,7 @@ class dead_letter_engine {
     auto& source = queue.db().storage();
     const auto job = source.read_claimed(lease);
     if (!job) queue.lease_lost(id, "dead-lettering");
+    copy_job_type(source, storage(), job->codec, job->fingerprint, now_ms());
     storage::new_dead_letter row;
     row.dlq = name_;
     row.origin = source.database_id();
@@ -206,6 +213,14 @@ class dead_letter_engine {
     auto ref = storage().locate_dead_letter(origin, id);
     if (!ref || ref->dlq != name_) return std::nullopt;
     return ref->id;
+  }
+
+  /// The registered description of type (`codec`, `fingerprint`) in this database.
+  [[nodiscard]] std::optional<std::string> description(std::string_view codec,
+                                                       std::uint64_t fingerprint) {
+    if (auto d = types_.description(codec, fingerprint)) return d;
+    types_.refresh(storage(), true);
+    return types_.description(codec, fingerprint);
   }
 
   /// Entries not yet redriven. O(n) over the time index, no table reads.
@@ -348,6 +363,7 @@ class dead_letter_engine {
   database db_;
   std::string name_;
   dead_letter_options options_;
+  readable_types types_;
 };
 
 inline bool same_database(const queue_engine& queue, const dead_letter_engine& dlq) {

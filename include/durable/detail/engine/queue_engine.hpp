@@ -23,6 +23,7 @@
 
 #include "durable/clock.hpp"
 #include "durable/database.hpp"
+#include "durable/detail/engine/job_types.hpp"
 #include "durable/detail/names.hpp"
 #include "durable/detail/process.hpp"
 #include "durable/exceptions.hpp"
@@ -37,12 +38,6 @@ namespace durable::inline v0::detail {
 struct encoded_job {
   const push_options* options = nullptr;
   std::span<const std::byte> payload;
-};
-
-/// The codec a typed layer reads and writes with.
-struct codec_identity {
-  std::string_view name;
-  std::uint64_t fingerprint = 0;
 };
 
 /// Throws invalid_argument_error unless `d` >= 0.
@@ -73,14 +68,15 @@ inline void check_error_type(std::string_view argument, std::string_view type) {
   }
 }
 
-/// Queue operations on bytes for queue `name` of `db`. Thread-safe.
+/// Queue operations on bytes for queue `name` of `db`. Thread-safe. Claims take only jobs
+/// of the types `reader` decodes (any job for an untyped reader, codec name empty).
 class queue_engine {
  public:
-  queue_engine(database db, std::string name, queue_options options, codec_identity codec)
+  queue_engine(database db, std::string name, queue_options options, type_reader reader)
       : db_(std::move(db)),
         name_((validate_name("queue_name", name), std::move(name))),
         options_(std::move(options)),
-        codec_(codec),
+        types_(std::move(reader)),
         tokens_(std::random_device{}()) {
     const auto positive = [](const char* argument, const std::optional<std::int64_t>& v) {
       if (v && *v <= 0) {
@@ -100,8 +96,14 @@ class queue_engine {
       storage().configure_queue(name_, settings);
     }
     soft_limit_ = settings.soft_limit;  // this object's, or the one stored with the queue
+    types_.open(storage(), now_ms());
     if (options_.release_dead_claims) release_dead_claims();
   }
+
+  /// A queue engine for a reader of exactly one type (`codec`).
+  queue_engine(database db, std::string name, queue_options options, codec_identity codec)
+      : queue_engine(std::move(db), std::move(name), std::move(options),
+                     type_reader{codec, {}, {codec.fingerprint}, nullptr}) {}
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   [[nodiscard]] const database& db() const noexcept { return db_; }
@@ -142,8 +144,8 @@ class queue_engine {
       row.enqueued_at_ms = now;
       row.sequential = o.sequential;
       row.max_attempts = o.max_attempts.value_or(options_.max_attempts);
-      row.codec = codec_.name;
-      row.fingerprint = codec_.fingerprint;
+      row.codec = types_.reader().codec.name;
+      row.fingerprint = types_.reader().codec.fingerprint;
       row.payload = job.payload;
       if (o.timeout) row.timeout_ms = o.timeout->count();
       rows.push_back(row);
@@ -177,6 +179,12 @@ class queue_engine {
     r.token = next_token();
     r.claimer = claimer;
     r.max = max;
+    types_.refresh(storage(), false);
+    const auto accepted = types_.accepted();
+    if (types_.typed()) {
+      r.codec = types_.reader().codec.name;
+      r.fingerprints = *accepted;
+    }
     auto rows = storage().claim(r);
     if (rows.empty()) remember_empty(stamp);
     return rows;
@@ -262,23 +270,38 @@ class queue_engine {
     if (soft_limit_) check_soft_limit(count);
   }
 
-  /// The decode_error of a claimed row that `codec_` cannot read, for `why`.
+  /// The decode_error of a claimed row that this queue's reader cannot decode, for `why`.
   [[nodiscard]] decode_error poison(const storage::claimed_row& row, std::string_view why) const {
+    const auto& codec = types_.reader().codec;
     return decode_error(
         fmt::format("durable: decode: job {} in queue \"{}\" of \"{}\" cannot be decoded as this "
                     "Queue's job type: {}; it was left in the queue as a poison job: dead-letter "
                     "or ack it",
                     row.id, name_, target(), why),
-        name_, row.id, std::string{codec_.name}, codec_.fingerprint, row.codec, row.fingerprint);
+        name_, row.id, std::string{codec.name}, codec.fingerprint, row.codec, row.fingerprint);
   }
 
-  /// Why `row` is not this queue's codec and type; empty when it is.
-  [[nodiscard]] std::optional<std::string> mismatch(const storage::claimed_row& row) const {
-    if (row.codec == codec_.name && row.fingerprint == codec_.fingerprint) return std::nullopt;
-    return fmt::format(
-        "it was written by codec \"{}\" with type fingerprint {:#018x}, this Queue reads codec "
-        "\"{}\" with fingerprint {:#018x}",
-        row.codec, row.fingerprint, codec_.name, codec_.fingerprint);
+  /// Reads the registered job types now (after a redrive that may have brought rows of a
+  /// type this queue has not judged yet), instead of within the next second.
+  void refresh_types() { types_.refresh(storage(), true); }
+
+  /// The registered description of a claimed row's type, for a reader of older versions.
+  [[nodiscard]] std::optional<std::string> description(const storage::claimed_row& row) const {
+    return types_.description(row.codec, row.fingerprint);
+  }
+
+  /// The claimable jobs this queue's reader cannot decode, per type, with the reason; the
+  /// registered types are read again first. An index-only count of the claimable jobs.
+  [[nodiscard]] std::vector<unreadable_jobs> unreadable() {
+    if (!types_.typed()) return {};
+    types_.refresh(storage(), true);
+    std::vector<unreadable_jobs> out;
+    for (auto& t : storage().count_job_types(name_, now_ms())) {
+      if (types_.accepts(t.codec, t.fingerprint)) continue;
+      auto why = types_.why_not(t.codec, t.fingerprint);
+      out.push_back({std::move(t.codec), t.fingerprint, t.count, std::move(why)});
+    }
+    return out;
   }
 
   [[noreturn]] void lease_lost(job_id id, std::string_view operation) const {
@@ -388,7 +411,7 @@ class queue_engine {
   database db_;
   std::string name_;
   queue_options options_;
-  codec_identity codec_;
+  readable_types types_;
   std::mutex mutex_;  // guards the members below
   std::mt19937_64 tokens_;
   std::optional<empty_snapshot> empty_;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <set>
 #include <span>
@@ -31,8 +32,10 @@ struct redrive_target {
   /// The target queue; null: each entry's source queue in the DLQ's database.
   queue_engine* queue = nullptr;
   redrive_options options{};
-  /// Only entries of this codec and type move; empty: any (tools without the C++ type).
-  std::optional<codec_identity> expect{};
+  /// Why an entry's job cannot be decoded by the typed layer (another type, or bytes that
+  /// do not decode); empty when it can. Such entries stay, counted `incompatible`. Null:
+  /// any entry moves (tools without the C++ type).
+  std::function<std::string(const storage::dead_letter_row&)> undecodable{};
   /// Report what the redrive would do and change nothing (each batch is rolled back).
   /// Only within one database.
   bool dry_run = false;
@@ -42,7 +45,6 @@ struct redrive_target {
   switch (s) {
     case storage::redrive_status::redriven: return redrive_outcome::redriven;
     case storage::redrive_status::gone: return redrive_outcome::gone;
-    case storage::redrive_status::incompatible: return redrive_outcome::incompatible;
     case storage::redrive_status::no_target: return redrive_outcome::no_target;
     case storage::redrive_status::not_redrivable: return redrive_outcome::not_redrivable;
     case storage::redrive_status::duplicate: return redrive_outcome::already_queued;
@@ -66,11 +68,7 @@ inline std::vector<storage::redriven_entry> redrive_across(dead_letter_engine& d
     storage::redriven_entry e{.id = id};
     auto row = dlq.storage().dead_letter(r.dlq, id);
     if (row && !row->summary.redriven_at) {
-      if (r.expect && (row->codec != r.expect->first || row->fingerprint != r.expect->second)) {
-        e.status = storage::redrive_status::incompatible;
-        e.found_codec = row->codec;
-        e.found_fingerprint = row->fingerprint;
-      } else if (!r.force && row->summary.redrive == redrive_policy::never) {
+      if (!r.force && row->summary.redrive == redrive_policy::never) {
         e.status = storage::redrive_status::not_redrivable;
       } else {
         pushed_at.push_back(out.size());
@@ -82,6 +80,7 @@ inline std::vector<storage::redriven_entry> redrive_across(dead_letter_engine& d
   std::vector<std::string> histories;
   histories.reserve(rows.size());
   for (const auto& row : rows) {
+    copy_job_type(dlq.storage(), queue.db().storage(), row.codec, row.fingerprint, r.now_ms);
     histories.push_back(history_json(row.history));
     storage::new_job job;
     job.queue = queue.name();
@@ -146,7 +145,10 @@ inline void wake_waiters(dead_letter_engine& dlq, const redrive_target& target,
   };
   if (target.queue != nullptr) {
     const auto pushed = std::ranges::count_if(entries, redriven);
-    if (pushed > 0) target.queue->after_push(pushed);
+    if (pushed > 0) {
+      target.queue->refresh_types();  // the entries' types may be new to it
+      target.queue->after_push(pushed);
+    }
     return;
   }
   std::set<std::string_view> woken;  // each entry's own queue
@@ -169,7 +171,21 @@ inline redrive_result redrive(dead_letter_engine& dlq, std::span<const dead_lett
   }
   redrive_result result;
   for (std::size_t start = 0; start < ids.size(); start += batch_size) {
-    const auto batch = ids.subspan(start, std::min(batch_size, ids.size() - start));
+    auto batch = ids.subspan(start, std::min(batch_size, ids.size() - start));
+    std::vector<dead_letter_id> decodable;
+    if (target.undecodable) {  // entries whose job the typed layer cannot decode stay
+      for (const auto id : batch) {
+        const auto row = dlq.get(id);
+        if (row && !row->summary.redriven_at && !target.undecodable(*row).empty()) {
+          result.entries.push_back({id, redrive_outcome::incompatible, 0});
+          ++result.skipped_incompatible;
+        } else {
+          decodable.push_back(id);
+        }
+      }
+      batch = decodable;
+      if (batch.empty()) continue;
+    }
     const auto now = dlq.now_ms();
     storage::redrive_request r;
     r.dlq = dlq.name();
@@ -178,7 +194,6 @@ inline redrive_result redrive(dead_letter_engine& dlq, std::span<const dead_lett
     r.now_ms = now;
     r.run_at_ms = add_ms(now, target.options.delay);
     r.force = target.options.force;
-    if (target.expect) r.expect = {{target.expect->name, target.expect->fingerprint}};
     r.dry_run = target.dry_run;
     const auto entries =
         across ? redrive_across(dlq, batch, r, *target.queue) : dlq.storage().redrive(r);

@@ -30,6 +30,7 @@
 #include "durable/detail/sqlite/group_commit.hpp"
 #include "durable/detail/sqlite/inspect.hpp"
 #include "durable/detail/sqlite/job_status.hpp"
+#include "durable/detail/sqlite/job_types.hpp"
 #include "durable/detail/sqlite/push.hpp"
 #include "durable/detail/sqlite/queue_state.hpp"
 #include "durable/detail/sqlite/reader_pool.hpp"
@@ -168,6 +169,13 @@ class sqlite_backend final : public storage::backend {
                                std::int64_t now_ms) override {
     return group_.run(
         [&](write_context& ctx) { return sqlite::release_claimer(ctx, queue, claimer, now_ms); });
+  }
+
+  [[nodiscard]] std::vector<storage::job_type_count> count_job_types(std::string_view queue,
+                                                                     std::int64_t now_ms) override {
+    return read_queue(
+        queue, std::vector<storage::job_type_count>{},
+        [&](connection& c, std::int64_t q) { return sqlite::count_job_types(c, q, now_ms); });
   }
 
   // ---- Dead letters

@@ -9,6 +9,8 @@
 /// of the SQLite layer, the only place SQL lives.
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -33,7 +35,34 @@ namespace durable::inline v0::detail::sqlite {
 #define DURABLE_DETAIL_CLAIM_RETURNING                                                     \
   " RETURNING id, key, attempts, max_attempts, priority, sequential, enqueued_at, codec, " \
   "fingerprint, payload, timeout_ms, first_run_at, ready_at"
+// Job types (storage::claim_request::fingerprints): a claim walks durable_jobs_claim from
+// the head of the queue and skips, within the index, rows of other types; with one type in
+// the queue the first entry matches. ONE binds ?6 codec, ?7 fingerprint; MANY ?6 codec, ?7
+// the fingerprints as a JSON array. The sequential barrier (barrier.hpp) holds across
+// types: a job of another type still orders a barrier.
+#define DURABLE_DETAIL_CLAIM_TYPE_ONE " AND codec = ?6 AND fingerprint = ?7"
+#define DURABLE_DETAIL_CLAIM_TYPE_MANY \
+  " AND codec = ?6 AND fingerprint IN (SELECT value FROM json_each(?7))"
+#define DURABLE_DETAIL_CLAIM_NEXT(types)                                                    \
+  "UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET                                           \
+  "WHERE id = (SELECT id FROM durable_jobs AS j WHERE queue_id = ?5 AND run_at <= ?4" types \
+  " AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER(                                                \
+      "j", "?5") " ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING
+#define DURABLE_DETAIL_CLAIM_HEAD(types)                                                    \
+  "SELECT id, sequential FROM durable_jobs AS j WHERE queue_id = ?5 AND run_at <= ?4" types \
+  " AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER("j",                                            \
+                                            "?5") " ORDER BY priority DESC, run_at, id LIMIT ?1"
 // NOLINTEND(cppcoreguidelines-macro-usage)
+
+/// The accepted fingerprints of `r` as a JSON array of (signed, as stored) integers.
+[[nodiscard]] inline std::string fingerprint_list(const storage::claim_request& r) {
+  std::string list = "[";
+  for (const auto fingerprint : r.fingerprints) {
+    if (list.size() > 1) list += ',';
+    list += std::to_string(static_cast<std::int64_t>(fingerprint));
+  }
+  return list + "]";
+}
 
 /// The claimed row of a claim statement (DURABLE_DETAIL_CLAIM_RETURNING's columns).
 [[nodiscard]] inline storage::claimed_row read_claimed(const statement& s,
@@ -66,32 +95,50 @@ namespace durable::inline v0::detail::sqlite {
 [[nodiscard]] inline std::vector<storage::claimed_row> claim_next(connection& c,
                                                                   std::int64_t queue_id,
                                                                   const storage::claim_request& r) {
-  auto q = c.query(
-      "UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
-      "WHERE id = (SELECT id FROM durable_jobs AS j WHERE queue_id = ?5 AND run_at <= ?4 "
-      "AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER(
-          "j", "?5") " ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING,
-      r.token, r.lease_until_ms, r.claimer, r.now_ms, queue_id);
   std::vector<storage::claimed_row> out;
-  if (q->step()) {
-    out.push_back(read_claimed(*q, r));
-    q->run();
+  const auto take = [&](statement_use q) {
+    if (q->step()) {
+      out.push_back(read_claimed(*q, r));
+      q->run();
+    }
+  };
+  if (r.fingerprints.empty()) {
+    take(c.query(DURABLE_DETAIL_CLAIM_NEXT(""), r.token, r.lease_until_ms, r.claimer, r.now_ms,
+                 queue_id));
+  } else if (r.fingerprints.size() == 1) {
+    take(c.query(DURABLE_DETAIL_CLAIM_NEXT(DURABLE_DETAIL_CLAIM_TYPE_ONE), r.token,
+                 r.lease_until_ms, r.claimer, r.now_ms, queue_id, r.codec,
+                 static_cast<std::int64_t>(r.fingerprints.front())));
+  } else {
+    const auto fingerprints = fingerprint_list(r);  // bound, not copied: outlives the query
+    take(c.query(DURABLE_DETAIL_CLAIM_NEXT(DURABLE_DETAIL_CLAIM_TYPE_MANY), r.token,
+                 r.lease_until_ms, r.claimer, r.now_ms, queue_id, r.codec, fingerprints));
   }
   return out;
 }
 
-/// Up to `max` claimable jobs at the head of the queue as (id, sequential), in claim order.
-[[nodiscard]] inline std::vector<std::pair<job_id, bool>> claimable_head(connection& c,
-                                                                         std::int64_t queue_id,
-                                                                         std::int64_t now_ms,
-                                                                         std::int64_t max) {
-  auto q = c.query(
-      "SELECT id, sequential FROM durable_jobs AS j WHERE queue_id = ?1 AND run_at <= ?2 "
-      "AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER("j", "?1") " ORDER BY priority DESC, run_at, id "
-      "LIMIT ?3",
-      queue_id, now_ms, max);
+/// Up to `max` claimable jobs at the head of the queue as (id, sequential), in claim order;
+/// only jobs of the accepted types (`r.fingerprints`) when there are any.
+[[nodiscard]] inline std::vector<std::pair<job_id, bool>> claimable_head(
+    connection& c, std::int64_t queue_id, const storage::claim_request& r) {
+  const auto max = static_cast<std::int64_t>(r.max);
   std::vector<std::pair<job_id, bool>> head;
-  while (q->step()) head.emplace_back(q->int64(0), q->int64(1) != 0);
+  const auto take = [&](statement_use q) {
+    while (q->step()) head.emplace_back(q->int64(0), q->int64(1) != 0);
+  };
+  // Parameters ?2 and ?3 are unused (bound NULL): ?4..?7 are those of the claim statement.
+  if (r.fingerprints.empty()) {
+    take(c.query(DURABLE_DETAIL_CLAIM_HEAD(""), max, std::nullopt, std::nullopt, r.now_ms,
+                 queue_id));
+  } else if (r.fingerprints.size() == 1) {
+    take(c.query(DURABLE_DETAIL_CLAIM_HEAD(DURABLE_DETAIL_CLAIM_TYPE_ONE), max, std::nullopt,
+                 std::nullopt, r.now_ms, queue_id, r.codec,
+                 static_cast<std::int64_t>(r.fingerprints.front())));
+  } else {
+    const auto fingerprints = fingerprint_list(r);  // bound, not copied: outlives the query
+    take(c.query(DURABLE_DETAIL_CLAIM_HEAD(DURABLE_DETAIL_CLAIM_TYPE_MANY), max, std::nullopt,
+                 std::nullopt, r.now_ms, queue_id, r.codec, fingerprints));
+  }
   return head;
 }
 
@@ -102,7 +149,7 @@ namespace durable::inline v0::detail::sqlite {
                                                                   std::int64_t queue_id,
                                                                   const storage::claim_request& r) {
   std::vector<storage::claimed_row> out;
-  const auto head = claimable_head(c, queue_id, r.now_ms, static_cast<std::int64_t>(r.max));
+  const auto head = claimable_head(c, queue_id, r);
   for (const auto& [id, sequential] : head) {
     if (sequential && !out.empty()) break;
     auto q = c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
@@ -119,5 +166,9 @@ namespace durable::inline v0::detail::sqlite {
 
 #undef DURABLE_DETAIL_CLAIM_SET
 #undef DURABLE_DETAIL_CLAIM_RETURNING
+#undef DURABLE_DETAIL_CLAIM_TYPE_ONE
+#undef DURABLE_DETAIL_CLAIM_TYPE_MANY
+#undef DURABLE_DETAIL_CLAIM_NEXT
+#undef DURABLE_DETAIL_CLAIM_HEAD
 
 }  // namespace durable::inline v0::detail::sqlite

@@ -49,12 +49,6 @@ inline std::optional<storage::pushed> read_and_push(write_context& ctx, std::int
   if (!q->step()) return std::nullopt;
   const auto codec = q->text(5);
   const auto fingerprint = static_cast<std::uint64_t>(q->int64(6));
-  if (r.expect && (codec != r.expect->first || fingerprint != r.expect->second)) {
-    out.status = storage::redrive_status::incompatible;
-    out.found_codec = std::string{codec};
-    out.found_fingerprint = fingerprint;
-    return std::nullopt;
-  }
   if (!r.force && column_policy(*q, 12) == redrive_policy::never) {
     out.status = storage::redrive_status::not_redrivable;
     return std::nullopt;

@@ -326,8 +326,21 @@ CREATE INDEX durable_dead_letters_job ON durable_dead_letters (job_id)
   WHERE origin IS NULL AND job_id IS NOT NULL;
 )sql"};
 
+// Version 6: a typed claim (one that takes only the job types its reader decodes) walks
+// durable_jobs_claim from the head and skips other types within the index, so the claim
+// index also holds (codec, fingerprint) and, before them, id: ORDER BY priority DESC,
+// run_at, id stays the index order. With one type in a queue the first entry matches; one
+// index rather than a second per-type index keeps pushes, claims and acks at one index
+// write each.
+inline constexpr migration schema_v6{6, R"sql(
+DROP INDEX durable_jobs_claim;
+CREATE INDEX durable_jobs_claim ON durable_jobs
+  (queue_id, priority DESC, run_at, id, codec, fingerprint);
+)sql"};
+
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
+inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3,
+                                       schema_v4, schema_v5, schema_v6};
 
 /// The oldest schema version a read-only open reads: the current one (reads select
 /// version 5's columns); an older file is migrated by one read-write open first.

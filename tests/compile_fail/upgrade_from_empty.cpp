@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+// `from` that lists no type.
+#include <cstdint>
+#include <string>
+#include <tuple>
+
+#include <durable/queue.hpp>
+#include <durable/upgrade.hpp>
+
+struct job_v1 {
+  std::int64_t id;
+};
+struct job_v2 {
+  std::int64_t id;
+  std::string note;
+};
+template <>
+struct durable::job_upgrades<job_v2> {
+  using from = durable::types<>;
+};
+
+static_assert(sizeof(durable::Queue<job_v2>) > 0);
