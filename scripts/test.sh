@@ -14,12 +14,13 @@
 #   gcc-release g++ Release (CMake's -O3 -DNDEBUG, what a plain Release build uses), warnings
 #               as errors: g++'s flow-based warnings (-Wrestrict, -Wstringop-*, -Warray-bounds,
 #               -Wmaybe-uninitialized) only speak with optimisation. Tests and examples; all
-#               tests but compile-fail (static_asserts, the same at any -O) and user_warnings
-#               (its own flags, whatever this build's)
+#               tests but compile-fail (static_asserts, the same at any -O), packaging and
+#               user_warnings (their own builds, whatever this one's) and the multi-process
+#               contention test (the gcc step runs it)
 #   clang-asan  clang++, warnings as errors, AddressSanitizer + UndefinedBehaviorSanitizer,
-#               all tests but packaging and user_warnings
-#   clang-tsan  clang++, warnings as errors, ThreadSanitizer, all tests but packaging and
-#               user_warnings
+#               all tests but compile-fail, packaging and user_warnings
+#   clang-tsan  clang++, warnings as errors, ThreadSanitizer, all tests but compile-fail,
+#               packaging, user_warnings and contention (processes, not threads)
 #   format      clang-format --dry-run --Werror over include/ tests/ examples/ bench/ tools/
 #   tidy        clang-tidy (.clang-tidy, warnings as errors) over every public header, through
 #               tests/tidy_headers.cpp, which includes them all and instantiates the templates
