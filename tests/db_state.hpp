@@ -64,7 +64,7 @@ class raw_db {
     std::string out = rows("SELECT type, name, sql FROM sqlite_schema ORDER BY name");
     for (const auto& table : lines(rows(
              "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_stat%' "
-             "ORDER BY name"))) {
+             "AND name <> 'durable_job_types' ORDER BY name"))) {
       std::string columns;
       for (const auto& column :
            lines(rows("SELECT name FROM pragma_table_info('" + table + "') ORDER BY cid"))) {
