@@ -29,12 +29,33 @@ namespace durable::inline v0::detail::postgres {
   "history = CASE WHEN j.lease_token IS NULL THEN j.history ELSE coalesce(j.history, "       \
   "'[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', j.attempts + 1, 'type', " \
   "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', " \
-  "$4::int8)) END "
+  "$4::int8)) END, first_run_at = coalesce(j.first_run_at, $4), ready_at = j.run_at "
 #define DURABLE_DETAIL_PG_NOT_PAUSED \
   " AND NOT EXISTS (SELECT 1 FROM durable_queues WHERE name = $5 AND paused) "
 #define DURABLE_DETAIL_PG_CLAIM_RETURNING                                            \
   " RETURNING j.id, j.key_int, j.key_text, j.attempts, j.max_attempts, j.priority, " \
-  "j.sequential, j.enqueued_at, j.codec, j.fingerprint, j.payload"
+  "j.sequential, j.enqueued_at, j.codec, j.fingerprint, j.payload, j.timeout_ms, "      \
+  "j.first_run_at, j.ready_at"
+// The id of the oldest sequential job of queue $5 (int8's maximum when it has none): one
+// probe of the partial index durable_jobs_barrier; an InitPlan, run once per statement.
+#define DURABLE_DETAIL_PG_FIRST_SEQUENTIAL                                   \
+  "(SELECT coalesce(min(b.id), 9223372036854775807) FROM durable_jobs AS b " \
+  "WHERE b.queue = $5 AND b.sequential)"
+// The barrier on candidate `c`: older than the queue's oldest sequential job, or that job
+// itself when no older job of its queue remains in any state (pending, scheduled, claimed,
+// locked by another session or not: a plain read sees every row, so SKIP LOCKED cannot let
+// a claim pass a barrier). The search for an older job is an InitPlan, run only when the
+// walk of the claim index reaches the sequential job: it walks the primary key down from
+// that job, nearest first, so it stops at the first older job of the queue (while the
+// barrier waits) or passes the older jobs of other queues once (when it is claimable).
+// `id + 0` keeps the condition a filter on the walk of the claim index, which yields the
+// candidates in claim order (as an index condition, it made the planner read a bitmap of
+// two indexes and sort).
+#define DURABLE_DETAIL_PG_BARRIER(c)                                                         \
+  " AND (" c ".id + 0 < " DURABLE_DETAIL_PG_FIRST_SEQUENTIAL " OR (" c                       \
+  ".id + 0 = " DURABLE_DETAIL_PG_FIRST_SEQUENTIAL " AND (SELECT e.id FROM durable_jobs AS e "   \
+  "WHERE e.id < " DURABLE_DETAIL_PG_FIRST_SEQUENTIAL " AND e.queue = $5 ORDER BY e.id DESC " \
+  "LIMIT 1) IS NULL)) "
 // NOLINTEND(cppcoreguidelines-macro-usage)
 
 /// The claimed row at `row` of a claim statement (DURABLE_DETAIL_PG_CLAIM_RETURNING).
@@ -53,14 +74,17 @@ namespace durable::inline v0::detail::postgres {
   out.codec = std::string{r.text(row, 8)};
   out.fingerprint = static_cast<std::uint64_t>(r.int64(row, 9));
   out.payload = r.owned_bytes(row, 10);
+  out.timeout_ms = r.optional_int64(row, 11);
+  out.first_run_at_ms = r.int64(row, 12);
+  out.ready_at_ms = r.int64(row, 13);
   return out;
 }
 
 /// The SQL of claim_next, for plan tests.
 inline constexpr const char* claim_next_sql =
     "UPDATE durable_jobs AS j " DURABLE_DETAIL_PG_CLAIM_SET
-    "WHERE j.id = (SELECT id FROM durable_jobs WHERE queue = $5 AND run_at <= "
-    "$4" DURABLE_DETAIL_PG_NOT_PAUSED
+    "WHERE j.id = (SELECT c.id FROM durable_jobs AS c WHERE c.queue = $5 AND c.run_at <= "
+    "$4" DURABLE_DETAIL_PG_NOT_PAUSED DURABLE_DETAIL_PG_BARRIER("c")
     "ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP "
     "LOCKED)" DURABLE_DETAIL_PG_CLAIM_RETURNING;
 
@@ -78,9 +102,9 @@ inline constexpr const char* claim_next_sql =
 /// sessions hold), numbered in claim order, and cut before its first sequential job (or
 /// after it, when it is first).
 inline constexpr const char* claim_head_sql =
-    "WITH head AS MATERIALIZED (SELECT id, priority, run_at, sequential FROM durable_jobs "
-    "WHERE queue = $5 AND run_at <= $4" DURABLE_DETAIL_PG_NOT_PAUSED
-    "ORDER BY priority DESC, run_at, id LIMIT $6 "
+    "WITH head AS MATERIALIZED (SELECT c.id, c.priority, c.run_at, c.sequential FROM "
+    "durable_jobs AS c WHERE c.queue = $5 AND c.run_at <= $4" DURABLE_DETAIL_PG_NOT_PAUSED
+    DURABLE_DETAIL_PG_BARRIER("c") "ORDER BY priority DESC, run_at, id LIMIT $6 "
     "FOR UPDATE SKIP LOCKED), "
     "numbered AS (SELECT id, sequential, row_number() OVER (ORDER BY priority DESC, run_at, id) "
     "AS n FROM head), "
@@ -98,7 +122,7 @@ inline constexpr const char* claim_head_sql =
                            static_cast<std::int64_t>(r.max));
   std::vector<std::pair<std::int64_t, storage::claimed_row>> rows;
   rows.reserve(static_cast<std::size_t>(res.rows()));
-  for (int i = 0; i < res.rows(); ++i) rows.emplace_back(res.int64(i, 11), read_claimed(res, i, r));
+  for (int i = 0; i < res.rows(); ++i) rows.emplace_back(res.int64(i, 14), read_claimed(res, i, r));
   std::sort(rows.begin(), rows.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<storage::claimed_row> out;
@@ -110,5 +134,7 @@ inline constexpr const char* claim_head_sql =
 #undef DURABLE_DETAIL_PG_CLAIM_SET
 #undef DURABLE_DETAIL_PG_CLAIM_RETURNING
 #undef DURABLE_DETAIL_PG_NOT_PAUSED
+#undef DURABLE_DETAIL_PG_BARRIER
+#undef DURABLE_DETAIL_PG_FIRST_SEQUENTIAL
 
 }  // namespace durable::inline v0::detail::postgres

@@ -210,8 +210,24 @@ SELECT codec, durable_hex(fingerprint) AS fingerprint, description,
 FROM durable_job_types;
 )sql"};
 
+// Version 5: the Worker's additions, as SQLite's version 5.
+// - timeout_ms: how long one attempt may run (NULL: the worker's default), kept by a move
+//   to a DLQ and by a redrive.
+// - first_run_at: the first claim's time; ready_at: when the job became claimable for its
+//   latest claim (its run_at before that claim). Both NULL until the first claim.
+// - durable_jobs_barrier: the sequential jobs of each queue by id, for the barrier every
+//   claim checks (claim.hpp); empty for queues without sequential jobs, so other jobs pay
+//   nothing on push, claim or ack.
+inline constexpr migration schema_v5{5, R"sql(
+ALTER TABLE durable_jobs ADD COLUMN timeout_ms BIGINT;
+ALTER TABLE durable_jobs ADD COLUMN first_run_at BIGINT;
+ALTER TABLE durable_jobs ADD COLUMN ready_at BIGINT;
+ALTER TABLE durable_dead_letters ADD COLUMN timeout_ms BIGINT;
+CREATE INDEX durable_jobs_barrier ON durable_jobs (queue, id) WHERE sequential;
+)sql"};
+
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v2, schema_v3, schema_v4};
+inline constexpr std::array migrations{schema_v2, schema_v3, schema_v4, schema_v5};
 
 /// The oldest schema version a read-only open reads: version 3's tables, without version
 /// 4's job types (payloads then show without field names) and views.
