@@ -69,7 +69,7 @@ int wait_child(pid_t child) {
 
 // ---------------------------------------------------------------- schema
 
-TEST_CASE("a new schema gets durable's tables at version 5, and reopening keeps the database id") {
+TEST_CASE("a new schema gets durable's tables at version 6, and reopening keeps the database id") {
   temp_dir dir;
   const auto t = target(dir, "db");
   std::string id;
@@ -80,7 +80,7 @@ TEST_CASE("a new schema gets durable's tables at version 5, and reopening keeps 
     CHECK(backend->target() == t);  // no password: the target as given
   }
   raw_connection raw{t};
-  CHECK(raw.value("SELECT value FROM durable_meta WHERE key = 'schema_version'") == "5");
+  CHECK(raw.value("SELECT value FROM durable_meta WHERE key = 'schema_version'") == "6");
   CHECK(raw.value("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND "
                   "tablename IN ('durable_jobs', 'durable_dead_letters', 'durable_queues', "
                   "'durable_queue_counts', 'durable_dead_letter_counts', "
@@ -102,7 +102,7 @@ TEST_CASE("a schema from a newer durable is refused and left unchanged") {
     FAIL("a newer schema must be refused");
   } catch (const durable::schema_error& e) {
     CHECK(e.found() == 99);
-    CHECK(e.supported() == 5);
+    CHECK(e.supported() == 6);
     CHECK(e.path() == t);
     CHECK(contains(e.what(), "upgrade durable"));
   }
@@ -121,30 +121,30 @@ TEST_CASE("migrations: a failing step changes nothing, a later step keeps the ro
   temp_dir dir;
   const auto t = target(dir, "db");
   const std::array failing{pg::schema_v2, pg::schema_v3, pg::schema_v4, pg::schema_v5,
-                           pg::migration{6, "SELECT 1 / 0"}};
+                           pg::schema_v6, pg::migration{7, "SELECT 1 / 0"}};
   {
     pg::connection c{t, t, {}};
     CHECK_THROWS_AS(pg::migrate(c, failing), durable::postgres_error);
-    CHECK(pg::stored_schema_version(c) == 0);  // versions 2 to 5 rolled back with it
+    CHECK(pg::stored_schema_version(c) == 0);  // versions 2 to 6 rolled back with it
   }
   {
     Queue<email> q{t, "emails", quiet_queue()};
     q.push({1, "kept"});
   }
   const std::array next{pg::schema_v2, pg::schema_v3, pg::schema_v4, pg::schema_v5,
-                        pg::migration{6, "ALTER TABLE durable_jobs ADD COLUMN extra INTEGER"}};
+                        pg::schema_v6, pg::migration{7, "ALTER TABLE durable_jobs ADD COLUMN extra INTEGER"}};
   {
     pg::connection c{t, t, {}};
     pg::migrate(c, next);
-    CHECK(pg::stored_schema_version(c) == 6);
+    CHECK(pg::stored_schema_version(c) == 7);
   }
   raw_connection raw{t};
   CHECK(raw.value("SELECT count(*) FROM durable_jobs") == "1");
-  // This build supports version 5 only: the migrated schema is now newer.
+  // This build supports version 6 only: the migrated schema is now newer.
   CHECK_THROWS_AS(Queue<email>(t, "emails", quiet_queue()), durable::schema_error);
 }
 
-TEST_CASE("migrating version 2 to 5 counts the rows already stored") {
+TEST_CASE("migrating version 2 to 6 counts the rows already stored") {
   temp_dir dir;
   const auto t = target(dir, "db");
   {
@@ -159,7 +159,7 @@ TEST_CASE("migrating version 2 to 5 counts the rows already stored") {
       "message, attempts, enqueued_at, failed_at, redriven_at) SELECT 'd', 'q', 'pfr', 1, "
       "'\\x00', 't', 'm', 1, 0, i, CASE WHEN i <= 2 THEN i END FROM generate_series(1, 5) AS i");
   const auto backend = durable::make_postgres_backend(t, {});
-  CHECK(raw.value("SELECT value FROM durable_meta WHERE key = 'schema_version'") == "5");
+  CHECK(raw.value("SELECT value FROM durable_meta WHERE key = 'schema_version'") == "6");
   CHECK(backend->size("q0") == 3);
   CHECK(backend->size("q1") == 4);
   CHECK(backend->size("other") == 0);
@@ -669,8 +669,15 @@ TEST_CASE("every dead-letter query is an index range scan, and pages need no sor
       plans(raw, pg::claim_next_sql, "int8, int8, text, int8, text", "1, 2, 'me', 30000, 'q1'");
   const auto claim_head = plans(raw, pg::claim_head_sql, "int8, int8, text, int8, text, int8",
                                 "1, 2, 'me', 30000, 'q1', 10");
+  const auto typed_next =
+      plans(raw, pg::claim_next_typed_sql, "int8, int8, text, int8, text, text, int8[]",
+            "1, 2, 'me', 30000, 'q1', 'pfr', '{1,2}'");
+  const auto typed_head =
+      plans(raw, pg::claim_head_typed_sql, "int8, int8, text, int8, text, int8, text, int8[]",
+            "1, 2, 'me', 30000, 'q1', 10, 'pfr', '{1}'");
   for (const auto* plan : {&claim_next.custom, &claim_next.generic, &claim_head.custom,
-                           &claim_head.generic}) {
+                           &claim_head.generic, &typed_next.custom, &typed_next.generic,
+                           &typed_head.custom, &typed_head.generic}) {
     INFO(*plan);
     CHECK(contains(*plan, "Index Scan using durable_jobs_claim"));
     CHECK(contains(*plan, "LockRows"));

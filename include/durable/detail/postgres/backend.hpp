@@ -213,6 +213,12 @@ class postgres_backend final : public storage::backend {
     });
   }
 
+  [[nodiscard]] std::vector<storage::job_type_count> count_job_types(std::string_view queue,
+                                                                     std::int64_t now_ms) override {
+    return pool_.single("counting job types",
+                        [&](connection& c) { return postgres::count_job_types(c, queue, now_ms); });
+  }
+
   std::optional<dead_letter_id> move_to_dead_letter(const storage::move_request& request) override {
     return pool_.single("moving a job to a dead-letter queue",
                         [&](connection& c) { return move_claimed(c, request, database_id_); });

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -80,46 +81,82 @@ namespace durable::inline v0::detail::postgres {
   return out;
 }
 
-/// The SQL of claim_next, for plan tests.
-inline constexpr const char* claim_next_sql =
-    "UPDATE durable_jobs AS j " DURABLE_DETAIL_PG_CLAIM_SET
-    "WHERE j.id = (SELECT c.id FROM durable_jobs AS c WHERE c.queue = $5 AND c.run_at <= "
-    "$4" DURABLE_DETAIL_PG_NOT_PAUSED DURABLE_DETAIL_PG_BARRIER("c")
-    "ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP "
-    "LOCKED)" DURABLE_DETAIL_PG_CLAIM_RETURNING;
+// Job types (storage::claim_request::fingerprints): a typed claim keeps only rows of codec
+// `codec` with one of the fingerprints `fps` (an int8[] parameter), checked within the
+// claim index (it holds both, schema version 6) before a row is read; "the head" is the
+// head among those. The barrier holds across types: a job of another type still orders it.
+#define DURABLE_DETAIL_PG_TYPES(codec, fps) \
+  " AND c.codec = " codec " AND c.fingerprint = ANY(" fps "::int8[]) "
+#define DURABLE_DETAIL_PG_CLAIM_NEXT(types)                                                 \
+  "UPDATE durable_jobs AS j " DURABLE_DETAIL_PG_CLAIM_SET                                   \
+  "WHERE j.id = (SELECT c.id FROM durable_jobs AS c WHERE c.queue = $5 AND c.run_at <= "    \
+  "$4" types DURABLE_DETAIL_PG_NOT_PAUSED DURABLE_DETAIL_PG_BARRIER("c")                    \
+  "ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP "                             \
+  "LOCKED)" DURABLE_DETAIL_PG_CLAIM_RETURNING
+// The head is locked first (skipping rows other sessions hold), numbered in claim order,
+// and cut before its first sequential job (or after it, when it is first).
+#define DURABLE_DETAIL_PG_CLAIM_HEAD(types)                                                  \
+  "WITH head AS MATERIALIZED (SELECT c.id, c.priority, c.run_at, c.sequential FROM "         \
+  "durable_jobs AS c WHERE c.queue = $5 AND c.run_at <= $4" types DURABLE_DETAIL_PG_NOT_PAUSED \
+  DURABLE_DETAIL_PG_BARRIER("c") "ORDER BY priority DESC, run_at, id LIMIT $6 "              \
+  "FOR UPDATE SKIP LOCKED), "                                                                \
+  "numbered AS (SELECT id, sequential, row_number() OVER (ORDER BY priority DESC, run_at, "  \
+  "id) AS n FROM head), "                                                                    \
+  "cut AS (SELECT coalesce(min(n) FILTER (WHERE sequential), $6 + 1) AS first FROM "         \
+  "numbered) "                                                                               \
+  "UPDATE durable_jobs AS j " DURABLE_DETAIL_PG_CLAIM_SET                                    \
+  "FROM numbered, cut WHERE j.id = numbered.id AND "                                         \
+  "(numbered.n < cut.first OR (cut.first = 1 AND numbered.n = "                              \
+  "1))" DURABLE_DETAIL_PG_CLAIM_RETURNING ", numbered.n"
 
-/// Claims the first claimable job of the queue (by priority desc, run_at, id) that no other
-/// session is claiming or finishing, in one statement.
+/// The SQL of claim_next (any type; typed: $6 codec, $7 fingerprints), for plan tests.
+inline constexpr const char* claim_next_sql = DURABLE_DETAIL_PG_CLAIM_NEXT("");
+inline constexpr const char* claim_next_typed_sql =
+    DURABLE_DETAIL_PG_CLAIM_NEXT(DURABLE_DETAIL_PG_TYPES("$6", "$7"));
+
+/// The SQL of claim_head ($6 the most; typed: $7 codec, $8 fingerprints), for plan tests.
+inline constexpr const char* claim_head_sql = DURABLE_DETAIL_PG_CLAIM_HEAD("");
+inline constexpr const char* claim_head_typed_sql =
+    DURABLE_DETAIL_PG_CLAIM_HEAD(DURABLE_DETAIL_PG_TYPES("$7", "$8"));
+
+/// Adds the claim's common parameters ($1..$5) to `p`.
+inline void add_claim_params(params& p, const storage::claim_request& r) {
+  add_all(p, r.token, r.lease_until_ms, r.claimer, r.now_ms, r.queue);
+}
+
+/// Adds the accepted job types of `r` (codec, fingerprints as int8[]) to `p`.
+inline void add_type_params(params& p, const storage::claim_request& r) {
+  p.add(r.codec);
+  p.add_array(oid::int8_array, oid::int8, r.fingerprints.size(),
+              [&](std::size_t i, std::string& out) {
+                put_int8(out, static_cast<std::int64_t>(r.fingerprints[i]));
+                return true;
+              });
+}
+
+/// Claims the first claimable job of the queue (by priority desc, run_at, id) of the
+/// accepted types that no other session is claiming or finishing, in one statement.
 [[nodiscard]] inline std::vector<storage::claimed_row> claim_next(connection& c,
                                                                   const storage::claim_request& r) {
-  const auto res = c.query(claim_next_sql, r.token, r.lease_until_ms, r.claimer, r.now_ms, r.queue);
+  params p;
+  add_claim_params(p, r);
+  if (!r.fingerprints.empty()) add_type_params(p, r);
+  const auto res = c.run(r.fingerprints.empty() ? claim_next_sql : claim_next_typed_sql, p);
   std::vector<storage::claimed_row> out;
   if (res.rows() == 1) out.push_back(read_claimed(res, 0, r));
   return out;
 }
 
-/// The SQL of claim_head, for plan tests. The head is locked first (skipping rows other
-/// sessions hold), numbered in claim order, and cut before its first sequential job (or
-/// after it, when it is first).
-inline constexpr const char* claim_head_sql =
-    "WITH head AS MATERIALIZED (SELECT c.id, c.priority, c.run_at, c.sequential FROM "
-    "durable_jobs AS c WHERE c.queue = $5 AND c.run_at <= $4" DURABLE_DETAIL_PG_NOT_PAUSED
-    DURABLE_DETAIL_PG_BARRIER("c") "ORDER BY priority DESC, run_at, id LIMIT $6 "
-    "FOR UPDATE SKIP LOCKED), "
-    "numbered AS (SELECT id, sequential, row_number() OVER (ORDER BY priority DESC, run_at, id) "
-    "AS n FROM head), "
-    "cut AS (SELECT coalesce(min(n) FILTER (WHERE sequential), $6 + 1) AS first FROM numbered) "
-    "UPDATE durable_jobs AS j " DURABLE_DETAIL_PG_CLAIM_SET
-    "FROM numbered, cut WHERE j.id = numbered.id AND "
-    "(numbered.n < cut.first OR (cut.first = 1 AND numbered.n = "
-    "1))" DURABLE_DETAIL_PG_CLAIM_RETURNING ", numbered.n";
-
-/// Claims the consecutive parallel jobs at the head of the queue, up to `r.max`, stopping
-/// before a sequential job; a sequential job at the head comes alone. One statement.
+/// Claims the consecutive parallel jobs at the head of the queue (among the accepted
+/// types), up to `r.max`, stopping before a sequential job; a sequential job at the head
+/// comes alone. One statement.
 [[nodiscard]] inline std::vector<storage::claimed_row> claim_head(connection& c,
                                                                   const storage::claim_request& r) {
-  const auto res = c.query(claim_head_sql, r.token, r.lease_until_ms, r.claimer, r.now_ms, r.queue,
-                           static_cast<std::int64_t>(r.max));
+  params p;
+  add_claim_params(p, r);
+  p.add(static_cast<std::int64_t>(r.max));
+  if (!r.fingerprints.empty()) add_type_params(p, r);
+  const auto res = c.run(r.fingerprints.empty() ? claim_head_sql : claim_head_typed_sql, p);
   std::vector<std::pair<std::int64_t, storage::claimed_row>> rows;
   rows.reserve(static_cast<std::size_t>(res.rows()));
   for (int i = 0; i < res.rows(); ++i) rows.emplace_back(res.int64(i, 14), read_claimed(res, i, r));
@@ -131,10 +168,29 @@ inline constexpr const char* claim_head_sql =
   return out;
 }
 
+/// Claimable jobs (run_at <= `now_ms`) of `queue` per type: a walk of the claim index.
+[[nodiscard]] inline std::vector<storage::job_type_count> count_job_types(connection& c,
+                                                                          std::string_view queue,
+                                                                          std::int64_t now_ms) {
+  const auto r = c.query(
+      "SELECT codec, fingerprint, count(*) FROM durable_jobs WHERE queue = $1 AND run_at <= $2 "
+      "GROUP BY codec, fingerprint",
+      queue, now_ms);
+  std::vector<storage::job_type_count> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back({std::string{r.text(i, 0)}, static_cast<std::uint64_t>(r.int64(i, 1)),
+                   r.int64(i, 2)});
+  }
+  return out;
+}
+
 #undef DURABLE_DETAIL_PG_CLAIM_SET
 #undef DURABLE_DETAIL_PG_CLAIM_RETURNING
 #undef DURABLE_DETAIL_PG_NOT_PAUSED
 #undef DURABLE_DETAIL_PG_BARRIER
 #undef DURABLE_DETAIL_PG_FIRST_SEQUENTIAL
+#undef DURABLE_DETAIL_PG_TYPES
+#undef DURABLE_DETAIL_PG_CLAIM_NEXT
+#undef DURABLE_DETAIL_PG_CLAIM_HEAD
 
 }  // namespace durable::inline v0::detail::postgres

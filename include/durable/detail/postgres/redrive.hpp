@@ -100,16 +100,10 @@ struct redrive_entry {
 }
 
 /// The queue entry `e` may be redriven into, or none, with the reason in `o.status`
-/// (incompatible, not_redrivable, no_target).
+/// (not_redrivable, no_target).
 [[nodiscard]] inline std::optional<std::string_view> redrive_queue_of(
     const redrive_entry& e, const storage::redrive_request& r, std::string_view database_id,
     storage::redriven_entry& o) {
-  if (r.expect && (e.codec != r.expect->first || e.fingerprint != r.expect->second)) {
-    o.status = storage::redrive_status::incompatible;
-    o.found_codec = e.codec;
-    o.found_fingerprint = e.fingerprint;
-    return std::nullopt;
-  }
   if (!r.force && e.policy == redrive_policy::never) {
     o.status = storage::redrive_status::not_redrivable;
     return std::nullopt;

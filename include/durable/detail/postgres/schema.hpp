@@ -226,8 +226,19 @@ ALTER TABLE durable_dead_letters ADD COLUMN timeout_ms BIGINT;
 CREATE INDEX durable_jobs_barrier ON durable_jobs (queue, id) WHERE sequential;
 )sql"};
 
+// Version 6: a typed claim (one that takes only the job types its reader decodes,
+// storage::claim_request::fingerprints) walks durable_jobs_claim from the head and skips
+// other types within the index, as SQLite's version 6: the claim index also holds (codec,
+// fingerprint) after id, so ORDER BY priority DESC, run_at, id stays the index order and
+// pushes, claims and acks still write one claim index entry each.
+inline constexpr migration schema_v6{6, R"sql(
+DROP INDEX durable_jobs_claim;
+CREATE INDEX durable_jobs_claim ON durable_jobs
+  (queue, priority DESC, run_at, id, codec, fingerprint);
+)sql"};
+
 /// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v2, schema_v3, schema_v4, schema_v5};
+inline constexpr std::array migrations{schema_v2, schema_v3, schema_v4, schema_v5, schema_v6};
 
 /// The oldest schema version a read-only open reads: version 3's tables, without version
 /// 4's job types (payloads then show without field names) and views.
