@@ -69,7 +69,7 @@ int wait_child(pid_t child) {
 
 // ---------------------------------------------------------------- schema
 
-TEST_CASE("a new schema gets durable's tables at version 4, and reopening keeps the database id") {
+TEST_CASE("a new schema gets durable's tables at version 6, and reopening keeps the database id") {
   temp_dir dir;
   const auto t = target(dir, "db");
   std::string id;
@@ -80,7 +80,7 @@ TEST_CASE("a new schema gets durable's tables at version 4, and reopening keeps 
     CHECK(backend->target() == t);  // no password: the target as given
   }
   raw_connection raw{t};
-  CHECK(raw.value("SELECT value FROM durable_meta WHERE key = 'schema_version'") == "4");
+  CHECK(raw.value("SELECT value FROM durable_meta WHERE key = 'schema_version'") == "6");
   CHECK(raw.value("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND "
                   "tablename IN ('durable_jobs', 'durable_dead_letters', 'durable_queues', "
                   "'durable_queue_counts', 'durable_dead_letter_counts', "
@@ -102,7 +102,7 @@ TEST_CASE("a schema from a newer durable is refused and left unchanged") {
     FAIL("a newer schema must be refused");
   } catch (const durable::schema_error& e) {
     CHECK(e.found() == 99);
-    CHECK(e.supported() == 4);
+    CHECK(e.supported() == 6);
     CHECK(e.path() == t);
     CHECK(contains(e.what(), "upgrade durable"));
   }
@@ -120,31 +120,31 @@ TEST_CASE("a damaged schema_version is a schema_error") {
 TEST_CASE("migrations: a failing step changes nothing, a later step keeps the rows") {
   temp_dir dir;
   const auto t = target(dir, "db");
-  const std::array failing{pg::schema_v2, pg::schema_v3, pg::schema_v4,
-                           pg::migration{5, "SELECT 1 / 0"}};
+  const std::array failing{pg::schema_v2, pg::schema_v3, pg::schema_v4, pg::schema_v5,
+                           pg::schema_v6, pg::migration{7, "SELECT 1 / 0"}};
   {
     pg::connection c{t, t, {}};
     CHECK_THROWS_AS(pg::migrate(c, failing), durable::postgres_error);
-    CHECK(pg::stored_schema_version(c) == 0);  // versions 2 to 4 rolled back with it
+    CHECK(pg::stored_schema_version(c) == 0);  // versions 2 to 6 rolled back with it
   }
   {
     Queue<email> q{t, "emails", quiet_queue()};
     q.push({1, "kept"});
   }
-  const std::array next{pg::schema_v2, pg::schema_v3, pg::schema_v4,
-                        pg::migration{5, "ALTER TABLE durable_jobs ADD COLUMN extra INTEGER"}};
+  const std::array next{pg::schema_v2, pg::schema_v3, pg::schema_v4, pg::schema_v5,
+                        pg::schema_v6, pg::migration{7, "ALTER TABLE durable_jobs ADD COLUMN extra INTEGER"}};
   {
     pg::connection c{t, t, {}};
     pg::migrate(c, next);
-    CHECK(pg::stored_schema_version(c) == 5);
+    CHECK(pg::stored_schema_version(c) == 7);
   }
   raw_connection raw{t};
   CHECK(raw.value("SELECT count(*) FROM durable_jobs") == "1");
-  // This build supports version 4 only: the migrated schema is now newer.
+  // This build supports version 6 only: the migrated schema is now newer.
   CHECK_THROWS_AS(Queue<email>(t, "emails", quiet_queue()), durable::schema_error);
 }
 
-TEST_CASE("migrating version 2 to 4 counts the rows already stored") {
+TEST_CASE("migrating version 2 to 6 counts the rows already stored") {
   temp_dir dir;
   const auto t = target(dir, "db");
   {
@@ -159,7 +159,7 @@ TEST_CASE("migrating version 2 to 4 counts the rows already stored") {
       "message, attempts, enqueued_at, failed_at, redriven_at) SELECT 'd', 'q', 'pfr', 1, "
       "'\\x00', 't', 'm', 1, 0, i, CASE WHEN i <= 2 THEN i END FROM generate_series(1, 5) AS i");
   const auto backend = durable::make_postgres_backend(t, {});
-  CHECK(raw.value("SELECT value FROM durable_meta WHERE key = 'schema_version'") == "4");
+  CHECK(raw.value("SELECT value FROM durable_meta WHERE key = 'schema_version'") == "6");
   CHECK(backend->size("q0") == 3);
   CHECK(backend->size("q1") == 4);
   CHECK(backend->size("other") == 0);
@@ -203,7 +203,7 @@ TEST_CASE("version 4's views show jobs, queues, dead letters and job types as SQ
                   "description LIKE 'pfr/%' AND length(fingerprint) = 16") == "1");
 }
 
-TEST_CASE("a read-only open creates, migrates and writes nothing, and reads version 3") {
+TEST_CASE("a read-only open creates, migrates and writes nothing, and refuses an older version") {
   temp_dir dir;
   durable::open_options read_only;
   read_only.read_only = true;
@@ -218,7 +218,7 @@ TEST_CASE("a read-only open creates, migrates and writes nothing, and reads vers
   }
   CHECK(raw_connection{empty}.value("SELECT count(*) FROM pg_tables WHERE schemaname = "
                                     "current_schema()") == "0");
-  // A version 3 schema is read as it is: queues and dead letters, no job types.
+  // An older schema (version 3) is refused as it is: reads select version 5's columns.
   const auto t = target(dir, "db");
   {
     pg::connection c{t, t, {}};
@@ -229,8 +229,16 @@ TEST_CASE("a read-only open creates, migrates and writes nothing, and reads vers
       "INSERT INTO durable_jobs (queue, run_at, enqueued_at, codec, fingerprint, payload) "
       "VALUES ('q', 1, 1, 'pfr', 1, '\\x00'); "
       "INSERT INTO durable_queue_counts (queue, slot, jobs) VALUES ('q', 0, 1)");
-  const auto backend = durable::make_postgres_backend(t, read_only);
+  try {
+    static_cast<void>(durable::make_postgres_backend(t, read_only));
+    FAIL("a version 3 schema must be refused by a read-only open");
+  } catch (const durable::schema_error& e) {
+    CHECK(e.found() == 3);
+    CHECK(contains(e.what(), "does not migrate"));
+  }
   CHECK(raw.value("SELECT value FROM durable_meta WHERE key = 'schema_version'") == "3");
+  static_cast<void>(durable::make_postgres_backend(t, {}));  // a read-write open migrates
+  const auto backend = durable::make_postgres_backend(t, read_only);
   CHECK(backend->job_types().empty());
   const auto queues = backend->list_queues(2);
   REQUIRE(queues.size() == 1);
@@ -242,7 +250,7 @@ TEST_CASE("a read-only open creates, migrates and writes nothing, and reads vers
   CHECK_THROWS_AS(static_cast<void>(backend->set_paused("q", true)), durable::postgres_error);
   CHECK_THROWS_AS(static_cast<void>(backend->cancel_job(1, 2, true)), durable::postgres_error);
   CHECK(raw.value("SELECT count(*) FROM durable_jobs") == "1");
-  CHECK(raw.value("SELECT count(*) FROM durable_queues") == "0");
+  CHECK(raw.value("SELECT count(*) FROM durable_queues WHERE paused") == "0");
 }
 
 TEST_CASE("concurrent first opens of one schema all succeed and agree on its id") {
@@ -660,13 +668,31 @@ TEST_CASE("every dead-letter query is an index range scan, and pages need no sor
       "INSERT INTO durable_jobs (queue, run_at, enqueued_at, codec, fingerprint, payload) "
       "SELECT 'q' || (i % 5), i, i, 'pfr', 1, '\\x00' FROM generate_series(1, 20000) AS i; "
       "ANALYZE durable_jobs");
-  const auto claim =
-      plans(raw, pg::claim_next_sql, "int8, int8, text, int8, text", "1, 2, 'me', 100, 'q1'");
-  for (const auto* plan : {&claim.custom, &claim.generic}) {
+  // The claims walk the claim index and lock what they take; the barrier finds the oldest
+  // sequential job in the barrier index and looks for an older job by walking the primary
+  // key down from it. A few sequential jobs among many: the statistics of a real queue.
+  raw.query(
+      "UPDATE durable_jobs SET sequential = true WHERE id % 5000 = 7; ANALYZE durable_jobs");
+  const auto claim_next =
+      plans(raw, pg::claim_next_sql, "int8, int8, text, int8, text", "1, 2, 'me', 30000, 'q1'");
+  const auto claim_head = plans(raw, pg::claim_head_sql, "int8, int8, text, int8, text, int8",
+                                "1, 2, 'me', 30000, 'q1', 10");
+  const auto typed_next =
+      plans(raw, pg::claim_next_typed_sql, "int8, int8, text, int8, text, text, int8[]",
+            "1, 2, 'me', 30000, 'q1', 'pfr', '{1,2}'");
+  const auto typed_head =
+      plans(raw, pg::claim_head_typed_sql, "int8, int8, text, int8, text, int8, text, int8[]",
+            "1, 2, 'me', 30000, 'q1', 10, 'pfr', '{1}'");
+  for (const auto* plan : {&claim_next.custom, &claim_next.generic, &claim_head.custom,
+                           &claim_head.generic, &typed_next.custom, &typed_next.generic,
+                           &typed_head.custom, &typed_head.generic}) {
     INFO(*plan);
-    CHECK(contains(*plan, "durable_jobs_claim"));
+    CHECK(contains(*plan, "Index Scan using durable_jobs_claim"));
     CHECK(contains(*plan, "LockRows"));
+    CHECK(contains(*plan, "using durable_jobs_barrier"));
+    CHECK(contains(*plan, "Index Scan Backward using durable_jobs_pkey"));
     CHECK_FALSE(contains(*plan, "Seq Scan on durable_jobs"));  // the pause flag: any plan
+    CHECK_FALSE(contains(*plan, "Bitmap"));
   }
 }
 

@@ -32,6 +32,7 @@
 #include "durable/detail/postgres/error.hpp"
 #include "durable/detail/postgres/finish.hpp"
 #include "durable/detail/postgres/inspect.hpp"
+#include "durable/detail/postgres/job_status.hpp"
 #include "durable/detail/postgres/listener.hpp"
 #include "durable/detail/postgres/push.hpp"
 #include "durable/detail/postgres/queue_state.hpp"
@@ -120,7 +121,9 @@ class postgres_backend final : public storage::backend {
     bool fast = true;
     for (const auto& job : jobs) {
       check_key(job.key);
-      if ((job.unique && job.key != nullptr) || job.queue != jobs.front().queue) fast = false;
+      if ((job.unique && job.key != nullptr) || job.sequential || job.queue != jobs.front().queue) {
+        fast = false;  // the locked path (push.hpp), for sequential jobs with its table lock
+      }
     }
     if (fast) {
       auto ids = pool_.single("pushing", [&](connection& c) { return insert_unlimited(c, jobs); });
@@ -179,6 +182,17 @@ class postgres_backend final : public storage::backend {
   [[nodiscard]] std::int64_t size(std::string_view queue) override {
     return pool_.single("counting jobs", [&](connection& c) { return count_all(c, queue); });
   }
+  [[nodiscard]] storage::job_status_row job_status(std::string_view queue, job_id id,
+                                                   std::int64_t now_ms) override {
+    return pool_.single("reading a job's status", [&](connection& c) {
+      return postgres::job_status(c, queue, id, now_ms, database_id_);
+    });
+  }
+  [[nodiscard]] std::optional<storage::dead_letter_ref> locate_dead_letter(
+      std::string_view origin, job_id original_id) override {
+    return pool_.single("locating a dead letter",
+                        [&](connection& c) { return dead_letter_of(c, origin, original_id); });
+  }
   [[nodiscard]] std::optional<std::int64_t> next_run_at(std::string_view queue) override {
     return pool_.single("reading a queue",
                         [&](connection& c) { return postgres::next_run_at(c, queue); });
@@ -197,6 +211,12 @@ class postgres_backend final : public storage::backend {
     return pool_.single("releasing a dead claimer's jobs", [&](connection& c) {
       return postgres::release_claimer(c, queue, claimer, now_ms);
     });
+  }
+
+  [[nodiscard]] std::vector<storage::job_type_count> count_job_types(std::string_view queue,
+                                                                     std::int64_t now_ms) override {
+    return pool_.single("counting job types",
+                        [&](connection& c) { return postgres::count_job_types(c, queue, now_ms); });
   }
 
   std::optional<dead_letter_id> move_to_dead_letter(const storage::move_request& request) override {

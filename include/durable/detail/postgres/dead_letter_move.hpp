@@ -22,7 +22,7 @@ namespace durable::inline v0::detail::postgres {
 inline constexpr std::string_view dead_letter_columns =
     "dlq, origin, job_id, queue, key_int, key_text, priority, sequential, codec, fingerprint, "
     "payload, error_type, message, context, history, attempts, enqueued_at, failed_at, "
-    "max_attempts, unique_key, redrive_policy";
+    "max_attempts, unique_key, redrive_policy, timeout_ms";
 
 /// Inserts `row`, its final failure appended to its history as {attempt: attempts, type,
 /// message, at: failed_at}. Returns its id, or nothing when an entry with the same
@@ -33,7 +33,7 @@ inline std::optional<dead_letter_id> insert_dead_letter(connection& c,
       "INSERT INTO durable_dead_letters ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
       "$11, $12, $13, $14, coalesce($15::jsonb, '[]'::jsonb) || jsonb_build_array("
       "jsonb_build_object('attempt', $16::int8, 'type', $12::text, 'message', $13::text, 'at', "
-      "$18::int8)), $16, $17, $18, $19, $20, $21) ON CONFLICT (origin, job_id) DO NOTHING "
+      "$18::int8)), $16, $17, $18, $19, $20, $21, $22) ON CONFLICT (origin, job_id) DO NOTHING "
       "RETURNING id",
       dead_letter_columns);
   std::string type_buffer;
@@ -52,7 +52,7 @@ inline std::optional<dead_letter_id> insert_dead_letter(connection& c,
     p.add(row.history_json);
   }
   add_all(p, row.attempts, row.enqueued_at_ms, row.failure.failed_at_ms, row.max_attempts,
-          row.unique && row.key != nullptr, to_string(row.failure.redrive));
+          row.unique && row.key != nullptr, to_string(row.failure.redrive), row.timeout_ms);
   const auto r = c.run(sql, p);
   if (r.rows() == 0) return std::nullopt;
   return r.int64(0, 0);
@@ -80,7 +80,8 @@ inline std::optional<dead_letter_id> move_claimed(connection& c, const storage::
       "key_text, priority, sequential, codec, fingerprint, payload, $6, $7, $8, "
       "coalesce(history, '[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', "
       "attempts + 1, 'type', $6::text, 'message', $7::text, 'at', $9::int8)), attempts + 1, "
-      "enqueued_at, $9, max_attempts, unique_key, $10 FROM moved RETURNING id, dlq), "
+      "enqueued_at, $9, max_attempts, unique_key, $10, timeout_ms FROM moved "
+      "RETURNING id, dlq), "
       "job_count AS ({} RETURNING 1), "
       "entry_count AS ({}) "
       "SELECT id FROM entry",
@@ -105,7 +106,8 @@ inline std::optional<dead_letter_id> move_claimed(connection& c, const storage::
     connection& c, const storage::lease_ref& l) {
   const auto r = c.query(
       "SELECT key_int, key_text, priority, sequential, attempts, enqueued_at, codec, "
-      "fingerprint, payload, history::text, max_attempts, unique_key FROM durable_jobs "
+      "fingerprint, payload, history::text, max_attempts, unique_key, timeout_ms "
+      "FROM durable_jobs "
       "WHERE id = $1 AND lease_token = $2 AND queue = $3",
       l.id, l.token, l.queue);
   if (r.rows() == 0) return std::nullopt;
@@ -121,6 +123,7 @@ inline std::optional<dead_letter_id> move_claimed(connection& c, const storage::
   row.history_json = r.text_or_empty(0, 9);
   row.max_attempts = r.int64(0, 10);
   row.unique = r.boolean(0, 11);
+  row.timeout_ms = r.optional_int64(0, 12);
   return row;
 }
 

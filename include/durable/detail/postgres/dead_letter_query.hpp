@@ -70,7 +70,7 @@ inline constexpr std::string_view summary_columns =
                                                                               dead_letter_id id) {
   static const std::string sql = fmt::format(
       "SELECT {}, origin, context, priority, sequential, codec, fingerprint, payload, "
-      "unique_key, max_attempts FROM durable_dead_letters WHERE id = $1 AND dlq = $2",
+      "unique_key, max_attempts, timeout_ms FROM durable_dead_letters WHERE id = $1 AND dlq = $2",
       summary_columns);
   static const std::string history = history_sql("durable_dead_letters", "t.id = $1");
   std::optional<storage::dead_letter_row> out;
@@ -87,6 +87,7 @@ inline constexpr std::string_view summary_columns =
   row.payload = r.owned_bytes(0, 18);
   row.unique = r.boolean(0, 19);
   row.max_attempts = r.int64(0, 20);
+  row.timeout_ms = r.optional_int64(0, 21);
   row.history = read_history(c.query(history, id));
   out = std::move(row);
   return out;

@@ -15,6 +15,15 @@
 /// statement, whose snapshot sees everything committed before the lock was granted. Both
 /// paths add what they inserted to the queues' job counters (counters.hpp) in the same
 /// transaction: the fast one in its statement, the locked one last, by count().
+///
+/// A sequential job always takes the locked path, which then also locks durable_jobs IN
+/// SHARE ROW EXCLUSIVE MODE before it inserts: it waits for every transaction writing
+/// jobs to end and holds off new writers until it commits. So every job with a lower id
+/// committed before the sequential job, and every job with a higher id commits after it:
+/// ids follow commit order around sequential jobs, which the barrier of the claim
+/// statements (claim.hpp) relies on. Identity values alone do not (a session may draw a
+/// lower id and commit later). The lock costs the pushes of sequential jobs only, and
+/// holds every queue's writers for that one short transaction.
 
 #include <fmt/format.h>
 
@@ -90,9 +99,9 @@ inline void configure_queue(connection& c, std::string_view queue,
 /// The columns every insert into durable_jobs writes, in this order.
 inline constexpr std::string_view job_columns =
     "queue, key_int, key_text, priority, run_at, enqueued_at, sequential, attempts, codec, "
-    "fingerprint, payload, history, max_attempts, unique_key";
+    "fingerprint, payload, history, max_attempts, unique_key, timeout_ms";
 
-/// Adds `job`'s values ($n .. $n+13, in job_columns order) to `p`; `unique` is stored as given.
+/// Adds `job`'s values ($n .. $n+14, in job_columns order) to `p`; `unique` is stored as given.
 inline void add_job(params& p, const storage::new_job& job, bool unique) {
   p.add(job.queue);
   p.add_key(job.key);
@@ -103,14 +112,14 @@ inline void add_job(params& p, const storage::new_job& job, bool unique) {
   } else {
     p.add(job.history_json);
   }
-  add_all(p, job.max_attempts, unique);
+  add_all(p, job.max_attempts, unique, job.timeout_ms);
 }
 
 /// Inserts `job` as it is; returns its id. For the locked path.
 inline job_id insert_job(connection& c, const storage::new_job& job) {
   static const std::string sql = fmt::format(
       "INSERT INTO durable_jobs ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-      "$12::jsonb, $13, $14) RETURNING id",
+      "$12::jsonb, $13, $14, $15) RETURNING id",
       job_columns);
   params p;
   add_job(p, job, job.unique && job.key != nullptr);
@@ -124,28 +133,28 @@ inline job_id insert_job(connection& c, const storage::new_job& job) {
                      add_job_counts_sql("SELECT queue, count(*) FROM i GROUP BY queue"));
 }
 
-/// The fast path's statement for one job: its values as $1..$14 in job_columns order;
+/// The fast path's statement for one job: its values as $1..$15 in job_columns order;
 /// inserts nothing when the queue has a hard limit.
 [[nodiscard]] inline const std::string& insert_one_sql() {
   static const std::string sql = counted_job_insert(fmt::format(
       "INSERT INTO durable_jobs ({}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-      "$12::jsonb, $13, $14 WHERE NOT EXISTS (SELECT 1 FROM durable_queues WHERE name = $1 "
+      "$12::jsonb, $13, $14, $15 WHERE NOT EXISTS (SELECT 1 FROM durable_queues WHERE name = $1 "
       "AND hard_limit IS NOT NULL)",
       job_columns));
   return sql;
 }
 
-/// The fast path's statement for a batch: $1 the queue, $2..$13 one array per column
+/// The fast path's statement for a batch: $1 the queue, $2..$14 one array per column
 /// (key_int, key_text, priority, run_at, enqueued_at, sequential, attempts, codec,
-/// fingerprint, payload, history, max_attempts); inserts nothing when the queue has a
-/// hard limit.
+/// fingerprint, payload, history, max_attempts, timeout_ms); inserts nothing when the
+/// queue has a hard limit.
 [[nodiscard]] inline const std::string& insert_many_sql() {
   static const std::string sql = counted_job_insert(fmt::format(
       "INSERT INTO durable_jobs ({}) SELECT $1, k_int, k_text, prio, run_at, enq, seq, att, codec, "
-      "fp, payload, hist::jsonb, max_att, false FROM unnest($2::int8[], $3::text[], $4::int8[], "
-      "$5::int8[], $6::int8[], $7::bool[], $8::int8[], $9::text[], $10::int8[], $11::bytea[], "
-      "$12::text[], $13::int8[]) AS t(k_int, k_text, prio, run_at, enq, seq, att, codec, fp, "
-      "payload, hist, max_att) WHERE NOT EXISTS (SELECT 1 FROM durable_queues WHERE name = $1 "
+      "fp, payload, hist::jsonb, max_att, false, timeout FROM unnest($2::int8[], $3::text[], "
+      "$4::int8[], $5::int8[], $6::int8[], $7::bool[], $8::int8[], $9::text[], $10::int8[], "
+      "$11::bytea[], $12::text[], $13::int8[], $14::int8[]) AS t(k_int, k_text, prio, run_at, "
+      "enq, seq, att, codec, fp, payload, hist, max_att, timeout) WHERE NOT EXISTS (SELECT 1 FROM durable_queues WHERE name = $1 "
       "AND hard_limit IS NOT NULL)",
       job_columns));
   return sql;
@@ -217,6 +226,7 @@ inline job_id insert_job(connection& c, const storage::new_job& job) {
     return j.history_json;
   });
   ints([](const job& j) -> std::optional<std::int64_t> { return j.max_attempts; });
+  ints([](const job& j) { return j.timeout_ms; });
   const auto r = c.run(many, p);
   if (r.rows() == 0) return std::nullopt;
   for (int i = 0; i < r.rows(); ++i) ids.push_back(r.int64(i, 0));
@@ -261,13 +271,19 @@ class push_path {
     for (const auto queue : queues) limit_of(queue);
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    if (keys.empty()) return;
-    params p;
-    p.add_array(oid::int8_array, oid::int8, keys.size(), [&](std::size_t i, std::string& out) {
-      put_int8(out, keys[i]);
-      return true;
-    });
-    c_.run("SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) WITH ORDINALITY AS u(k, n)", p);
+    if (!keys.empty()) {
+      params p;
+      p.add_array(oid::int8_array, oid::int8, keys.size(), [&](std::size_t i, std::string& out) {
+        put_int8(out, keys[i]);
+        return true;
+      });
+      c_.run("SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) WITH ORDINALITY AS u(k, n)",
+             p);
+    }
+    // Last: a transaction holding this waits for nothing but counters (see the file comment).
+    if (std::any_of(jobs.begin(), jobs.end(), [](const auto& j) { return j.sequential; })) {
+      c_.query("LOCK TABLE durable_jobs IN SHARE ROW EXCLUSIVE MODE");
+    }
   }
 
   storage::pushed push(const storage::new_job& job) {

@@ -62,6 +62,7 @@ struct redrive_entry {
   bool unique = false;
   std::int64_t max_attempts = 0;
   redrive_policy policy = redrive_policy::optional;
+  std::optional<std::int64_t> timeout_ms;
 };
 
 /// Reads and locks the entries `ids` of `dlq` that are not redriven yet, by id.
@@ -72,7 +73,7 @@ struct redrive_entry {
   p.add(dlq);
   const auto r = c.run(
       "SELECT id, origin, queue, key_int, key_text, priority, sequential, codec, fingerprint, "
-      "payload, history::text, enqueued_at, unique_key, max_attempts, redrive_policy "
+      "payload, history::text, enqueued_at, unique_key, max_attempts, redrive_policy, timeout_ms "
       "FROM durable_dead_letters WHERE id = ANY($1) AND dlq = $2 AND redriven_at IS NULL "
       "ORDER BY id FOR UPDATE",
       p);
@@ -92,22 +93,17 @@ struct redrive_entry {
     e.unique = r.boolean(i, 12);
     e.max_attempts = r.int64(i, 13);
     e.policy = r.policy(i, 14);
+    e.timeout_ms = r.optional_int64(i, 15);
     out.emplace(r.int64(i, 0), std::move(e));
   }
   return out;
 }
 
 /// The queue entry `e` may be redriven into, or none, with the reason in `o.status`
-/// (incompatible, not_redrivable, no_target).
+/// (not_redrivable, no_target).
 [[nodiscard]] inline std::optional<std::string_view> redrive_queue_of(
     const redrive_entry& e, const storage::redrive_request& r, std::string_view database_id,
     storage::redriven_entry& o) {
-  if (r.expect && (e.codec != r.expect->first || e.fingerprint != r.expect->second)) {
-    o.status = storage::redrive_status::incompatible;
-    o.found_codec = e.codec;
-    o.found_fingerprint = e.fingerprint;
-    return std::nullopt;
-  }
   if (!r.force && e.policy == redrive_policy::never) {
     o.status = storage::redrive_status::not_redrivable;
     return std::nullopt;
@@ -137,6 +133,7 @@ struct redrive_entry {
   job.fingerprint = e.fingerprint;
   job.payload = e.payload;
   job.history_json = e.history;
+  job.timeout_ms = e.timeout_ms;
   return job;
 }
 

@@ -210,12 +210,39 @@ SELECT codec, durable_hex(fingerprint) AS fingerprint, description,
 FROM durable_job_types;
 )sql"};
 
-/// The migrations of this build, in order; the last one is the supported version.
-inline constexpr std::array migrations{schema_v2, schema_v3, schema_v4};
+// Version 5: the Worker's additions, as SQLite's version 5.
+// - timeout_ms: how long one attempt may run (NULL: the worker's default), kept by a move
+//   to a DLQ and by a redrive.
+// - first_run_at: the first claim's time; ready_at: when the job became claimable for its
+//   latest claim (its run_at before that claim). Both NULL until the first claim.
+// - durable_jobs_barrier: the sequential jobs of each queue by id, for the barrier every
+//   claim checks (claim.hpp); empty for queues without sequential jobs, so other jobs pay
+//   nothing on push, claim or ack.
+inline constexpr migration schema_v5{5, R"sql(
+ALTER TABLE durable_jobs ADD COLUMN timeout_ms BIGINT;
+ALTER TABLE durable_jobs ADD COLUMN first_run_at BIGINT;
+ALTER TABLE durable_jobs ADD COLUMN ready_at BIGINT;
+ALTER TABLE durable_dead_letters ADD COLUMN timeout_ms BIGINT;
+CREATE INDEX durable_jobs_barrier ON durable_jobs (queue, id) WHERE sequential;
+)sql"};
 
-/// The oldest schema version a read-only open reads: version 3's tables, without version
-/// 4's job types (payloads then show without field names) and views.
-inline constexpr std::int64_t oldest_readable_version = 3;
+// Version 6: a typed claim (one that takes only the job types its reader decodes,
+// storage::claim_request::fingerprints) walks durable_jobs_claim from the head and skips
+// other types within the index, as SQLite's version 6: the claim index also holds (codec,
+// fingerprint) after id, so ORDER BY priority DESC, run_at, id stays the index order and
+// pushes, claims and acks still write one claim index entry each.
+inline constexpr migration schema_v6{6, R"sql(
+DROP INDEX durable_jobs_claim;
+CREATE INDEX durable_jobs_claim ON durable_jobs
+  (queue, priority DESC, run_at, id, codec, fingerprint);
+)sql"};
+
+/// The migrations of this build, in order; the last one is the supported version.
+inline constexpr std::array migrations{schema_v2, schema_v3, schema_v4, schema_v5, schema_v6};
+
+/// The oldest schema version a read-only open reads: version 5 (reads select its columns);
+/// an older schema is migrated by one read-write open first (`durable migrate`).
+inline constexpr std::int64_t oldest_readable_version = 5;
 
 /// The channel pushes are notified on; the payload is "<queue> <schema>".
 inline constexpr const char* push_channel = "durable_push";

@@ -244,6 +244,11 @@ class result {
     }
   }
   [[nodiscard]] bool boolean(int row, int col) const { return int64(row, col) != 0; }
+  /// An integer column that may be NULL (empty then).
+  [[nodiscard]] std::optional<std::int64_t> optional_int64(int row, int col) const {
+    if (is_null(row, col)) return std::nullopt;
+    return int64(row, col);
+  }
   /// A text-like column (text, varchar, name, json) as it is.
   [[nodiscard]] std::string_view text(int row, int col) const {
     const auto bytes = raw(row, col);
