@@ -8,6 +8,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -107,11 +109,9 @@ inline backend_factory& postgres_factory() noexcept {
 /// URI, or libpq key=value pairs starting with a connection keyword.
 [[nodiscard]] inline bool is_postgres_target(std::string_view target) noexcept {
   if (target.starts_with("postgresql://") || target.starts_with("postgres://")) return true;
-  for (const std::string_view keyword :
-       {"host=", "hostaddr=", "port=", "dbname=", "user=", "service=", "password="}) {
-    if (target.starts_with(keyword)) return true;
-  }
-  return false;
+  constexpr std::array<std::string_view, 7> keywords{
+      "host=", "hostaddr=", "port=", "dbname=", "user=", "service=", "password="};
+  return std::ranges::any_of(keywords, [&](std::string_view k) { return target.starts_with(k); });
 }
 
 /// A new backend for `target`: the PostgreSQL factory for a connection string, else SQLite.

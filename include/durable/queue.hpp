@@ -209,7 +209,7 @@ class Queue {
   /// True if pushed. On SQLite pushes from other processes do not wake it: poll claim()
   /// for those. On PostgreSQL they do (LISTEN/NOTIFY), soon after they commit.
   bool wait_for_push(std::uint64_t seen, std::chrono::milliseconds timeout,
-                     std::stop_token stop = {}) {
+                     const std::stop_token& stop = {}) {
     return engine_.wait_for_push(seen, timeout, stop);
   }
 
@@ -219,7 +219,7 @@ class Queue {
  private:
   // A claimed row as a claimed_job: decoded (as Job, through an upgrade, or as an older
   // version), or a poison job when its bytes do not decode. Nothing a codec throws escapes.
-  claimed_job<Job> typed(const storage::claimed_row& row) const {
+  [[nodiscard]] claimed_job<Job> typed(const storage::claimed_row& row) const {
     claimed_job<Job> c;
     c.id = row.id;
     c.token = row.token;

@@ -80,8 +80,9 @@ class dead_letter_engine {
         name_((validate_name("dlq_name", name), std::move(name))),
         options_(std::move(options)),
         types_(std::move(reader)) {
-    if (options_.retention)
+    if (options_.retention) {
       check_not_negative("dead_letter_options::retention", *options_.retention);
+    }
     types_.open(storage(), now_ms());
   }
 
@@ -294,13 +295,17 @@ class dead_letter_engine {
                                          const std::string& found_codec,
                                          std::uint64_t found_fingerprint,
                                          std::string_view why) const {
-    return decode_error(
+    return {
         fmt::format("durable: decode: entry {} of dead-letter queue \"{}\" in \"{}\" cannot be "
                     "decoded as this DeadLetterQueue's job type: {}; the entry was kept: read it "
                     "with a DeadLetterQueue of its job type and codec, or purge it",
                     id, name_, target(), why),
-        name_, id, std::string{expected.name}, expected.fingerprint, found_codec,
-        found_fingerprint);
+        name_,
+        id,
+        std::string{expected.name},
+        expected.fingerprint,
+        found_codec,
+        found_fingerprint};
   }
 
   /// `filter` checked and turned into bound values. Both window bounds are inclusive at

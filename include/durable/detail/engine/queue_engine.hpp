@@ -273,12 +273,12 @@ class queue_engine {
   /// The decode_error of a claimed row that this queue's reader cannot decode, for `why`.
   [[nodiscard]] decode_error poison(const storage::claimed_row& row, std::string_view why) const {
     const auto& codec = types_.reader().codec;
-    return decode_error(
+    return {
         fmt::format("durable: decode: job {} in queue \"{}\" of \"{}\" cannot be decoded as this "
                     "Queue's job type: {}; it was left in the queue as a poison job: dead-letter "
                     "or ack it",
                     row.id, name_, target(), why),
-        name_, row.id, std::string{codec.name}, codec.fingerprint, row.codec, row.fingerprint);
+        name_, row.id, std::string{codec.name}, codec.fingerprint, row.codec, row.fingerprint};
   }
 
   /// Reads the registered job types now (after a redrive that may have brought rows of a
@@ -335,11 +335,11 @@ class queue_engine {
 
   [[nodiscard]] queue_full_error full() const {
     const auto limit = storage().queue_configuration(name_).hard_limit.value_or(0);
-    return queue_full_error(
+    return {
         fmt::format("durable: queue full: queue \"{}\" in \"{}\" holds its hard limit of {} jobs; "
                     "nothing was pushed; consume jobs or raise queue_options::hard_limit",
                     name_, target(), limit),
-        name_, limit);
+        name_, limit};
   }
 
   // Soft limit: an exact count every ~1/200 of the limit pushes, so the cost stays

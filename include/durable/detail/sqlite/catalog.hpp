@@ -6,6 +6,7 @@
 /// durable_dead_letter_queues) and the counters kept there. Part of the SQLite layer, the
 /// only place SQL lives.
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -53,14 +54,14 @@ class name_cache {
  public:
   [[nodiscard]] std::optional<std::int64_t> find(name_kind kind, std::string_view name) const {
     std::lock_guard lock{mutex_};
-    const auto& map = ids_[static_cast<int>(kind)];
+    const auto& map = ids_.at(static_cast<std::size_t>(kind));
     const auto it = map.find(name);
     if (it == map.end()) return std::nullopt;
     return it->second;
   }
   void remember(name_kind kind, std::string_view name, std::int64_t id) {
     std::lock_guard lock{mutex_};
-    ids_[static_cast<int>(kind)].emplace(std::string{name}, id);
+    ids_.at(static_cast<std::size_t>(kind)).emplace(std::string{name}, id);
   }
 
   /// The id of `name`, read through reader `c` (which sees committed rows only) when not
@@ -75,7 +76,7 @@ class name_cache {
 
  private:
   mutable std::mutex mutex_;
-  std::map<std::string, std::int64_t, std::less<>> ids_[2];  // NOLINT: one map per name_kind
+  std::array<std::map<std::string, std::int64_t, std::less<>>, 2> ids_;  // one per name_kind
 };
 
 /// A queue's row: its hard limit, its stored job count and its pause flag.

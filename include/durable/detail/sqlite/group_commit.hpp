@@ -76,6 +76,7 @@ class group_commit {
    public:
     enum : int { queued, done, lead };
     call() = default;
+    virtual ~call() = default;
     call(const call&) = delete;
     call& operator=(const call&) = delete;
     call(call&&) = delete;
@@ -93,9 +94,6 @@ class group_commit {
       changed_.wait(lock, [&] { return state_ != queued; });
       return state_;
     }
-
-   protected:
-    ~call() = default;
 
    private:
     std::mutex mutex_;

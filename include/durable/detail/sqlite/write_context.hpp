@@ -10,6 +10,7 @@
 /// (snapshot/restore). Part of the SQLite layer, the only place SQL lives.
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -32,9 +33,9 @@ enum class id_table { jobs, dead_letters };
 /// reads of them.
 struct write_cache {
   std::optional<std::int64_t> data_version;
-  std::optional<std::int64_t> next_id[2];  // NOLINT: one per id_table
-  bool newest_present[2] = {};             // NOLINT: row next_id - 1 is stored
-  std::optional<std::int64_t> hwm[2];      // NOLINT: one per id_table
+  std::array<std::optional<std::int64_t>, 2> next_id{};  // one per id_table
+  std::array<bool, 2> newest_present{};                  // row next_id - 1 is stored
+  std::array<std::optional<std::int64_t>, 2> hwm{};      // one per id_table
   std::map<std::int64_t, queue_row> queues;
 };
 
@@ -47,12 +48,10 @@ class write_context {
     const auto version = db.data_version();
     if (cache_.data_version != version) cache_ = {};
     cache_.data_version = version;
-    for (int t = 0; t < 2; ++t) {
-      // NOLINTBEGIN(cppcoreguidelines-pro-bounds-constant-array-index)
-      state_.ids[t].next = cache_.next_id[t];
-      state_.ids[t].newest_present = cache_.newest_present[t];
-      hwm_[t] = cache_.hwm[t];
-      // NOLINTEND(cppcoreguidelines-pro-bounds-constant-array-index)
+    for (std::size_t t = 0; t < 2; ++t) {
+      state_.ids.at(t).next = cache_.next_id.at(t);
+      state_.ids.at(t).newest_present = cache_.newest_present.at(t);
+      hwm_.at(t) = cache_.hwm.at(t);
     }
   }
 
@@ -79,20 +78,20 @@ class write_context {
 
   /// A new id for a row of `table`, never used before in this database.
   [[nodiscard]] std::int64_t next_id(id_table table) {
-    auto& t = state_.ids[static_cast<int>(table)];
+    auto& t = state_.ids.at(static_cast<std::size_t>(table));
     if (!t.next) t.next = std::max(stored_hwm(table), max_id(table)) + 1;
     t.newest_present = false;  // until inserted() says the new row is stored
     return (*t.next)++;
   }
   /// Row `id` of `table` was stored (after next_id()).
   void inserted(id_table table, std::int64_t id) {
-    auto& t = state_.ids[static_cast<int>(table)];
+    auto& t = state_.ids.at(static_cast<std::size_t>(table));
     t.newest_present = t.next && id == *t.next - 1;
   }
   /// Call before deleting rows of `table`: keeps ids from being reused afterwards.
   /// `id`: the one row to delete; none: maybe several.
   void before_delete(id_table table, std::optional<std::int64_t> id = std::nullopt) {
-    auto& t = state_.ids[static_cast<int>(table)];
+    auto& t = state_.ids.at(static_cast<std::size_t>(table));
     if (!t.max_before_delete) t.max_before_delete = t.next ? *t.next - 1 : max_id(table);
     if (!id || (t.next && *id >= *t.next - 1)) t.newest_present = false;
   }
@@ -139,7 +138,7 @@ class write_context {
       std::string name;
       std::int64_t id;
     };
-    table_ids ids[2];                         // NOLINT: one per id_table
+    std::array<table_ids, 2> ids{};           // one per id_table
     std::vector<counter_delta> jobs;          // (queue id, (jobs, unused))
     std::vector<counter_delta> dead_letters;  // (DLQ id, (entries, redriven))
     std::vector<created_name> created;
@@ -159,13 +158,13 @@ class write_context {
       if (d.first != 0 || d.second != 0) add_to_dead_letter_counts(db, id, d.first, d.second);
     }
     for (const auto table : {id_table::jobs, id_table::dead_letters}) {
-      const auto& t = state_.ids[static_cast<int>(table)];
+      const auto& t = state_.ids.at(static_cast<std::size_t>(table));
       if (!t.max_before_delete || (t.next && t.newest_present)) continue;
       // Ids live on in the rows unless the newest row was deleted: only then store a mark.
       const auto highest = std::max(*t.max_before_delete, t.next ? *t.next - 1 : 0);
       if (max_id(table) < highest && stored_hwm(table) < highest) {
         db.run("UPDATE durable_meta SET value = ?2 WHERE key = ?1", hwm_key(table), highest);
-        hwm_[static_cast<int>(table)] = highest;
+        hwm_.at(static_cast<std::size_t>(table)) = highest;
       }
     }
   }
@@ -173,12 +172,10 @@ class write_context {
   /// this transaction knows is kept for the next one.
   void committed() {
     for (const auto& n : state_.created) names_.remember(n.kind, n.name, n.id);
-    for (int t = 0; t < 2; ++t) {
-      // NOLINTBEGIN(cppcoreguidelines-pro-bounds-constant-array-index)
-      cache_.next_id[t] = state_.ids[t].next;
-      cache_.newest_present[t] = state_.ids[t].newest_present;
-      cache_.hwm[t] = hwm_[t];
-      // NOLINTEND(cppcoreguidelines-pro-bounds-constant-array-index)
+    for (std::size_t t = 0; t < 2; ++t) {
+      cache_.next_id.at(t) = state_.ids.at(t).next;
+      cache_.newest_present.at(t) = state_.ids.at(t).newest_present;
+      cache_.hwm.at(t) = hwm_.at(t);
     }
     for (const auto& [id, delta] : state_.jobs) {
       if (auto it = cache_.queues.find(id); it != cache_.queues.end()) {
@@ -199,7 +196,7 @@ class write_context {
     return t == id_table::jobs ? "job_id_hwm" : "dead_letter_id_hwm";
   }
   std::int64_t stored_hwm(id_table t) {
-    auto& hwm = hwm_[static_cast<int>(t)];
+    auto& hwm = hwm_.at(static_cast<std::size_t>(t));
     if (!hwm) {
       auto q = db.query("SELECT value FROM durable_meta WHERE key = ?1", hwm_key(t));
       hwm = q->step() ? q->int64(0) : 0;
@@ -214,7 +211,7 @@ class write_context {
 
   name_cache& names_;
   write_cache& cache_;
-  std::optional<std::int64_t> hwm_[2];  // NOLINT: one per id_table; as stored
+  std::array<std::optional<std::int64_t>, 2> hwm_{};  // one per id_table; as stored
   snapshot state_;
   bool discard_ = false;
 };
