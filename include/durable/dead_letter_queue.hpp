@@ -226,8 +226,8 @@ class DeadLetterQueue {
   /// Puts entry `id`'s job back on the queue it came from (in this DLQ's database) and
   /// marks the entry redriven, in one transaction: a second redrive of the same entry
   /// enqueues nothing. The job goes through the push path (the queue's hard limit, its
-  /// unique key) and restarts at attempt 0 with its history, key, priority and first
-  /// enqueue time kept. An entry whose redrive policy is `never` stays unless
+  /// unique key) and restarts at attempt 0 with its history, key, priority, timeout and
+  /// first enqueue time kept. An entry whose redrive policy is `never` stays unless
   /// `options.force`. Returns what happened to the entry.
   /// Throws decode_error when the entry's job does not decode as `Job` (another codec or
   /// type, or bytes that do not decode), invalid_argument_error when it has no queue to go

@@ -35,8 +35,8 @@ struct open_options {
   std::int64_t page_cache_kib = 8192;
   /// Open an existing database for reading only, as tools do: a missing file is an error
   /// (never created), nothing is migrated or switched to WAL, and every write fails with
-  /// sqlite_error. A file of another schema version than this build's is refused with
-  /// schema_error: read-only opens do not migrate.
+  /// sqlite_error. A file older than schema version 5 (whose columns reads select) or
+  /// newer than this build's is refused with schema_error: read-only opens do not migrate.
   bool read_only = false;
 };
 

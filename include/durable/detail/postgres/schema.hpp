@@ -9,8 +9,9 @@
 /// Version 2 has the semantics of SQLite's schema version 2 (detail/sqlite/schema.hpp),
 /// column by column; version 3 adds the counters that answer size(), the hard limit and
 /// whole-DLQ counts without a scan, as SQLite's version 3 does; version 4 the job types
-/// and the views, as SQLite's version 4 does. Every time column holds
-/// BIGINT milliseconds since the Unix epoch, UTC.
+/// and the views, version 5 the Worker's columns and the barrier index, version 6 the
+/// claim index with codec and fingerprint, as SQLite's versions 4 to 6 do. Every time
+/// column holds BIGINT milliseconds since the Unix epoch, UTC.
 
 #include <fmt/format.h>
 

@@ -23,7 +23,7 @@
 
 /// The barrier condition on candidate row `j` (an alias) of the queue id parameter `queue`
 /// ("?5"). The unary `+` keeps the planner on the claim index (queue_id, priority DESC,
-/// run_at, then the rowid every entry ends with), which yields candidates in claim order.
+/// run_at, id, codec, fingerprint), which yields candidates in claim order.
 /// NOT INDEXED and the descending order make the search for an older job walk the rowid
 /// down from the candidate, nearest jobs first.
 #define DURABLE_DETAIL_SEQUENTIAL_BARRIER(j, queue)                                           \

@@ -6,7 +6,7 @@
 /// layer, the only place SQL lives.
 ///
 /// Nothing here scans the queue: the job count is a counter (durable_queues.jobs); the
-/// rest walks the claim index (queue_id, priority DESC, run_at) one priority at a time,
+/// rest walks the claim index (queue_id, priority DESC, run_at, ...) one priority at a time,
 /// reading the first entry of each and the entries not claimable now (scheduled jobs and
 /// live leases). So stats() costs O(priorities · log n + jobs not claimable now).
 

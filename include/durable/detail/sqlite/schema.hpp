@@ -342,8 +342,8 @@ CREATE INDEX durable_jobs_claim ON durable_jobs
 inline constexpr std::array migrations{schema_v1, schema_v2, schema_v3,
                                        schema_v4, schema_v5, schema_v6};
 
-/// The oldest schema version a read-only open reads: the current one (reads select
-/// version 5's columns); an older file is migrated by one read-write open first.
+/// The oldest schema version a read-only open reads: version 5 (reads select its columns;
+/// version 6 changed only an index); an older file is migrated by one read-write open first.
 inline constexpr std::int64_t oldest_readable_version = 5;
 
 /// The identity durable writes into the header of a file it creates (PRAGMA
