@@ -120,8 +120,8 @@ TEST_CASE("a damaged schema_version is a schema_error") {
 TEST_CASE("migrations: a failing step changes nothing, a later step keeps the rows") {
   temp_dir dir;
   const auto t = target(dir, "db");
-  const std::array failing{pg::schema_v2, pg::schema_v3, pg::schema_v4, pg::schema_v5,
-                           pg::schema_v6, pg::migration{7, "SELECT 1 / 0"}};
+  const std::array failing{pg::schema_v2, pg::schema_v3, pg::schema_v4,
+                           pg::schema_v5, pg::schema_v6, pg::migration{7, "SELECT 1 / 0"}};
   {
     pg::connection c{t, t, {}};
     CHECK_THROWS_AS(pg::migrate(c, failing), durable::postgres_error);
@@ -131,8 +131,10 @@ TEST_CASE("migrations: a failing step changes nothing, a later step keeps the ro
     Queue<email> q{t, "emails", quiet_queue()};
     q.push({1, "kept"});
   }
-  const std::array next{pg::schema_v2, pg::schema_v3, pg::schema_v4, pg::schema_v5,
-                        pg::schema_v6, pg::migration{7, "ALTER TABLE durable_jobs ADD COLUMN extra INTEGER"}};
+  const std::array next{
+      pg::schema_v2, pg::schema_v3,
+      pg::schema_v4, pg::schema_v5,
+      pg::schema_v6, pg::migration{7, "ALTER TABLE durable_jobs ADD COLUMN extra INTEGER"}};
   {
     pg::connection c{t, t, {}};
     pg::migrate(c, next);
@@ -671,8 +673,7 @@ TEST_CASE("every dead-letter query is an index range scan, and pages need no sor
   // The claims walk the claim index and lock what they take; the barrier finds the oldest
   // sequential job in the barrier index and looks for an older job by walking the primary
   // key down from it. A few sequential jobs among many: the statistics of a real queue.
-  raw.query(
-      "UPDATE durable_jobs SET sequential = true WHERE id % 5000 = 7; ANALYZE durable_jobs");
+  raw.query("UPDATE durable_jobs SET sequential = true WHERE id % 5000 = 7; ANALYZE durable_jobs");
   const auto claim_next =
       plans(raw, pg::claim_next_sql, "int8, int8, text, int8, text", "1, 2, 'me', 30000, 'q1'");
   const auto claim_head = plans(raw, pg::claim_head_sql, "int8, int8, text, int8, text, int8",
@@ -683,9 +684,9 @@ TEST_CASE("every dead-letter query is an index range scan, and pages need no sor
   const auto typed_head =
       plans(raw, pg::claim_head_typed_sql, "int8, int8, text, int8, text, int8, text, int8[]",
             "1, 2, 'me', 30000, 'q1', 10, 'pfr', '{1}'");
-  for (const auto* plan : {&claim_next.custom, &claim_next.generic, &claim_head.custom,
-                           &claim_head.generic, &typed_next.custom, &typed_next.generic,
-                           &typed_head.custom, &typed_head.generic}) {
+  for (const auto* plan :
+       {&claim_next.custom, &claim_next.generic, &claim_head.custom, &claim_head.generic,
+        &typed_next.custom, &typed_next.generic, &typed_head.custom, &typed_head.generic}) {
     INFO(*plan);
     CHECK(contains(*plan, "Index Scan using durable_jobs_claim"));
     CHECK(contains(*plan, "LockRows"));

@@ -278,7 +278,12 @@ class queue_engine {
                     "Queue's job type: {}; it was left in the queue as a poison job: dead-letter "
                     "or ack it",
                     row.id, name_, target(), why),
-        name_, row.id, std::string{codec.name}, codec.fingerprint, row.codec, row.fingerprint};
+        name_,
+        row.id,
+        std::string{codec.name},
+        codec.fingerprint,
+        row.codec,
+        row.fingerprint};
   }
 
   /// Reads the registered job types now (after a redrive that may have brought rows of a

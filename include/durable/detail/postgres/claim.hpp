@@ -35,7 +35,7 @@ namespace durable::inline v0::detail::postgres {
   " AND NOT EXISTS (SELECT 1 FROM durable_queues WHERE name = $5 AND paused) "
 #define DURABLE_DETAIL_PG_CLAIM_RETURNING                                            \
   " RETURNING j.id, j.key_int, j.key_text, j.attempts, j.max_attempts, j.priority, " \
-  "j.sequential, j.enqueued_at, j.codec, j.fingerprint, j.payload, j.timeout_ms, "      \
+  "j.sequential, j.enqueued_at, j.codec, j.fingerprint, j.payload, j.timeout_ms, "   \
   "j.first_run_at, j.ready_at"
 // The id of the oldest sequential job of queue $5 (int8's maximum when it has none): one
 // probe of the partial index durable_jobs_barrier; an InitPlan, run once per statement.
@@ -52,10 +52,12 @@ namespace durable::inline v0::detail::postgres {
 // `id + 0` keeps the condition a filter on the walk of the claim index, which yields the
 // candidates in claim order (as an index condition, it made the planner read a bitmap of
 // two indexes and sort).
-#define DURABLE_DETAIL_PG_BARRIER(c)                                                         \
-  " AND (" c ".id + 0 < " DURABLE_DETAIL_PG_FIRST_SEQUENTIAL " OR (" c                       \
-  ".id + 0 = " DURABLE_DETAIL_PG_FIRST_SEQUENTIAL " AND (SELECT e.id FROM durable_jobs AS e "   \
-  "WHERE e.id < " DURABLE_DETAIL_PG_FIRST_SEQUENTIAL " AND e.queue = $5 ORDER BY e.id DESC " \
+#define DURABLE_DETAIL_PG_BARRIER(c)                                   \
+  " AND (" c ".id + 0 < " DURABLE_DETAIL_PG_FIRST_SEQUENTIAL " OR (" c \
+  ".id + 0 = " DURABLE_DETAIL_PG_FIRST_SEQUENTIAL                      \
+  " AND (SELECT e.id FROM durable_jobs AS e "                          \
+  "WHERE e.id < " DURABLE_DETAIL_PG_FIRST_SEQUENTIAL                   \
+  " AND e.queue = $5 ORDER BY e.id DESC "                              \
   "LIMIT 1) IS NULL)) "
 // NOLINTEND(cppcoreguidelines-macro-usage)
 
@@ -87,7 +89,7 @@ namespace durable::inline v0::detail::postgres {
 // head among those. The barrier holds across types: a job of another type still orders it.
 #define DURABLE_DETAIL_PG_TYPES(codec, fps) \
   " AND c.codec = " codec " AND c.fingerprint = ANY(" fps "::int8[]) "
-#define DURABLE_DETAIL_PG_CLAIM_NEXT(types)                                                 \
+#define DURABLE_DETAIL_PG_CLAIM_NEXT(types) \
   "UPDATE durable_jobs AS j " DURABLE_DETAIL_PG_CLAIM_SET                                   \
   "WHERE j.id = (SELECT c.id FROM durable_jobs AS c WHERE c.queue = $5 AND c.run_at <= "    \
   "$4" types DURABLE_DETAIL_PG_NOT_PAUSED DURABLE_DETAIL_PG_BARRIER("c")                    \
@@ -95,7 +97,7 @@ namespace durable::inline v0::detail::postgres {
   "LOCKED)" DURABLE_DETAIL_PG_CLAIM_RETURNING
 // The head is locked first (skipping rows other sessions hold), numbered in claim order,
 // and cut before its first sequential job (or after it, when it is first).
-#define DURABLE_DETAIL_PG_CLAIM_HEAD(types)                                                  \
+#define DURABLE_DETAIL_PG_CLAIM_HEAD(types) \
   "WITH head AS MATERIALIZED (SELECT c.id, c.priority, c.run_at, c.sequential FROM "         \
   "durable_jobs AS c WHERE c.queue = $5 AND c.run_at <= $4" types DURABLE_DETAIL_PG_NOT_PAUSED \
   DURABLE_DETAIL_PG_BARRIER("c") "ORDER BY priority DESC, run_at, id LIMIT $6 "              \
@@ -178,8 +180,8 @@ inline void add_type_params(params& p, const storage::claim_request& r) {
       queue, now_ms);
   std::vector<storage::job_type_count> out;
   for (int i = 0; i < r.rows(); ++i) {
-    out.push_back({std::string{r.text(i, 0)}, static_cast<std::uint64_t>(r.int64(i, 1)),
-                   r.int64(i, 2)});
+    out.push_back(
+        {std::string{r.text(i, 0)}, static_cast<std::uint64_t>(r.int64(i, 1)), r.int64(i, 2)});
   }
   return out;
 }

@@ -17,10 +17,12 @@ namespace durable::inline v0::detail::postgres {
 
 /// The entry holding job `original_id` of the database whose id is `origin`, in any DLQ of
 /// this schema. One probe of the unique (origin, job_id) index.
-[[nodiscard]] inline std::optional<storage::dead_letter_ref> dead_letter_of(
-    connection& c, std::string_view origin, job_id original_id) {
-  const auto r = c.query("SELECT dlq, id FROM durable_dead_letters WHERE origin = $1 AND job_id = $2",
-                         origin, original_id);
+[[nodiscard]] inline std::optional<storage::dead_letter_ref> dead_letter_of(connection& c,
+                                                                            std::string_view origin,
+                                                                            job_id original_id) {
+  const auto r =
+      c.query("SELECT dlq, id FROM durable_dead_letters WHERE origin = $1 AND job_id = $2", origin,
+              original_id);
   if (r.rows() == 0) return std::nullopt;
   return storage::dead_letter_ref{std::string{r.text(0, 0)}, r.int64(0, 1)};
 }

@@ -154,7 +154,8 @@ inline job_id insert_job(connection& c, const storage::new_job& job) {
       "fp, payload, hist::jsonb, max_att, false, timeout FROM unnest($2::int8[], $3::text[], "
       "$4::int8[], $5::int8[], $6::int8[], $7::bool[], $8::int8[], $9::text[], $10::int8[], "
       "$11::bytea[], $12::text[], $13::int8[], $14::int8[]) AS t(k_int, k_text, prio, run_at, "
-      "enq, seq, att, codec, fp, payload, hist, max_att, timeout) WHERE NOT EXISTS (SELECT 1 FROM durable_queues WHERE name = $1 "
+      "enq, seq, att, codec, fp, payload, hist, max_att, timeout) WHERE NOT EXISTS (SELECT 1 FROM "
+      "durable_queues WHERE name = $1 "
       "AND hard_limit IS NOT NULL)",
       job_columns));
   return sql;
