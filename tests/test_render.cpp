@@ -88,15 +88,18 @@ TEST_CASE("pfr rendering refuses bytes that do not match the description") {
   durable::pfr_codec::encode(address{"Bern", 3000}, bytes);
   auto truncated = bytes;
   truncated.pop_back();
-  CHECK_THROWS_AS(durable::detail::pfr_render_json(description, fingerprint, truncated),
-                  durable::decode_error);
+  CHECK_THROWS_AS(
+      static_cast<void>(durable::detail::pfr_render_json(description, fingerprint, truncated)),
+      durable::decode_error);
   auto longer = bytes;
   longer.push_back(std::byte{0});
-  CHECK_THROWS_WITH_AS(durable::detail::pfr_render_json(description, fingerprint, longer),
-                       doctest::Contains("trailing bytes"), durable::decode_error);
+  CHECK_THROWS_WITH_AS(
+      static_cast<void>(durable::detail::pfr_render_json(description, fingerprint, longer)),
+      doctest::Contains("trailing bytes"), durable::decode_error);
   // A description that does not hash to the row's fingerprint is not trusted.
-  CHECK_THROWS_WITH_AS(durable::detail::pfr_render_json(description, fingerprint + 1, bytes),
-                       doctest::Contains("does not hash"), durable::decode_error);
+  CHECK_THROWS_WITH_AS(
+      static_cast<void>(durable::detail::pfr_render_json(description, fingerprint + 1, bytes)),
+      doctest::Contains("does not hash"), durable::decode_error);
 }
 
 TEST_CASE("pfr rendering refuses malformed and hostile descriptions with a decode_error") {

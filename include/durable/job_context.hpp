@@ -21,6 +21,8 @@ namespace durable::inline v0 {
 
 /// One running attempt of a job, as its handler sees it. A handler takes it as
 /// `(const Job&, job_context&)`; a batch handler gets one per job.
+// NOLINTBEGIN(cppcoreguidelines-non-private-member-variables-in-classes): plain fields
+// are the handler's view of the job; the member functions only act on them.
 struct job_context {
   /// The job's id.
   job_id id = 0;
@@ -58,5 +60,6 @@ struct job_context {
  private:
   std::exception_ptr error_;
 };
+// NOLINTEND(cppcoreguidelines-non-private-member-variables-in-classes)
 
 }  // namespace durable::inline v0

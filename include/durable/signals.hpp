@@ -11,7 +11,7 @@
 /// See docs/worker.md#running-as-a-process. POSIX only.
 
 #include <pthread.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): sigaction is POSIX
 
 #include <atomic>
 #include <cerrno>

@@ -71,8 +71,9 @@ struct json_codec {
       std::size_t n = 7;
       std::uint32_t digits = 1;
       for (std::uint32_t v = version; v >= 10; v /= 10) digits *= 10;
-      for (; digits != 0; digits /= 10)
+      for (; digits != 0; digits /= 10) {
         text.at(n++) = static_cast<char>('0' + version / digits % 10);
+      }
       return fnv1a_64(std::string_view(text.data(), n));
     }
   }

@@ -247,7 +247,9 @@ consteval bool fingerprints_distinct() {
 /// exactly one `durable:` static_assert fires. Queue and DeadLetterQueue check it.
 template <class Codec, class Job>
 consteval bool check_job_reader() {
-  if constexpr (!check_codec<Codec, Job>()) {
+  // Separate branches, not one condition: each check is instantiated only after the one
+  // before passed, so exactly one static_assert fires.
+  if constexpr (!check_codec<Codec, Job>()) {  // NOLINT(bugprone-branch-clone)
     return false;
   } else if constexpr (!check_upgrade_declaration<Job>()) {
     return false;

@@ -157,6 +157,25 @@ inline void wake_waiters(dead_letter_engine& dlq, const redrive_target& target,
   }
 }
 
+/// The ids of `batch` whose job the typed layer decodes; the others are counted in
+/// `result` as incompatible (they stay in the DLQ).
+inline std::vector<dead_letter_id> keep_decodable(dead_letter_engine& dlq,
+                                                  std::span<const dead_letter_id> batch,
+                                                  const redrive_target& target,
+                                                  redrive_result& result) {
+  std::vector<dead_letter_id> decodable;
+  for (const auto id : batch) {
+    const auto row = dlq.get(id);
+    if (row && !row->summary.redriven_at && !target.undecodable(*row).empty()) {
+      result.entries.push_back({id, redrive_outcome::incompatible, 0});
+      ++result.skipped_incompatible;
+    } else {
+      decodable.push_back(id);
+    }
+  }
+  return decodable;
+}
+
 /// Redrives `ids` of `dlq` in batches of 1,000 (one transaction each within one database).
 inline redrive_result redrive(dead_letter_engine& dlq, std::span<const dead_letter_id> ids,
                               const redrive_target& target) {
@@ -174,15 +193,7 @@ inline redrive_result redrive(dead_letter_engine& dlq, std::span<const dead_lett
     auto batch = ids.subspan(start, std::min(batch_size, ids.size() - start));
     std::vector<dead_letter_id> decodable;
     if (target.undecodable) {  // entries whose job the typed layer cannot decode stay
-      for (const auto id : batch) {
-        const auto row = dlq.get(id);
-        if (row && !row->summary.redriven_at && !target.undecodable(*row).empty()) {
-          result.entries.push_back({id, redrive_outcome::incompatible, 0});
-          ++result.skipped_incompatible;
-        } else {
-          decodable.push_back(id);
-        }
-      }
+      decodable = keep_decodable(dlq, batch, target, result);
       batch = decodable;
       if (batch.empty()) continue;
     }

@@ -217,8 +217,9 @@ class pfr_shape_parser {
   bool same = old.children.size() == now.children.size();
   for (std::size_t i = 0; i < std::min(old.children.size(), now.children.size()); ++i) {
     const std::string field = "field " + std::to_string(i + 1);
-    auto why = pfr_compare(old.children[i], now.children[i],
-                           path == "the job" ? field : path + " > " + field);
+    auto why =
+        pfr_compare(old.children[i], now.children[i],
+                    path == "the job" ? field : std::string{path}.append(" > ").append(field));
     if (!why.empty()) return why;
     same = same && old.children[i].same;
   }

@@ -87,6 +87,7 @@ namespace durable::inline v0::detail::postgres {
 // `codec` with one of the fingerprints `fps` (an int8[] parameter), checked within the
 // claim index (it holds both, schema version 6) before a row is read; "the head" is the
 // head among those. The barrier holds across types: a job of another type still orders it.
+// NOLINTBEGIN(cppcoreguidelines-macro-usage): statements built by literal concatenation
 #define DURABLE_DETAIL_PG_TYPES(codec, fps) \
   " AND c.codec = " codec " AND c.fingerprint = ANY(" fps "::int8[]) "
 #define DURABLE_DETAIL_PG_CLAIM_NEXT(types) \
@@ -110,6 +111,7 @@ namespace durable::inline v0::detail::postgres {
   "FROM numbered, cut WHERE j.id = numbered.id AND "                                         \
   "(numbered.n < cut.first OR (cut.first = 1 AND numbered.n = "                              \
   "1))" DURABLE_DETAIL_PG_CLAIM_RETURNING ", numbered.n"
+// NOLINTEND(cppcoreguidelines-macro-usage)
 
 /// The SQL of claim_next (any type; typed: $6 codec, $7 fingerprints), for plan tests.
 inline constexpr const char* claim_next_sql = DURABLE_DETAIL_PG_CLAIM_NEXT("");
@@ -179,6 +181,7 @@ inline void add_type_params(params& p, const storage::claim_request& r) {
       "GROUP BY codec, fingerprint",
       queue, now_ms);
   std::vector<storage::job_type_count> out;
+  out.reserve(static_cast<std::size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {
     out.push_back(
         {std::string{r.text(i, 0)}, static_cast<std::uint64_t>(r.int64(i, 1)), r.int64(i, 2)});

@@ -150,7 +150,8 @@ class connection {
   /// Closing will not checkpoint the WAL into the database file. For a file durable
   /// refuses: a WAL that is damaged or belongs to another file must not be copied into it.
   void keep_wal_on_close() noexcept {
-    sqlite3_db_config(db_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    sqlite3_db_config(db_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,  // NOLINT: SQLite's C API
+                      nullptr);
   }
 
   /// True while a transaction is open on this connection.
