@@ -507,7 +507,7 @@ TEST_CASE(
   DeadLetterQueue<email> dlq{t, "emails.dlq", quiet_dlq()};
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i) {
-    threads.emplace_back([&, i] {
+    threads.emplace_back([&] {
       durable::database db{durable::make_postgres_backend(t, {})};  // a session of its own
       Queue<email> mine{db, "emails", quiet_queue()};
       DeadLetterQueue<email> my_dlq{db, "emails.dlq", quiet_dlq()};

@@ -75,13 +75,9 @@ inline void record_job_type(connection& c, std::string_view codec, std::uint64_t
       codec, fingerprint, description, now_ms);
 }
 
-/// Every recorded job type, by codec and (unsigned) fingerprint; none in a schema of
-/// version 3, which has no durable_job_types (read-only opens read it).
+/// Every recorded job type, by codec and (unsigned) fingerprint.
 [[nodiscard]] inline std::vector<storage::job_type> job_types(connection& c) {
   std::vector<storage::job_type> out;
-  if (c.query("SELECT 1 WHERE to_regclass('durable_job_types') IS NOT NULL").rows() == 0) {
-    return out;
-  }
   const auto r =
       c.query("SELECT codec, fingerprint, description, recorded_at FROM durable_job_types");
   out.reserve(static_cast<std::size_t>(r.rows()));

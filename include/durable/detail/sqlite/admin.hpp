@@ -70,15 +70,9 @@ inline void record_job_type(connection& c, std::string_view codec, std::uint64_t
       codec, static_cast<std::int64_t>(fingerprint), description, now_ms);
 }
 
-/// Every recorded job type, by codec and (unsigned) fingerprint; none in a file of
-/// schema version 3, which has no durable_job_types (read-only opens read it).
+/// Every recorded job type, by codec and (unsigned) fingerprint.
 [[nodiscard]] inline std::vector<storage::job_type> job_types(connection& c) {
   std::vector<storage::job_type> out;
-  {
-    auto t =
-        c.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'durable_job_types'");
-    if (!t->step()) return out;
-  }
   auto q = c.query("SELECT codec, fingerprint, description, recorded_at FROM durable_job_types");
   while (q->step()) {
     out.push_back({std::string{q->text(0)}, static_cast<std::uint64_t>(q->int64(1)),
