@@ -182,17 +182,22 @@ constexpr Oid bytea_oid = 17;
 /// The raw baseline of the queue: the minimal statements on durable's table (an INSERT,
 /// durable's claim, a DELETE), prepared once, binary parameters. Unlike durable's, they
 /// keep no counters and check no hard limit: the ratio includes what those cost.
+/// The columns the raw baseline writes: the job and its queue, nothing the Worker adds.
+constexpr std::string_view raw_columns =
+    "queue, key_int, key_text, priority, run_at, enqueued_at, sequential, attempts, codec, "
+    "fingerprint, payload, history, max_attempts, unique_key";
+
 class raw_queue {
  public:
   explicit raw_queue(const std::string& target) : c_(target) {
     c_.prepare("one",
-               "INSERT INTO durable_jobs (" + std::string{pg::job_columns} +
+               "INSERT INTO durable_jobs (" + std::string{raw_columns} +
                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, "
                    "$14) RETURNING id",
                {text_oid, int8_oid, text_oid, int8_oid, int8_oid, int8_oid, bool_oid, int8_oid,
                 text_oid, int8_oid, bytea_oid, text_oid, int8_oid, bool_oid});
     c_.prepare("many",
-               "INSERT INTO durable_jobs (" + std::string{pg::job_columns} +
+               "INSERT INTO durable_jobs (" + std::string{raw_columns} +
                    ") SELECT $1, k_int, k_text, prio, run_at, enq, seq, att, codec, fp, payload, "
                    "hist::jsonb, max_att, false FROM unnest($2::int8[], $3::text[], $4::int8[], "
                    "$5::int8[], $6::int8[], $7::bool[], $8::int8[], $9::text[], $10::int8[], "
