@@ -5,10 +5,13 @@
 // Run: build/release/bench/bench_rss [jobs=1000000]
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -35,7 +38,16 @@ void report(const char* when) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::int64_t n = argc > 1 ? std::stoll(argv[1]) : 1'000'000;
+  const std::span<char*> args{argv, static_cast<std::size_t>(argc)};
+  std::int64_t n = 1'000'000;
+  const std::string_view given = args.size() == 2 ? args[1] : "";
+  if (args.size() > 2 ||
+      (!given.empty() && (std::from_chars(given.data(), given.data() + given.size(), n).ptr !=
+                              given.data() + given.size() ||
+                          n <= 0))) {
+    std::fprintf(stderr, "usage: %s [JOBS]   (a positive number, default 1000000)\n", args[0]);
+    return 2;
+  }
   durable_bench::scratch dir;
   durable::queue_options o;
   o.log = nullptr;
