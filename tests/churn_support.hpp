@@ -2,7 +2,8 @@
 #pragma once
 // Child processes that push, claim, nack and ack one queue until they are killed, each
 // reporting every operation on a pipe after it returned, and the parent's bookkeeping of
-// those reports: the PostgreSQL kill and server-restart tests (test_postgres*.cpp).
+// those reports: the PostgreSQL kill and server-restart tests (test_postgres*.cpp); the
+// SQLite crash test (test_crash.cpp) uses the report writer and the bookkeeping.
 // Kills are paced by observed progress (reports), never by the clock.
 
 #include <fcntl.h>

@@ -17,14 +17,11 @@
 #include <unistd.h>
 
 #include <array>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,9 +29,12 @@
 #include <durable/detail/sqlite/connection.hpp>
 #include <durable/queue.hpp>
 
+#include "churn_support.hpp"
 #include "support.hpp"
 
 using namespace std::chrono_literals;
+using durable_test::report;
+using durable_test::reports;
 using durable_test::temp_dir;
 
 namespace {
@@ -46,14 +46,6 @@ struct work {
   std::int64_t n = 0;  // unique per push: (spawn number << 32) + a counter of that child
   std::string payload;
 };
-
-/// Writes one report line with a single write(2): a pipe never tears or interleaves writes
-/// shorter than PIPE_BUF, and a line that was written survives SIGKILL.
-void report(int fd, char op, std::int64_t id, std::int64_t n = 0) {
-  const std::string line =
-      std::string(1, op) + ' ' + std::to_string(id) + ' ' + std::to_string(n) + '\n';
-  if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(9);
-}
 
 /// The child: pushes, claims, nacks and acks until killed, reporting each operation after
 /// it returned (P pushed, C claimed, N nacked, A acked) and an ack before it starts (a: the
@@ -100,56 +92,6 @@ void report(int fd, char op, std::int64_t id, std::int64_t n = 0) {
   }
   _exit(3);
 }
-
-/// What the children reported, read from the non-blocking end of their pipe.
-struct reports {
-  std::map<std::int64_t, std::int64_t> pushed;                 // id -> n
-  std::vector<std::pair<std::int64_t, std::int64_t>> claimed;  // id, n
-  std::set<std::int64_t> ack_started;
-  std::set<std::int64_t> acked;
-  std::int64_t pushed_twice = 0;  // the same id reported by two pushes
-  std::int64_t lines = 0;
-  std::string partial;  // the start of a line whose end is not read yet
-
-  /// Reads everything the pipe holds now; returns how many complete lines that was.
-  std::int64_t read_from(int fd) {
-    const auto before = lines;
-    std::array<char, 4096> buffer{};
-    for (;;) {
-      const auto got = read(fd, buffer.data(), buffer.size());
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) break;  // EAGAIN: nothing more for now
-      partial.append(buffer.data(), static_cast<std::size_t>(got));
-      std::size_t start = 0;
-      for (auto end = partial.find('\n'); end != std::string::npos;
-           end = partial.find('\n', start)) {
-        parse(partial.substr(start, end - start));
-        start = end + 1;
-      }
-      partial.erase(0, start);
-    }
-    return lines - before;
-  }
-
- private:
-  void parse(const std::string& line) {
-    std::istringstream in{line};
-    char op = 0;
-    std::int64_t id = 0;
-    std::int64_t n = 0;
-    in >> op >> id >> n;
-    ++lines;
-    switch (op) {
-      case 'P':
-        if (!pushed.emplace(id, n).second) ++pushed_twice;
-        break;
-      case 'C': claimed.emplace_back(id, n); break;
-      case 'a': ack_started.insert(id); break;
-      case 'A': acked.insert(id); break;
-      default: break;
-    }
-  }
-};
 
 /// The running children; kills and reaps whatever is left if the test stops early.
 struct children {
