@@ -29,6 +29,7 @@
 #include <durable/worker.hpp>
 
 #include "churn_support.hpp"
+#include "delivery_support.hpp"
 #include "postgres_support.hpp"
 #include "quiet_options.hpp"
 #include "support.hpp"
@@ -701,52 +702,7 @@ TEST_CASE("every dead-letter query is an index range scan, and pages need no sor
 
 TEST_CASE("4 processes pushing, claiming and acking one queue deliver every job once") {
   temp_dir dir;
-  const auto t = target(dir, "db");
-  { Queue<email> q{t, "shared", quiet_queue()}; }
-  constexpr std::int64_t per_process = 2500;
-  constexpr int processes = 4;
-  std::vector<pid_t> children;
-  for (int p = 0; p < processes; ++p) {
-    const pid_t child = fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-      int code = 0;
-      try {
-        Queue<email> q{t, "shared", quiet_queue()};
-        std::ofstream out{dir.file("got-" + std::to_string(p)), std::ios::binary};
-        const auto take = [&] {
-          auto c = q.claim(5min);
-          if (!c) return false;
-          out.write(reinterpret_cast<const char*>(&c->job->n), sizeof c->job->n);
-          q.ack(*c);
-          return true;
-        };
-        for (std::int64_t i = 0; i < per_process; ++i) {
-          q.push({p * per_process + i, ""});
-          if (i % 2 == 0) take();
-        }
-        while (take()) {
-        }
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "child %d: %s\n", p, e.what());
-        code = 1;
-      }
-      _exit(code);
-    }
-    children.push_back(child);
-  }
-  for (const pid_t child : children) CHECK(wait_child(child) == 0);
-  std::vector<std::int64_t> got;
-  for (int p = 0; p < processes; ++p) {
-    std::ifstream in{dir.file("got-" + std::to_string(p)), std::ios::binary};
-    std::int64_t n = 0;
-    while (in.read(reinterpret_cast<char*>(&n), sizeof n)) got.push_back(n);
-  }
-  std::sort(got.begin(), got.end());
-  CHECK(got.size() == static_cast<std::size_t>(processes * per_process));  // none lost
-  CHECK(std::adjacent_find(got.begin(), got.end()) == got.end());          // none twice
-  Queue<email> q{t, "shared", quiet_queue()};
-  CHECK(q.empty());
+  durable_test::check_delivered_once<email>(dir, target(dir, "db"), 4, 2500);
 }
 
 TEST_CASE(

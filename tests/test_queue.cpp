@@ -28,6 +28,7 @@
 #include <durable/detail/sqlite/schema.hpp>
 #include <durable/queue.hpp>
 
+#include "delivery_support.hpp"
 #include "quiet_options.hpp"
 #include "support.hpp"
 
@@ -857,58 +858,7 @@ TEST_CASE("wait_for_push wakes on a push through the same object") {
 
 TEST_CASE("two processes pushing and claiming 10,000 jobs each deliver every job once") {
   temp_dir dir;
-  const auto path = dir.db("q.db");
-  { Queue<email> q{path, "shared", quiet_queue()}; }
-  constexpr std::int64_t per_process = 10000;
-  std::vector<pid_t> children;
-  for (std::int64_t p = 0; p < 2; ++p) {
-    const pid_t child = fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-      int code = 0;
-      try {
-        Queue<email> q{path, "shared", quiet_queue()};
-        std::ofstream out{dir.file("got-" + std::to_string(p)), std::ios::binary};
-        const auto take = [&] {
-          auto c = q.claim(5min);
-          if (!c) return false;
-          out.write(reinterpret_cast<const char*>(&c->job->n), sizeof c->job->n);
-          q.ack(*c);
-          return true;
-        };
-        for (std::int64_t i = 0; i < per_process; ++i) {
-          q.push({p * per_process + i, ""});
-          if (i % 2 == 0) take();
-        }
-        while (take()) {
-        }
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "child %lld: %s\n", static_cast<long long>(p), e.what());
-        code = 1;
-      } catch (...) {
-        code = 1;
-      }
-      _exit(code);
-    }
-    children.push_back(child);
-  }
-  for (const pid_t child : children) {
-    int status = 0;
-    REQUIRE(waitpid(child, &status, 0) == child);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
-  }
-  std::vector<std::int64_t> got;
-  for (int p = 0; p < 2; ++p) {
-    std::ifstream in{dir.file("got-" + std::to_string(p)), std::ios::binary};
-    std::int64_t n = 0;
-    while (in.read(reinterpret_cast<char*>(&n), sizeof n)) got.push_back(n);
-  }
-  std::sort(got.begin(), got.end());
-  CHECK(got.size() == 2 * per_process);
-  CHECK(std::adjacent_find(got.begin(), got.end()) == got.end());
-  Queue<email> q{path, "shared", quiet_queue()};
-  CHECK(q.empty());
+  durable_test::check_delivered_once<email>(dir, dir.db("q.db"), 2, 10000);
 }
 
 TEST_CASE("8 threads claiming and acking never get the same job twice") {
