@@ -133,8 +133,11 @@ class connection {
   template <class... Args>
   std::int64_t run(std::string_view sql, const Args&... args) {
     query(sql, args...)->run();
-    return sqlite3_changes64(db_);
+    return changes();
   }
+
+  /// The number of rows the last finished INSERT, UPDATE or DELETE changed.
+  [[nodiscard]] std::int64_t changes() const noexcept { return sqlite3_changes64(db_); }
 
   /// The id of the row the last INSERT created.
   [[nodiscard]] std::int64_t last_insert_rowid() const noexcept {

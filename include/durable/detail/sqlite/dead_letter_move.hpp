@@ -27,16 +27,17 @@ namespace durable::inline v0::detail::sqlite {
 inline std::optional<dead_letter_id> insert_dead_letter(write_context& ctx,
                                                         const storage::new_dead_letter& row) {
   const auto dlq_id = ctx.id_of(name_kind::dead_letter_queue, row.dlq);
+  const auto id = ctx.next_id(id_table::dead_letters);
+  // No RETURNING (it costs a temporary table per statement): the id is ours, and
+  // changes() tells whether the conflict clause skipped the row.
   auto q = ctx.db.query(
       "INSERT INTO durable_dead_letters (id, dlq_id, failed_at, error_type, message, attempts, "
       "enqueued_at, redrive_policy, queue, key, job_id, origin, priority, sequential, "
       "max_attempts, unique_key, codec, fingerprint, context, history, payload, timeout_ms) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-      "?19, ?20, ?21, ?22) ON CONFLICT (origin, job_id) WHERE origin IS NOT NULL DO NOTHING "
-      "RETURNING id");
-  q->bind_all(ctx.next_id(id_table::dead_letters), dlq_id, row.failure.failed_at_ms,
-              row.failure.error_type, row.failure.message, row.attempts, row.enqueued_at_ms,
-              to_string(row.failure.redrive), row.queue);
+      "?19, ?20, ?21, ?22) ON CONFLICT (origin, job_id) WHERE origin IS NOT NULL DO NOTHING");
+  q->bind_all(id, dlq_id, row.failure.failed_at_ms, row.failure.error_type, row.failure.message,
+              row.attempts, row.enqueued_at_ms, to_string(row.failure.redrive), row.queue);
   bind_key(*q, 10, row.key);
   q->bind_all_from(11, row.original_id, row.origin, row.priority, row.sequential, row.max_attempts,
                    row.unique && row.key != nullptr, row.codec,
@@ -47,13 +48,10 @@ inline std::optional<dead_letter_id> insert_dead_letter(write_context& ctx,
     q->bind(20, row.history_json);
   }
   q->bind_all_from(21, row.payload, row.timeout_ms);
-  std::optional<dead_letter_id> id;
-  if (q->step()) {  // stepped to the end (a done statement stepped again would run again)
-    id = q->int64(0);
-    q->run();
-    ctx.inserted(id_table::dead_letters, *id);
-    ctx.count_dead_letters(dlq_id, 1, 0);
-  }
+  q->run();
+  if (ctx.db.changes() == 0) return std::nullopt;
+  ctx.inserted(id_table::dead_letters, id);
+  ctx.count_dead_letters(dlq_id, 1, 0);
   return id;
 }
 
