@@ -8,6 +8,9 @@
 /// them in arrival order in one BEGIN IMMEDIATE ... COMMIT, and wakes their threads (one
 /// wake-up per call); calls queued meanwhile go into the next transaction, run by the same
 /// leader (up to 16 transactions in a row) or then by the thread of the first of them.
+/// When the last transaction held several calls, a new leader first yields the CPU while
+/// calls keep arriving (a few times at most): the threads that transaction woke queue
+/// their next calls into this one instead of each leading a transaction of its own.
 ///
 /// Each call returns only after the transaction holding it committed. A call that throws
 /// is rolled back to its own savepoint (its counters and ids with it) and gets its own
@@ -15,6 +18,7 @@
 /// after which SQLite rolled the whole transaction back), every call in it gets that
 /// error and nothing of it is stored. Part of the SQLite layer.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -121,8 +126,20 @@ class group_commit {
       if (!leading_) leading_ = leader = true;
     }
     if (!leader) leader = c.wait() == call::lead;
-    if (leader) lead();
+    if (leader) {
+      if (contended_.load(std::memory_order_relaxed)) let_callers_queue();
+      lead();
+    }
     if (c.error) std::rethrow_exception(c.error);
+  }
+
+  // Yields while other threads are still queuing calls (at most a few times).
+  void let_callers_queue() {
+    for (int i = 0; i < 8; ++i) {
+      const auto before = waiting();
+      std::this_thread::yield();
+      if (waiting() == before) return;
+    }
   }
 
   // Runs everything queued in one transaction and tells those calls. While calls queued
@@ -137,6 +154,7 @@ class group_commit {
         batch.swap(queue_);
       }
       run_batch(batch);
+      contended_.store(batch.size() > 1, std::memory_order_relaxed);
       call* next = nullptr;
       bool again = false;
       {
@@ -223,9 +241,10 @@ class group_commit {
   name_cache& names_;
   write_cache cache_;  // the leader's
   mutable std::mutex mutex_;
-  std::vector<call*> queue_;        // guarded by mutex_
-  bool leading_ = false;            // guarded by mutex_
-  std::uint64_t transactions_ = 0;  // guarded by mutex_
+  std::vector<call*> queue_;            // guarded by mutex_
+  bool leading_ = false;                // guarded by mutex_
+  std::uint64_t transactions_ = 0;      // guarded by mutex_
+  std::atomic<bool> contended_{false};  // the last transaction held several calls
 };
 
 }  // namespace durable::inline v0::detail::sqlite
