@@ -112,6 +112,9 @@ struct claim_request {
   /// types stay pending, untouched. Empty `fingerprints`: any job (tools).
   std::string_view codec{};
   std::span<const std::uint64_t> fingerprints{};
+  /// When set and nothing is claimed, receives change_stamp() as of the claim: a commit
+  /// of another connection after the claim changes it. Backends without stamps leave it.
+  std::optional<std::int64_t>* stamp_if_empty = nullptr;
 };
 
 /// A claimed job as stored.

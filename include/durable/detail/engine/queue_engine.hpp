@@ -170,7 +170,7 @@ class queue_engine {
     }
     const auto now = now_ms();
     if (known_empty(now)) return {};
-    const auto stamp = storage().change_stamp();
+    std::optional<std::int64_t> stamp;
     const auto claimer = self_identity();
     storage::claim_request r;
     r.queue = name_;
@@ -185,6 +185,7 @@ class queue_engine {
       r.codec = types_.reader().codec.name;
       r.fingerprints = *accepted;
     }
+    r.stamp_if_empty = &stamp;
     auto rows = storage().claim(r);
     if (rows.empty()) remember_empty(stamp);
     return rows;

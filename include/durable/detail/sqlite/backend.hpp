@@ -110,9 +110,16 @@ class sqlite_backend final : public storage::backend {
       const storage::claim_request& request) override {
     return group_.run([&](write_context& ctx) {
       const auto queue_id = ctx.existing_id(name_kind::queue, request.queue);
-      if (!queue_id || ctx.queue(*queue_id).paused) return std::vector<storage::claimed_row>{};
-      return request.max <= 1 ? claim_next(ctx.db, *queue_id, request)
-                              : claim_head(ctx.db, *queue_id, request);
+      std::vector<storage::claimed_row> rows;
+      if (queue_id && !ctx.queue(*queue_id).paused) {
+        rows = claim_head(ctx.db, *queue_id, request);
+      }
+      // Taken while this transaction holds the write lock: no other connection can
+      // commit between the claim and the stamp.
+      if (rows.empty() && request.stamp_if_empty != nullptr) {
+        *request.stamp_if_empty = change_stamp();
+      }
+      return rows;
     });
   }
 

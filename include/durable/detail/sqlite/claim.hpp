@@ -8,6 +8,8 @@
 /// checks the flag before calling these. Sequential jobs are barriers (barrier.hpp). Part
 /// of the SQLite layer, the only place SQL lives.
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,6 +20,7 @@
 #include "durable/detail/sqlite/barrier.hpp"
 #include "durable/detail/sqlite/connection.hpp"
 #include "durable/detail/sqlite/values.hpp"
+#include "durable/exceptions.hpp"
 #include "durable/storage.hpp"
 
 namespace durable::inline v0::detail::sqlite {
@@ -32,9 +35,9 @@ namespace durable::inline v0::detail::sqlite {
   ", '$[#]', json_object('attempt', attempts + 1, 'type', 'lease_expired', "     \
   "'message', 'the lease ended before the job was acked or nacked', 'at', ?4)) " \
   "END, first_run_at = coalesce(first_run_at, ?4), ready_at = run_at "
-#define DURABLE_DETAIL_CLAIM_RETURNING                                                     \
-  " RETURNING id, key, attempts, max_attempts, priority, sequential, enqueued_at, codec, " \
-  "fingerprint, payload, timeout_ms, first_run_at, ready_at"
+#define DURABLE_DETAIL_CLAIMED_COLUMNS                                                       \
+  "id, key, attempts, max_attempts, priority, sequential, enqueued_at, codec, fingerprint, " \
+  "payload, timeout_ms, first_run_at, ready_at"
 // Job types (storage::claim_request::fingerprints): a claim walks durable_jobs_claim from
 // the head of the queue and skips, within the index, rows of other types; with one type in
 // the queue the first entry matches. ONE binds ?6 codec, ?7 fingerprint; MANY ?6 codec, ?7
@@ -43,11 +46,6 @@ namespace durable::inline v0::detail::sqlite {
 #define DURABLE_DETAIL_CLAIM_TYPE_ONE " AND codec = ?6 AND fingerprint = ?7"
 #define DURABLE_DETAIL_CLAIM_TYPE_MANY \
   " AND codec = ?6 AND fingerprint IN (SELECT value FROM json_each(?7))"
-#define DURABLE_DETAIL_CLAIM_NEXT(types)                                                    \
-  "UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET                                           \
-  "WHERE id = (SELECT id FROM durable_jobs AS j WHERE queue_id = ?5 AND run_at <= ?4" types \
-  " AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER(                                                \
-      "j", "?5") " ORDER BY priority DESC, run_at, id LIMIT 1)" DURABLE_DETAIL_CLAIM_RETURNING
 #define DURABLE_DETAIL_CLAIM_HEAD(types)                                                    \
   "SELECT id, sequential FROM durable_jobs AS j WHERE queue_id = ?5 AND run_at <= ?4" types \
   " AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER("j",                                            \
@@ -64,7 +62,7 @@ namespace durable::inline v0::detail::sqlite {
   return list + "]";
 }
 
-/// The claimed row of a claim statement (DURABLE_DETAIL_CLAIM_RETURNING's columns).
+/// The claimed row of a statement selecting DURABLE_DETAIL_CLAIMED_COLUMNS.
 [[nodiscard]] inline storage::claimed_row read_claimed(const statement& s,
                                                        const storage::claim_request& r) {
   storage::claimed_row row;
@@ -84,37 +82,6 @@ namespace durable::inline v0::detail::sqlite {
   row.first_run_at_ms = s.int64(11);
   row.ready_at_ms = s.int64(12);
   return row;
-}
-
-/// Claims the first claimable job of queue `queue_id` (by priority desc, run_at, id) in one
-/// statement. The statement is stepped to its end before the row is returned: with
-/// RETURNING, SQLite writes (and, outside a transaction, commits) only then, so a failed
-/// write is an exception, never a job handed out that nothing in the file holds. Only a
-/// statement that returned a row is stepped on: one that is done would run again, and
-/// could claim a job pushed meanwhile that no one is handed.
-[[nodiscard]] inline std::vector<storage::claimed_row> claim_next(connection& c,
-                                                                  std::int64_t queue_id,
-                                                                  const storage::claim_request& r) {
-  std::vector<storage::claimed_row> out;
-  const auto take = [&](statement_use q) {
-    if (q->step()) {
-      out.push_back(read_claimed(*q, r));
-      q->run();
-    }
-  };
-  if (r.fingerprints.empty()) {
-    take(c.query(DURABLE_DETAIL_CLAIM_NEXT(""), r.token, r.lease_until_ms, r.claimer, r.now_ms,
-                 queue_id));
-  } else if (r.fingerprints.size() == 1) {
-    take(c.query(DURABLE_DETAIL_CLAIM_NEXT(DURABLE_DETAIL_CLAIM_TYPE_ONE), r.token,
-                 r.lease_until_ms, r.claimer, r.now_ms, queue_id, r.codec,
-                 static_cast<std::int64_t>(r.fingerprints.front())));
-  } else {
-    const auto fingerprints = fingerprint_list(r);  // bound, not copied: outlives the query
-    take(c.query(DURABLE_DETAIL_CLAIM_NEXT(DURABLE_DETAIL_CLAIM_TYPE_MANY), r.token,
-                 r.lease_until_ms, r.claimer, r.now_ms, queue_id, r.codec, fingerprints));
-  }
-  return out;
 }
 
 /// Up to `max` claimable jobs at the head of the queue as (id, sequential), in claim order;
@@ -142,30 +109,39 @@ namespace durable::inline v0::detail::sqlite {
   return head;
 }
 
-/// Claims the consecutive parallel jobs at the head of the queue, up to `r.max`, stopping
-/// before a sequential job; a sequential job at the head comes alone. The caller holds a
-/// write transaction.
+/// Claims job `id` (found claimable in this transaction) for `r`. Two statements rather
+/// than UPDATE ... RETURNING: RETURNING costs SQLite a temporary table per statement.
+[[nodiscard]] inline storage::claimed_row claim_job(connection& c, job_id id,
+                                                    const storage::claim_request& r) {
+  c.run("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET "WHERE id = ?5", r.token, r.lease_until_ms,
+        r.claimer, r.now_ms, id);
+  auto q = c.query("SELECT " DURABLE_DETAIL_CLAIMED_COLUMNS " FROM durable_jobs WHERE id = ?1", id);
+  if (!q->step()) {  // cannot happen: the transaction holds the row it just updated
+    throw error(
+        fmt::format("durable: job {} in \"{}\" vanished while it was claimed", id, c.path()));
+  }
+  return read_claimed(*q, r);
+}
+
+/// Claims the head of the queue: the first claimable job, or with `r.max` > 1 the
+/// consecutive parallel jobs at the head, up to `r.max`, stopping before a sequential
+/// job; a sequential job at the head comes alone. The caller holds a write transaction:
+/// a failed write is an exception and rolls it back, never a job handed out that nothing
+/// in the file holds.
 [[nodiscard]] inline std::vector<storage::claimed_row> claim_head(connection& c,
                                                                   std::int64_t queue_id,
                                                                   const storage::claim_request& r) {
   std::vector<storage::claimed_row> out;
-  const auto head = claimable_head(c, queue_id, r);
-  for (const auto& [id, sequential] : head) {
+  for (const auto& [id, sequential] : claimable_head(c, queue_id, r)) {
     if (sequential && !out.empty()) break;
-    auto q = c.query("UPDATE durable_jobs " DURABLE_DETAIL_CLAIM_SET
-                     "WHERE id = ?5" DURABLE_DETAIL_CLAIM_RETURNING,
-                     r.token, r.lease_until_ms, r.claimer, r.now_ms, id);
-    if (q->step()) {
-      out.push_back(read_claimed(*q, r));
-      q->run();
-    }
+    out.push_back(claim_job(c, id, r));
     if (sequential) break;
   }
   return out;
 }
 
 #undef DURABLE_DETAIL_CLAIM_SET
-#undef DURABLE_DETAIL_CLAIM_RETURNING
+#undef DURABLE_DETAIL_CLAIMED_COLUMNS
 #undef DURABLE_DETAIL_CLAIM_TYPE_ONE
 #undef DURABLE_DETAIL_CLAIM_TYPE_MANY
 #undef DURABLE_DETAIL_CLAIM_NEXT
