@@ -254,7 +254,7 @@ TEST_CASE("a stored description that is not pfr_codec's is a decode_error") {
 
 // ------------------------------------------------------------------------ queues
 
-TEST_CASE("a newer Queue claims rows of the older version; the older leaves the newer's") {
+TEST_CASE("a newer Queue claims rows of the older version, and the older leaves the newer's") {
   temp_dir dir;
   const auto path = dir.db("q.db");
   Queue<order_v1> old_queue{path, "orders", quiet_queue()};
@@ -304,7 +304,7 @@ TEST_CASE("claims leave rows of a newer type pending and unreadable() says why")
   CHECK(new_queue.unreadable().empty());
 }
 
-TEST_CASE("types are registered with their description; rows of an unregistered type wait" *
+TEST_CASE("types are registered with their description, and rows of an unregistered type wait" *
           doctest::skip(!durable_test::on_sqlite())) {
   temp_dir dir;
   const auto path = dir.db("q.db");
@@ -312,7 +312,8 @@ TEST_CASE("types are registered with their description; rows of an unregistered 
   DeadLetterQueue<order_v2> dlq{path, "orders.dlq", quiet_dlq()};
   {
     durable::detail::sqlite::connection c{path, {}};
-    auto types = c.query("SELECT codec, fingerprint, description FROM durable_types ORDER BY 3");
+    auto types =
+        c.query("SELECT codec, fingerprint, description FROM durable_job_types ORDER BY 3");
     REQUIRE(types->step());
     CHECK(types->text(0) == "pfr");
     CHECK(static_cast<std::uint64_t>(types->int64(1)) == pfr_codec::fingerprint<order_v1>());
@@ -322,8 +323,9 @@ TEST_CASE("types are registered with their description; rows of an unregistered 
     CHECK_FALSE(types->step());
     // A row of a type nobody registered (as written before schema version 4).
     c.run(
-        "INSERT INTO durable_jobs (queue, run_at, enqueued_at, codec, fingerprint, payload) "
-        "VALUES ('orders', 0, 0, 'pfr', 12345, x'00')");
+        "INSERT INTO durable_jobs (queue_id, run_at, enqueued_at, codec, fingerprint, payload) "
+        "SELECT id, 0, 0, 'pfr', 12345, x'00' FROM durable_queues WHERE name = 'orders'");
+    c.run("UPDATE durable_queues SET jobs = jobs + 1 WHERE name = 'orders'");
   }
   CHECK_FALSE(q.claim(10s));
   const auto left = q.unreadable();

@@ -147,7 +147,7 @@ TEST_CASE("json_codec: missing fields take their defaults, unknown fields are ig
   CHECK(t.owner == "nobody");
 }
 
-TEST_CASE("json_codec: bytes that are not the job's JSON are a decode_error; the row stays") {
+TEST_CASE("json_codec: bytes that are not the job's JSON are a decode_error, and the row stays") {
   for (const std::string bad :
        {"", "{", "{\"id\":", "[1,2]", "{\"id\":\"seven\"}",
         "{\"id\":1,\"lines\":[{\"quantity\":\"x\"}]}", "nul", "{\"id\":1}x", "\xff\xfe"}) {
@@ -195,7 +195,7 @@ TEST_CASE("json_codec refuses to store what JSON cannot hold, and stores nothing
   CHECK(q.empty());
 }
 
-TEST_CASE("json_codec fingerprints: one per job_version; a declared upgrade reads older rows") {
+TEST_CASE("json_codec fingerprints: one per job_version, and a declared upgrade reads older rows") {
   static_assert(json_codec::fingerprint<ticket_v1>() == json_codec::fingerprint<ticket_v2>());
   static_assert(json_codec::fingerprint<ticket_v1>() == durable::fnv1a_64("json/1"));
   static_assert(json_codec::fingerprint<ticket_v3>() == durable::fnv1a_64("json/1@1"));

@@ -260,7 +260,7 @@ TEST_CASE("a handler throwing a non-std exception is classified by the default a
   CHECK(f.queue.stats().scheduled == 1);
 }
 
-TEST_CASE("a job of another type stays pending; one whose leases ran out is dead-lettered") {
+TEST_CASE("a job of another type stays pending, and one whose leases ran out is dead-lettered") {
   fixture f;
   int calls = 0;
   worker w{f.queue, f.dlq, [&](const order&) { ++calls; }, f.worker_options()};

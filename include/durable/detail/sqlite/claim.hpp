@@ -40,16 +40,16 @@ namespace durable::inline v0::detail::sqlite {
   "payload, timeout_ms, first_run_at, ready_at"
 // Job types (storage::claim_request::fingerprints): a claim walks durable_jobs_claim from
 // the head of the queue and skips, within the index, rows of other types; with one type in
-// the queue the first entry matches. ONE binds ?6 codec, ?7 fingerprint; MANY ?6 codec, ?7
+// the queue the first entry matches. ONE binds ?4 codec, ?5 fingerprint; MANY ?4 codec, ?5
 // the fingerprints as a JSON array. The sequential barrier (barrier.hpp) holds across
 // types: a job of another type still orders a barrier.
-#define DURABLE_DETAIL_CLAIM_TYPE_ONE " AND codec = ?6 AND fingerprint = ?7"
+#define DURABLE_DETAIL_CLAIM_TYPE_ONE " AND codec = ?4 AND fingerprint = ?5"
 #define DURABLE_DETAIL_CLAIM_TYPE_MANY \
-  " AND codec = ?6 AND fingerprint IN (SELECT value FROM json_each(?7))"
+  " AND codec = ?4 AND fingerprint IN (SELECT value FROM json_each(?5))"
 #define DURABLE_DETAIL_CLAIM_HEAD(types)                                                    \
-  "SELECT id, sequential FROM durable_jobs AS j WHERE queue_id = ?5 AND run_at <= ?4" types \
+  "SELECT id, sequential FROM durable_jobs AS j WHERE queue_id = ?3 AND run_at <= ?2" types \
   " AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER("j",                                            \
-                                            "?5") " ORDER BY priority DESC, run_at, id LIMIT ?1"
+                                            "?3") " ORDER BY priority DESC, run_at, id LIMIT ?1"
 // NOLINTEND(cppcoreguidelines-macro-usage)
 
 /// The accepted fingerprints of `r` as a JSON array of (signed, as stored) integers.
@@ -93,18 +93,15 @@ namespace durable::inline v0::detail::sqlite {
   const auto take = [&](statement_use q) {
     while (q->step()) head.emplace_back(q->int64(0), q->int64(1) != 0);
   };
-  // Parameters ?2 and ?3 are unused (bound NULL): ?4..?7 are those of the claim statement.
   if (r.fingerprints.empty()) {
-    take(c.query(DURABLE_DETAIL_CLAIM_HEAD(""), max, std::nullopt, std::nullopt, r.now_ms,
-                 queue_id));
+    take(c.query(DURABLE_DETAIL_CLAIM_HEAD(""), max, r.now_ms, queue_id));
   } else if (r.fingerprints.size() == 1) {
-    take(c.query(DURABLE_DETAIL_CLAIM_HEAD(DURABLE_DETAIL_CLAIM_TYPE_ONE), max, std::nullopt,
-                 std::nullopt, r.now_ms, queue_id, r.codec,
-                 static_cast<std::int64_t>(r.fingerprints.front())));
+    take(c.query(DURABLE_DETAIL_CLAIM_HEAD(DURABLE_DETAIL_CLAIM_TYPE_ONE), max, r.now_ms, queue_id,
+                 r.codec, static_cast<std::int64_t>(r.fingerprints.front())));
   } else {
     const auto fingerprints = fingerprint_list(r);  // bound, not copied: outlives the query
-    take(c.query(DURABLE_DETAIL_CLAIM_HEAD(DURABLE_DETAIL_CLAIM_TYPE_MANY), max, std::nullopt,
-                 std::nullopt, r.now_ms, queue_id, r.codec, fingerprints));
+    take(c.query(DURABLE_DETAIL_CLAIM_HEAD(DURABLE_DETAIL_CLAIM_TYPE_MANY), max, r.now_ms, queue_id,
+                 r.codec, fingerprints));
   }
   return head;
 }
@@ -144,7 +141,6 @@ namespace durable::inline v0::detail::sqlite {
 #undef DURABLE_DETAIL_CLAIMED_COLUMNS
 #undef DURABLE_DETAIL_CLAIM_TYPE_ONE
 #undef DURABLE_DETAIL_CLAIM_TYPE_MANY
-#undef DURABLE_DETAIL_CLAIM_NEXT
 #undef DURABLE_DETAIL_CLAIM_HEAD
 
 }  // namespace durable::inline v0::detail::sqlite
