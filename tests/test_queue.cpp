@@ -784,6 +784,50 @@ TEST_CASE("push_many stores all or nothing") {
   CHECK_THROWS_AS(q.push_many(jobs, {.key = 5}), durable::invalid_argument_error);
 }
 
+TEST_CASE("push_many stores every field of every job of a long batch, in order") {
+  // Runs of plain jobs are inserted many rows per statement: each row must get its own
+  // values, and a unique job or a scheduled one in between must not disturb the order.
+  temp_dir dir;
+  Queue<email> q{dir.db("q.db"), "emails", quiet_queue()};
+  constexpr std::int64_t n = 150;
+  std::vector<std::pair<email, durable::push_options>> jobs;
+  for (std::int64_t i = 0; i < n; ++i) {
+    durable::push_options o;
+    if (i % 2 == 0) o.key = i;
+    if (i % 2 == 1) o.key = "k" + std::to_string(i);
+    o.unique = i == 70;
+    o.priority = static_cast<int>(i % 3);
+    o.max_attempts = i + 1;
+    if (i % 7 == 0) o.timeout = std::chrono::milliseconds{1000 + i};
+    jobs.emplace_back(email{i, "to-" + std::to_string(i)}, o);
+  }
+  const auto pushed = q.push_many(jobs);
+  REQUIRE(pushed.size() == static_cast<std::size_t>(n));
+  CHECK(std::adjacent_find(pushed.begin(), pushed.end(), [](const auto& a, const auto& b) {
+          return a.id >= b.id;
+        }) == pushed.end());
+  CHECK(q.size() == n);
+  std::vector<std::int64_t> order;
+  while (auto c = q.claim(1min)) {
+    REQUIRE(c->job);
+    const auto i = c->job->n;
+    INFO("job " << i);
+    CHECK(c->job->to == "to-" + std::to_string(i));
+    CHECK(c->id == pushed[static_cast<std::size_t>(i)].id);
+    CHECK(c->key == jobs[static_cast<std::size_t>(i)].second.key);
+    CHECK(c->priority == i % 3);
+    CHECK(c->max_attempts == i + 1);
+    CHECK(c->timeout == jobs[static_cast<std::size_t>(i)].second.timeout);
+    order.push_back(i);
+    q.ack(*c);
+  }
+  REQUIRE(order.size() == static_cast<std::size_t>(n));
+  // Priority 2 first, then 1, then 0; in push order within a priority.
+  CHECK(std::is_sorted(order.begin(), order.end(), [](std::int64_t a, std::int64_t b) {
+    return std::pair{-(a % 3), a} < std::pair{-(b % 3), b};
+  }));
+}
+
 TEST_CASE("bad input is refused with the argument named") {
   temp_dir dir;
   const auto path = dir.db("q.db");

@@ -91,19 +91,7 @@ class sqlite_backend final : public storage::backend {
 
   std::vector<storage::pushed> push(std::span<const storage::new_job> jobs,
                                     storage::push_mode mode) override {
-    return group_.run([&](write_context& ctx) {
-      std::vector<storage::pushed> out;
-      out.reserve(jobs.size());
-      for (const auto& job : jobs) {
-        out.push_back(push_job(ctx, job));
-        if (out.back().status == storage::push_status::full &&
-            mode == storage::push_mode::all_or_nothing) {
-          ctx.discard();
-          break;
-        }
-      }
-      return out;
-    });
+    return group_.run([&](write_context& ctx) { return push_jobs(ctx, jobs, mode); });
   }
 
   [[nodiscard]] std::vector<storage::claimed_row> claim(

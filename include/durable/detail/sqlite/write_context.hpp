@@ -76,12 +76,15 @@ class write_context {
     return id;
   }
 
-  /// A new id for a row of `table`, never used before in this database.
-  [[nodiscard]] std::int64_t next_id(id_table table) {
+  /// A new id for a row of `table`, never used before in this database; with `count`, the
+  /// first of that many consecutive ones.
+  [[nodiscard]] std::int64_t next_id(id_table table, std::size_t count = 1) {
     auto& t = state_.ids.at(static_cast<std::size_t>(table));
     if (!t.next) t.next = std::max(stored_hwm(table), max_id(table)) + 1;
     t.newest_present = false;  // until inserted() says the new row is stored
-    return (*t.next)++;
+    const auto first = *t.next;
+    *t.next += static_cast<std::int64_t>(count);
+    return first;
   }
   /// Row `id` of `table` was stored (after next_id()).
   void inserted(id_table table, std::int64_t id) {
