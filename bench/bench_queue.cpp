@@ -3,7 +3,8 @@
 // PRAGMAs (WAL, the same synchronous, busy_timeout):
 //   raw_*      durable's own SQL on durable's tables: isolates the C++ layer;
 //   minimal_*  the least work any SQLite queue must do (bench_support.hpp, minimal_queue):
-//              the ceiling each operation is quoted against.
+//              the ceiling each operation is quoted against; its `/1` variants also keep
+//              a counter row in each transaction, as durable does for O(1) bookkeeping.
 // Also: N producer / consumer threads on one Queue (group commit), at NORMAL and FULL;
 // stats(), size() and a push under a hard limit at 1,000 and 1,000,000 pending jobs.
 // Run: scripts/bench.sh, or
@@ -366,9 +367,12 @@ void raw_claim_batch_ack(benchmark::State& state) {
 
 // --- the minimal raw queue: the ceiling ------------------------------------------------
 
+// Args: {job size, 1: keep a counter row as durable does (minimal_queue's `counted`), 0: not}.
+bool counted(const benchmark::State& state) { return state.range(1) != 0; }
+
 void minimal_push(benchmark::State& state) {
   scratch dir;
-  minimal_queue q{dir.db()};
+  minimal_queue q{dir.db(), durable::durability_mode::normal, counted(state)};
   const auto body = body_of(state);
   for (auto _ : state) q.push(body);
   state.SetItemsProcessed(state.iterations());
@@ -376,7 +380,7 @@ void minimal_push(benchmark::State& state) {
 
 void minimal_push_many(benchmark::State& state) {
   scratch dir;
-  minimal_queue q{dir.db()};
+  minimal_queue q{dir.db(), durable::durability_mode::normal, counted(state)};
   const auto body = body_of(state);
   for (auto _ : state) q.push_many(body, 1000);
   state.SetItemsProcessed(state.iterations() * 1000);
@@ -384,7 +388,7 @@ void minimal_push_many(benchmark::State& state) {
 
 void minimal_claim_ack(benchmark::State& state) {
   scratch dir;
-  minimal_queue q{dir.db()};
+  minimal_queue q{dir.db(), durable::durability_mode::normal, counted(state)};
   const auto body = body_of(state);
   for (auto _ : state) {
     if (!q.claim_ack()) {
@@ -532,9 +536,9 @@ BENCHMARK(durable_claim_ack)->Arg(64)->Arg(1024);
 BENCHMARK(raw_claim_ack)->Args({64, 1})->Args({1024, 1})->Args({64, 0})->Args({1024, 0});
 BENCHMARK(durable_claim_batch_ack)->Arg(64)->Arg(1024);
 BENCHMARK(raw_claim_batch_ack)->Arg(64)->Arg(1024);
-BENCHMARK(minimal_push)->Arg(64)->Arg(1024);
-BENCHMARK(minimal_push_many)->Arg(64)->Arg(1024);
-BENCHMARK(minimal_claim_ack)->Arg(64)->Arg(1024);
+BENCHMARK(minimal_push)->ArgsProduct({{64, 1024}, {0, 1}});
+BENCHMARK(minimal_push_many)->ArgsProduct({{64, 1024}, {0, 1}});
+BENCHMARK(minimal_claim_ack)->ArgsProduct({{64, 1024}, {0, 1}});
 
 // Args: {job size, durability}; threads against the one-connection ceiling: 1, 2, 4, 8
 // for 64 B jobs (the plot), 1 and 8 for 1 KiB. Consumers at FULL take 100 iterations per

@@ -92,11 +92,16 @@ inline std::int64_t now_ms() {
 /// claim order, a claim that leases a job by moving its run_at (so an unacked job comes
 /// back), an ack that deletes it. WAL and the same synchronous as durable; no names, no
 /// keys, no priorities, no fencing tokens, no attempts, no history, no counters.
+///
+/// `counted`: also keeps the queue's size in a counter row, updated in the transaction of
+/// each push and ack, as durable does to answer size(), stats() and the hard limit in
+/// constant time; the difference to the plain minimal queue is what that costs.
 class minimal_queue {
  public:
   explicit minimal_queue(const std::string& path,
-                         durable::durability_mode durability = durable::durability_mode::normal)
-      : db_(open_raw(path, durability)) {
+                         durable::durability_mode durability = durable::durability_mode::normal,
+                         bool counted = false)
+      : db_(open_raw(path, durability)), counted_(counted) {
     check(db_, sqlite3_exec(db_,
                             "CREATE TABLE IF NOT EXISTS q (id INTEGER PRIMARY KEY, "
                             "run_at INTEGER NOT NULL, payload BLOB NOT NULL); "
@@ -109,24 +114,36 @@ class minimal_queue {
     ack_ = prepare(db_, "DELETE FROM q WHERE id = ?1");
     begin_ = prepare(db_, "BEGIN IMMEDIATE");
     commit_ = prepare(db_, "COMMIT");
+    if (counted_) {
+      check(db_, sqlite3_exec(db_,
+                              "CREATE TABLE IF NOT EXISTS q_size (id INTEGER PRIMARY KEY, "
+                              "jobs INTEGER NOT NULL); "
+                              "INSERT OR IGNORE INTO q_size VALUES (1, 0)",
+                              nullptr, nullptr, nullptr));
+      count_ = prepare(db_, "UPDATE q_size SET jobs = jobs + ?1 WHERE id = 1");
+    }
   }
   minimal_queue(const minimal_queue&) = delete;
   minimal_queue& operator=(const minimal_queue&) = delete;
   ~minimal_queue() {
-    for (auto* s : {insert_, claim_, ack_, begin_, commit_}) sqlite3_finalize(s);
+    for (auto* s : {insert_, claim_, ack_, begin_, commit_, count_}) sqlite3_finalize(s);
     sqlite3_close_v2(db_);
   }
 
-  /// One job, one transaction (autocommit).
+  /// One job, one transaction.
   void push(const std::string& body) {
-    sqlite3_bind_int64(insert_, 1, now_ms());
-    sqlite3_bind_blob(insert_, 2, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
-    done(insert_);
+    if (counted_) done(begin_);
+    insert(body);
+    if (counted_) {
+      add(1);
+      done(commit_);
+    }
   }
   /// `n` jobs in one transaction.
   void push_many(const std::string& body, std::int64_t n) {
     done(begin_);
-    for (std::int64_t i = 0; i < n; ++i) push(body);
+    for (std::int64_t i = 0; i < n; ++i) insert(body);
+    if (counted_) add(n);
     done(commit_);
   }
   /// Claims the head job (one transaction) and acks it (another); false when empty.
@@ -143,12 +160,26 @@ class minimal_queue {
     check(db_, sqlite3_step(claim_));  // to SQLITE_DONE: the autocommit commits here
     sqlite3_reset(claim_);
     (void)payload;
+    if (counted_) done(begin_);
     sqlite3_bind_int64(ack_, 1, id);
     done(ack_);
+    if (counted_) {
+      add(-1);
+      done(commit_);
+    }
     return true;
   }
 
  private:
+  void insert(const std::string& body) {
+    sqlite3_bind_int64(insert_, 1, now_ms());
+    sqlite3_bind_blob(insert_, 2, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
+    done(insert_);
+  }
+  void add(std::int64_t jobs) {
+    sqlite3_bind_int64(count_, 1, jobs);
+    done(count_);
+  }
   void done(sqlite3_stmt* s) {
     const int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -156,11 +187,13 @@ class minimal_queue {
   }
 
   sqlite3* db_;
+  bool counted_;
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* claim_ = nullptr;
   sqlite3_stmt* ack_ = nullptr;
   sqlite3_stmt* begin_ = nullptr;
   sqlite3_stmt* commit_ = nullptr;
+  sqlite3_stmt* count_ = nullptr;
 };
 
 /// Text of column `i`; empty for NULL.
