@@ -185,6 +185,50 @@ TEST_CASE("add stores the job with its error, key, times and history, and get re
   }
 }
 
+TEST_CASE("add_many stores every field of every entry of a long batch") {
+  // Runs of entries are inserted many rows per statement: each row must get its own values.
+  temp_dir dir;
+  DeadLetterQueue<email> dlq{dir.db("d.db"), "emails.dlq", quiet_dlq()};
+  constexpr std::int64_t n = 100;
+  std::vector<durable::add_entry<email>> entries;
+  for (std::int64_t i = 0; i < n; ++i) {
+    durable::add_options o;
+    o.queue = i % 3 == 0 ? "" : "emails-" + std::to_string(i % 3);
+    if (i % 2 == 0) o.key = i;
+    if (i % 4 == 1) o.key = "k" + std::to_string(i);
+    o.priority = static_cast<int>(i % 5);
+    o.sequential = i % 6 == 0;
+    o.max_attempts = i + 1;
+    entries.push_back(
+        {email{i, "to-" + std::to_string(i)},
+         {"type-" + std::to_string(i % 4), "message " + std::to_string(i),
+          "context " + std::to_string(i),
+          i % 2 == 0 ? durable::redrive_policy::optional : durable::redrive_policy::never},
+         i % 9,
+         o});
+  }
+  const auto ids = dlq.add_many(entries);
+  REQUIRE(ids.size() == static_cast<std::size_t>(n));
+  CHECK(dlq.size() == n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    INFO("entry " << i);
+    const auto& in = entries[static_cast<std::size_t>(i)];
+    const auto e = dlq.get(ids[static_cast<std::size_t>(i)]);
+    REQUIRE(e);
+    CHECK(e->job.n == i);
+    CHECK(e->job.to == in.job.to);
+    CHECK(e->queue == in.options.queue);
+    CHECK(e->key == in.options.key);
+    CHECK(e->error_type == in.error.error_type);
+    CHECK(e->message == in.error.message);
+    CHECK(e->context == in.error.context);
+    CHECK(e->redrive == in.error.redrive);
+    CHECK(e->attempts == in.attempts);
+    CHECK(e->priority == in.options.priority);
+    CHECK(e->sequential == in.options.sequential);
+  }
+}
+
 TEST_CASE("an unknown id is an empty result, not an error") {
   temp_dir dir;
   DeadLetterQueue<email> dlq{dir.db("d.db"), "dlq", quiet_dlq()};

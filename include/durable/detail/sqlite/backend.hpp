@@ -187,16 +187,11 @@ class sqlite_backend final : public storage::backend {
   std::vector<std::pair<dead_letter_id, bool>> add_dead_letters(
       std::span<const storage::new_dead_letter> entries) override {
     return group_.run([&](write_context& ctx) {
-      std::vector<std::pair<dead_letter_id, bool>> out;
-      out.reserve(entries.size());
-      for (const auto& entry : entries) {
-        if (const auto id = insert_dead_letter(ctx, entry)) {
-          out.emplace_back(*id, true);
-        } else {
-          const auto existing = entry.origin && entry.original_id
-                                    ? find_dead_letter(ctx.db, *entry.origin, *entry.original_id)
-                                    : std::nullopt;
-          out.emplace_back(existing.value_or(0), false);
+      auto out = insert_dead_letters(ctx, entries);
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        const auto& entry = entries[i];
+        if (!out[i].second && entry.origin && entry.original_id) {
+          out[i].first = find_dead_letter(ctx.db, *entry.origin, *entry.original_id).value_or(0);
         }
       }
       return out;

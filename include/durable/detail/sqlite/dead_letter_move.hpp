@@ -10,9 +10,15 @@
 /// the final failure is the entry's own (error_type, message, failed_at, attempts), so no
 /// JSON is built to add an entry.
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "durable/detail/sqlite/connection.hpp"
 #include "durable/detail/sqlite/finish.hpp"
@@ -22,6 +28,33 @@
 
 namespace durable::inline v0::detail::sqlite {
 
+// The columns of an inserted entry, in the order bind_dead_letter binds them (a macro: the
+// statements are built by string-literal concatenation).
+// NOLINTNEXTLINE(cppcoreguidelines-macro-usage)
+#define DURABLE_DETAIL_DEAD_LETTER_COLUMNS                                               \
+  "(id, dlq_id, failed_at, error_type, message, attempts, enqueued_at, redrive_policy, " \
+  "queue, key, job_id, origin, priority, sequential, max_attempts, unique_key, codec, "  \
+  "fingerprint, context, history, payload, timeout_ms)"
+inline constexpr int dead_letter_parameters = 22;
+
+/// Binds `row`, as entry `id` of DLQ `dlq_id`, to parameters `first`.. of `q`.
+inline void bind_dead_letter(statement& q, int first, dead_letter_id id, std::int64_t dlq_id,
+                             const storage::new_dead_letter& row) {
+  q.bind_all_from(first, id, dlq_id, row.failure.failed_at_ms, row.failure.error_type,
+                  row.failure.message, row.attempts, row.enqueued_at_ms,
+                  to_string(row.failure.redrive), row.queue);
+  bind_key(q, first + 9, row.key);
+  q.bind_all_from(first + 10, row.original_id, row.origin, row.priority, row.sequential,
+                  row.max_attempts, row.unique && row.key != nullptr, row.codec,
+                  static_cast<std::int64_t>(row.fingerprint), row.failure.context);
+  if (row.history_json.empty()) {
+    q.bind(first + 19, std::nullopt);
+  } else {
+    q.bind(first + 19, row.history_json);
+  }
+  q.bind_all_from(first + 20, row.payload, row.timeout_ms);
+}
+
 /// Inserts `row`. Returns its id, or nothing when an entry with the same (origin,
 /// original_id) exists (an earlier, interrupted move from another file inserted it).
 inline std::optional<dead_letter_id> insert_dead_letter(write_context& ctx,
@@ -30,29 +63,64 @@ inline std::optional<dead_letter_id> insert_dead_letter(write_context& ctx,
   const auto id = ctx.next_id(id_table::dead_letters);
   // No RETURNING (it costs a temporary table per statement): the id is ours, and
   // changes() tells whether the conflict clause skipped the row.
-  auto q = ctx.db.query(
-      "INSERT INTO durable_dead_letters (id, dlq_id, failed_at, error_type, message, attempts, "
-      "enqueued_at, redrive_policy, queue, key, job_id, origin, priority, sequential, "
-      "max_attempts, unique_key, codec, fingerprint, context, history, payload, timeout_ms) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-      "?19, ?20, ?21, ?22) ON CONFLICT (origin, job_id) WHERE origin IS NOT NULL DO NOTHING");
-  q->bind_all(id, dlq_id, row.failure.failed_at_ms, row.failure.error_type, row.failure.message,
-              row.attempts, row.enqueued_at_ms, to_string(row.failure.redrive), row.queue);
-  bind_key(*q, 10, row.key);
-  q->bind_all_from(11, row.original_id, row.origin, row.priority, row.sequential, row.max_attempts,
-                   row.unique && row.key != nullptr, row.codec,
-                   static_cast<std::int64_t>(row.fingerprint), row.failure.context);
-  if (row.history_json.empty()) {
-    q->bind(20, std::nullopt);
-  } else {
-    q->bind(20, row.history_json);
-  }
-  q->bind_all_from(21, row.payload, row.timeout_ms);
+  auto q = ctx.db.query("INSERT INTO durable_dead_letters " DURABLE_DETAIL_DEAD_LETTER_COLUMNS
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) ON CONFLICT (origin, job_id) "
+                        "WHERE origin IS NOT NULL DO NOTHING");
+  bind_dead_letter(*q, 1, id, dlq_id, row);
   q->run();
   if (ctx.db.changes() == 0) return std::nullopt;
   ctx.inserted(id_table::dead_letters, id);
   ctx.count_dead_letters(dlq_id, 1, 0);
   return id;
+}
+
+/// Entries per multi-row INSERT of insert_dead_letters.
+inline constexpr std::size_t dead_letter_batch = 32;
+
+/// Inserts `rows` in order; returns (id, true) per stored entry, (0, false) for one whose
+/// (origin, original_id) is stored already. A run of dead_letter_batch entries into one
+/// DLQ without an origin (added by hand: nothing to conflict with) is inserted by one
+/// statement.
+inline std::vector<std::pair<dead_letter_id, bool>> insert_dead_letters(
+    write_context& ctx, std::span<const storage::new_dead_letter> rows) {
+  static const std::string batch_sql = [] {
+    std::string s =
+        "INSERT INTO durable_dead_letters " DURABLE_DETAIL_DEAD_LETTER_COLUMNS " VALUES ";
+    for (std::size_t i = 0; i < dead_letter_batch; ++i) {
+      s += i == 0 ? "(?" : ", (?";
+      for (int p = 1; p < dead_letter_parameters; ++p) s += ", ?";
+      s += ")";
+    }
+    return s;
+  }();
+  std::vector<std::pair<dead_letter_id, bool>> out;
+  out.reserve(rows.size());
+  while (out.size() < rows.size()) {
+    const auto rest = rows.subspan(out.size());
+    const auto plain = [&](const storage::new_dead_letter& r) {
+      return !r.origin && r.dlq == rest.front().dlq;
+    };
+    if (rest.size() >= dead_letter_batch &&
+        std::all_of(rest.begin(), rest.begin() + dead_letter_batch, plain)) {
+      const auto dlq_id = ctx.id_of(name_kind::dead_letter_queue, rest.front().dlq);
+      const auto first = ctx.next_id(id_table::dead_letters, dead_letter_batch);
+      auto q = ctx.db.query(batch_sql);
+      for (std::size_t i = 0; i < dead_letter_batch; ++i) {
+        bind_dead_letter(*q, static_cast<int>(i) * dead_letter_parameters + 1,
+                         first + static_cast<dead_letter_id>(i), dlq_id, rest[i]);
+      }
+      q->run();
+      const auto last = first + static_cast<dead_letter_id>(dead_letter_batch) - 1;
+      ctx.inserted(id_table::dead_letters, last);
+      ctx.count_dead_letters(dlq_id, static_cast<std::int64_t>(dead_letter_batch), 0);
+      for (auto id = first; id <= last; ++id) out.emplace_back(id, true);
+      continue;
+    }
+    const auto id = insert_dead_letter(ctx, rest.front());
+    out.emplace_back(id.value_or(0), id.has_value());
+  }
+  return out;
 }
 
 /// The id of the entry holding job `original_id` of the file `origin`, if any.
@@ -120,5 +188,7 @@ inline std::optional<dead_letter_id> move_claimed_to_dead_letters(write_context&
   if (!q->is_null(11)) row.timeout_ms = q->int64(11);
   return row;
 }
+
+#undef DURABLE_DETAIL_DEAD_LETTER_COLUMNS
 
 }  // namespace durable::inline v0::detail::sqlite
