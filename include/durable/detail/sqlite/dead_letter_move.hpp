@@ -84,16 +84,9 @@ inline constexpr std::size_t dead_letter_batch = 32;
 /// statement.
 inline std::vector<std::pair<dead_letter_id, bool>> insert_dead_letters(
     write_context& ctx, std::span<const storage::new_dead_letter> rows) {
-  static const std::string batch_sql = [] {
-    std::string s =
-        "INSERT INTO durable_dead_letters " DURABLE_DETAIL_DEAD_LETTER_COLUMNS " VALUES ";
-    for (std::size_t i = 0; i < dead_letter_batch; ++i) {
-      s += i == 0 ? "(?" : ", (?";
-      for (int p = 1; p < dead_letter_parameters; ++p) s += ", ?";
-      s += ")";
-    }
-    return s;
-  }();
+  static const std::string batch_sql =
+      "INSERT INTO durable_dead_letters " DURABLE_DETAIL_DEAD_LETTER_COLUMNS " VALUES " +
+      value_rows(dead_letter_batch, dead_letter_parameters);
   std::vector<std::pair<dead_letter_id, bool>> out;
   out.reserve(rows.size());
   while (out.size() < rows.size()) {

@@ -94,15 +94,8 @@ inline constexpr std::size_t insert_batch = 32;
 /// `queue_id` in one statement.
 inline void insert_jobs(connection& c, job_id first_id, std::int64_t queue_id,
                         std::span<const storage::new_job> jobs) {
-  static const std::string sql = [] {
-    std::string s = "INSERT INTO durable_jobs " DURABLE_DETAIL_JOB_COLUMNS " VALUES ";
-    for (std::size_t i = 0; i < insert_batch; ++i) {
-      s += i == 0 ? "(?" : ", (?";
-      for (int p = 1; p < job_parameters; ++p) s += ", ?";
-      s += ")";
-    }
-    return s;
-  }();
+  static const std::string sql = "INSERT INTO durable_jobs " DURABLE_DETAIL_JOB_COLUMNS " VALUES " +
+                                 value_rows(insert_batch, job_parameters);
   auto q = c.query(sql);
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     bind_job(*q, static_cast<int>(i) * job_parameters + 1, first_id + static_cast<job_id>(i),

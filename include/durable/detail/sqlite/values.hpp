@@ -5,6 +5,7 @@
 /// Values as the SQLite backend binds and reads them: job keys, JSON arrays of bound
 /// values, attempt histories. Part of the SQLite layer, the only place SQL lives.
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -21,6 +22,18 @@
 #include "durable/job.hpp"
 
 namespace durable::inline v0::detail::sqlite {
+
+/// "(?, ?), (?, ?)": `rows` rows of `columns` parameters each, the VALUES of a multi-row
+/// INSERT; the parameters are numbered 1, 2, ... row by row.
+[[nodiscard]] inline std::string value_rows(std::size_t rows, int columns) {
+  std::string s;
+  for (std::size_t r = 0; r < rows; ++r) {
+    s += r == 0 ? "(?" : ", (?";
+    for (int c = 1; c < columns; ++c) s += ", ?";
+    s += ')';
+  }
+  return s;
+}
 
 /// The smallest and largest stored time, for open window bounds.
 inline constexpr std::int64_t min_ms = std::numeric_limits<std::int64_t>::min();
