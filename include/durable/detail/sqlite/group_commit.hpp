@@ -134,7 +134,7 @@ class group_commit {
   }
 
   // Yields while other threads are still queuing calls (at most a few times).
-  void let_callers_queue() {
+  void let_callers_queue() const {
     for (int i = 0; i < 8; ++i) {
       const auto before = waiting();
       std::this_thread::yield();
