@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: MIT
-// The PostgreSQL backend's hot paths next to raw libpq running the same statements (the
-// SQL text durable prepares, the same binary parameters), in the same binary, on the same
+// The PostgreSQL backend's hot paths next to raw libpq, in the same binary, on the same
 // server: push, push_many x1000, claim + ack, and a DLQ window query of ~1,000 of
-// 1,000,000 entries. Then what only a server gives: consumers in 1, 2, 4 and 8 processes
-// on one queue, and the latency from a push in one process to the handler start of an
-// idle Worker in another (LISTEN/NOTIFY), median and p99.
+// 1,000,000 entries. Two raw baselines (see `statements`): "same" runs durable's own
+// statements (the SQL text durable prepares, the same binary parameters), "minimal" the
+// least a queue needs on durable's table. The paired_* cases run all sides interleaved.
+// Then what only a server gives: consumers in 1, 2, 4 and 8 processes on one queue, and
+// the latency from a push in one process to the handler start of an idle Worker in
+// another (LISTEN/NOTIFY), median and p99.
 //
 // Needs a server: $DURABLE_BENCH_POSTGRES (or $DURABLE_TEST_POSTGRES), a libpq connection
 // string; every benchmark works in a fresh schema of it. A throwaway server with the
-// default, durable settings (fsync on):
-//   scripts/postgres.sh start /tmp/durable-bench bench && source /tmp/durable-bench/env
-//   build/release/bench/bench_postgres --benchmark_repetitions=5
-//     --benchmark_report_aggregates_only=true      (one command line)
+// default, durable settings (fsync on), pinned to core 1 and the benchmark to core 0 (see
+// "durable and raw interleaved" below):
+//   taskset -c 1 scripts/postgres.sh start /tmp/durable-bench bench
+//   source /tmp/durable-bench/env
+//   taskset -c 0 build/release/bench/bench_postgres --benchmark_filter=paired_
+//     --benchmark_repetitions=5 --benchmark_report_aggregates_only=true   (one line)
 //   scripts/postgres.sh stop /tmp/durable-bench
+// The scale-out cases need every core: run them on a server started without taskset.
 
 #include <benchmark/benchmark.h>
 #include <libpq-fe.h>
@@ -26,7 +31,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -174,75 +181,96 @@ std::int64_t now_ms() {
       .count();
 }
 
-constexpr Oid int8_oid = 20;
-constexpr Oid text_oid = 25;
-constexpr Oid bool_oid = 16;
-constexpr Oid bytea_oid = 17;
+namespace oid = pg::oid;
 
-/// The raw baseline of the queue: the minimal statements on durable's table (an INSERT,
-/// durable's claim, a DELETE), prepared once, binary parameters. Unlike durable's, they
-/// keep no counters and check no hard limit: the ratio includes what those cost.
-/// The columns the raw baseline writes: the job and its queue, nothing the Worker adds.
-constexpr std::string_view raw_columns =
+/// The statements a raw baseline runs on durable's tables: prepared once, binary
+/// parameters, one round trip per call, as durable runs its own.
+enum class statements {
+  /// durable's own: the SQL text it prepares (push.hpp, claim.hpp, finish.hpp) with the
+  /// same parameters. durable/same is what durable's C++ layer costs.
+  same,
+  /// The least a queue needs: an INSERT ... RETURNING id, durable's claim without the job
+  /// types, a plain DELETE. No counters (durable's push and ack also add to a counter row
+  /// of the queue, counters.hpp) and no hard-limit check: durable/minimal includes them.
+  minimal,
+};
+
+/// The columns the minimal INSERTs write: durable's but timeout_ms (the Worker's).
+constexpr std::string_view minimal_columns =
     "queue, key_int, key_text, priority, run_at, enqueued_at, sequential, attempts, codec, "
     "fingerprint, payload, history, max_attempts, unique_key";
 
+/// A raw baseline of the queue. Both kinds of statements take durable's parameters (what
+/// Queue<job> sends): the minimal INSERTs all but the last (timeout_ms), the minimal claim
+/// all but the job types.
 class raw_queue {
  public:
-  explicit raw_queue(const std::string& target) : c_(target) {
+  raw_queue(const std::string& target, statements kind)
+      : c_(target), same_(kind == statements::same) {
+    std::vector<Oid> one{oid::text,  oid::int8,    oid::text, oid::int8,    oid::int8,
+                         oid::int8,  oid::boolean, oid::int8, oid::text,    oid::int8,
+                         oid::bytea, oid::text,    oid::int8, oid::boolean, oid::int8};
+    std::vector<Oid> many{oid::text,       oid::int8_array, oid::text_array,  oid::int8_array,
+                          oid::int8_array, oid::int8_array, oid::bool_array,  oid::int8_array,
+                          oid::text_array, oid::int8_array, oid::bytea_array, oid::text_array,
+                          oid::int8_array, oid::int8_array};
+    std::vector<Oid> claim{oid::int8, oid::int8, oid::text,      oid::int8,
+                           oid::text, oid::text, oid::int8_array};
+    const std::vector<Oid> ack{oid::int8, oid::int8, oid::text};
+    if (same_) {
+      c_.prepare("one", pg::insert_one_sql(), one);
+      c_.prepare("many", pg::insert_many_sql(), many);
+      c_.prepare("claim", pg::claim_next_typed_sql, claim);
+      c_.prepare("ack", pg::delete_claimed_sql(), ack);
+      return;
+    }
+    const std::string columns{minimal_columns};
+    one.pop_back();
+    many.pop_back();
+    claim.resize(5);
     c_.prepare("one",
-               "INSERT INTO durable_jobs (" + std::string{raw_columns} +
+               "INSERT INTO durable_jobs (" + columns +
                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, "
                    "$14) RETURNING id",
-               {text_oid, int8_oid, text_oid, int8_oid, int8_oid, int8_oid, bool_oid, int8_oid,
-                text_oid, int8_oid, bytea_oid, text_oid, int8_oid, bool_oid});
+               one);
     c_.prepare("many",
-               "INSERT INTO durable_jobs (" + std::string{raw_columns} +
+               "INSERT INTO durable_jobs (" + columns +
                    ") SELECT $1, k_int, k_text, prio, run_at, enq, seq, att, codec, fp, payload, "
                    "hist::jsonb, max_att, false FROM unnest($2::int8[], $3::text[], $4::int8[], "
                    "$5::int8[], $6::int8[], $7::bool[], $8::int8[], $9::text[], $10::int8[], "
                    "$11::bytea[], $12::text[], $13::int8[]) AS t(k_int, k_text, prio, run_at, "
                    "enq, seq, att, codec, fp, payload, hist, max_att) RETURNING id",
-               {text_oid, 1016, 1009, 1016, 1016, 1016, 1000, 1016, 1009, 1016, 1001, 1009, 1016});
-    c_.prepare("claim", pg::claim_next_sql, {int8_oid, int8_oid, text_oid, int8_oid, text_oid});
+               many);
+    c_.prepare("claim", pg::claim_next_sql, claim);
     c_.prepare("ack", "DELETE FROM durable_jobs WHERE id = $1 AND lease_token = $2 AND queue = $3",
-               {int8_oid, int8_oid, text_oid});
+               ack);
   }
 
   void push(const std::string& body) {
     const auto now = be64(now_ms());
-    const std::string zero = be64(0);
-    const std::string fingerprint = be64(1);
-    const std::string five = be64(5);
-    const std::string no(1, '\0');
-    const std::vector<const char*> v{
-        "bench",     nullptr,   nullptr,     zero.data(), now.data(),
-        now.data(),  no.data(), zero.data(), "raw",       fingerprint.data(),
-        body.data(), nullptr,   five.data(), no.data()};
-    const std::vector<int> l{5, 0, 0, 8, 8, 8, 1, 8, 3, 8, static_cast<int>(body.size()), 0, 8, 1};
-    PQclear(c_.run("one", v, l));
+    PQclear(run("one",
+                {queue_.data(), nullptr, nullptr, zero_.data(), now.data(), now.data(), no_.data(),
+                 zero_.data(), codec_.data(), fingerprint_.data(), body.data(), nullptr,
+                 five_.data(), no_.data(), nullptr},
+                {size(queue_), 0, 0, 8, 8, 8, 1, 8, size(codec_), 8, size(body), 0, 8, 1, 0}, 14));
   }
 
   void push_many(const std::string& body, std::size_t n) {
-    const std::string zero = be64(0);
-    const std::string now = be64(now_ms());
-    const std::string fingerprint = be64(1);
-    const std::string five = be64(5);
-    const std::string no(1, '\0');
-    const std::string codec = "raw";
-    const std::array arrays{array_of(int8_oid, n, nullptr),      array_of(text_oid, n, nullptr),
-                            array_of(int8_oid, n, &zero),        array_of(int8_oid, n, &now),
-                            array_of(int8_oid, n, &now),         array_of(bool_oid, n, &no),
-                            array_of(int8_oid, n, &zero),        array_of(text_oid, n, &codec),
-                            array_of(int8_oid, n, &fingerprint), array_of(bytea_oid, n, &body),
-                            array_of(text_oid, n, nullptr),      array_of(int8_oid, n, &five)};
-    std::vector<const char*> v{"bench"};
-    std::vector<int> l{5};
+    const auto now = be64(now_ms());
+    const std::array arrays{array_of(oid::int8, n, nullptr),       array_of(oid::text, n, nullptr),
+                            array_of(oid::int8, n, &zero_),        array_of(oid::int8, n, &now),
+                            array_of(oid::int8, n, &now),          array_of(oid::boolean, n, &no_),
+                            array_of(oid::int8, n, &zero_),        array_of(oid::text, n, &codec_),
+                            array_of(oid::int8, n, &fingerprint_), array_of(oid::bytea, n, &body),
+                            array_of(oid::text, n, nullptr),       array_of(oid::int8, n, &five_),
+                            array_of(oid::int8, n, nullptr)};
+    std::vector<const char*> v{queue_.data()};
+    std::vector<int> l{size(queue_)};
     for (const auto& a : arrays) {
       v.push_back(a.data());
-      l.push_back(static_cast<int>(a.size()));
+      l.push_back(size(a));
     }
-    PGresult* r = c_.run("many", v, l);
+    PGresult* r = run("many", std::move(v), std::move(l), 13);
     benchmark::DoNotOptimize(PQntuples(r));
     PQclear(r);
   }
@@ -253,9 +281,11 @@ class raw_queue {
     const auto token = be64(++token_);
     const auto until = be64(now + 30000);
     const auto at = be64(now);
-    const std::string claimer = "bench-claimer";
-    PGresult* r = c_.run("claim", {token.data(), until.data(), claimer.data(), at.data(), "bench"},
-                         {8, 8, static_cast<int>(claimer.size()), 8, 5});
+    PGresult* r =
+        run("claim",
+            {token.data(), until.data(), claimer_.data(), at.data(), queue_.data(), codec_.data(),
+             fingerprints_.data()},
+            {8, 8, size(claimer_), 8, size(queue_), size(codec_), size(fingerprints_)}, 5);
     if (PQntuples(r) == 0) {
       PQclear(r);
       return false;
@@ -263,13 +293,36 @@ class raw_queue {
     const auto id = be64(read64(PQgetvalue(r, 0, 0)));
     benchmark::DoNotOptimize(PQgetvalue(r, 0, 10));  // the payload
     PQclear(r);
-    PQclear(c_.run("ack", {id.data(), token.data(), "bench"}, {8, 8, 5}));
+    PQclear(run("ack", {id.data(), token.data(), queue_.data()}, {8, 8, size(queue_)}, 3));
     return true;
   }
 
  private:
+  static int size(const std::string& s) { return static_cast<int>(s.size()); }
+
+  /// Runs `name` with parameters `v` (lengths `l`); a minimal statement with the first
+  /// `minimal` of them.
+  PGresult* run(const char* name, std::vector<const char*> v, std::vector<int> l,
+                std::size_t minimal) {
+    if (!same_) {
+      v.resize(minimal);
+      l.resize(minimal);
+    }
+    return c_.run(name, v, l);
+  }
+
   raw_pg c_;
+  bool same_;
+  const std::string queue_ = "bench";
   std::int64_t token_ = 0;
+  const std::string zero_ = be64(0);
+  const std::string five_ = be64(5);  // queue_options::max_attempts
+  const std::string no_ = std::string(1, '\0');
+  const std::string codec_{durable::pfr_codec::name};
+  const std::string fingerprint_ =
+      be64(static_cast<std::int64_t>(durable::pfr_codec::fingerprint<job>()));
+  const std::string fingerprints_ = array_of(oid::int8, 1, &fingerprint_);
+  const std::string claimer_ = durable::detail::self_identity();
 };
 
 std::string body_of(const benchmark::State& state) {
@@ -286,9 +339,9 @@ void durable_push(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-void raw_push(benchmark::State& state) {
+void raw_push(benchmark::State& state, statements kind) {
   schema s;
-  raw_queue q{s.target()};
+  raw_queue q{s.target(), kind};
   const auto body = body_of(state);
   for (auto _ : state) q.push(body);
   state.SetItemsProcessed(state.iterations());
@@ -304,9 +357,9 @@ void durable_push_many(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 1000);
 }
 
-void raw_push_many(benchmark::State& state) {
+void raw_push_many(benchmark::State& state, statements kind) {
   schema s;
-  raw_queue q{s.target()};
+  raw_queue q{s.target(), kind};
   const auto body = body_of(state);
   for (auto _ : state) q.push_many(body, 1000);
   state.SetItemsProcessed(state.iterations() * 1000);
@@ -336,9 +389,9 @@ void durable_claim_ack(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-void raw_claim_ack(benchmark::State& state) {
+void raw_claim_ack(benchmark::State& state, statements kind) {
   schema s;
-  raw_queue q{s.target()};
+  raw_queue q{s.target(), kind};
   const auto body = body_of(state);
   const auto fill = [&] {
     for (std::int64_t i = 0; i < refill; i += 1000) q.push_many(body, 1000);
@@ -385,16 +438,22 @@ std::pair<std::int64_t, std::int64_t> window_at(std::int64_t i) {
   return {from, from + window_entries - 1};
 }
 
+/// durable's query of the window [from, to].
+durable::dead_letter_page durable_window(durable::DeadLetterQueue<job>& dlq, std::int64_t from,
+                                         std::int64_t to) {
+  durable::dead_letter_filter f;
+  f.from = durable::detail::from_unix_ms(from);
+  f.to = durable::detail::from_unix_ms(to);
+  return dlq.query(f, {.limit = 2 * window_entries});
+}
+
 void durable_dlq_window(benchmark::State& state) {
   durable::DeadLetterQueue<job> dlq{dlq_fixture().target(), "bench", {.log = nullptr}};
   std::int64_t i = 0;
   std::size_t rows = 0;
   for (auto _ : state) {
     const auto [from, to] = window_at(i++);
-    durable::dead_letter_filter f;
-    f.from = durable::detail::from_unix_ms(from);
-    f.to = durable::detail::from_unix_ms(to);
-    const auto page = dlq.query(f, {.limit = 2 * window_entries});
+    const auto page = durable_window(dlq, from, to);
     rows += page.entries.size();
     benchmark::DoNotOptimize(page);
   }
@@ -416,22 +475,25 @@ struct raw_summary {
   std::string policy;
 };
 
-void raw_dlq_window(benchmark::State& state) {
-  raw_pg c{dlq_fixture().target()};
-  c.prepare("page", pg::page_sql(pg::dead_letter_index::time, false, false, false, false),
-            {text_oid, text_oid, int8_oid, int8_oid, int8_oid, 1009, text_oid, int8_oid});
-  std::int64_t i = 0;
-  std::size_t rows = 0;
-  const auto low = be64(std::numeric_limits<std::int64_t>::min());
-  const auto limit = be64(2 * window_entries + 1);
-  for (auto _ : state) {
-    const auto [from, to] = window_at(i++);
+/// The raw baseline of the DLQ window: durable's page statement (dead_letter_query.hpp)
+/// with the same parameters, each row read as a summary. A read keeps no counters, so it
+/// is also the minimal statement.
+class raw_dlq {
+ public:
+  explicit raw_dlq(const std::string& target) : c_(target) {
+    c_.prepare("page", pg::page_sql(pg::dead_letter_index::time, false, false, false, false),
+               {oid::text, oid::text, oid::int8, oid::int8, oid::int8, oid::text_array, oid::text,
+                oid::int8});
+  }
+
+  /// The entries that failed in [from, to], oldest first, as durable_window() asks.
+  std::vector<raw_summary> window(std::int64_t from, std::int64_t to) {
     const auto after = be64(from);
     const auto bound = be64(to);
-    PGresult* r = c.run(
-        "page",
-        {"bench", nullptr, after.data(), low.data(), bound.data(), nullptr, nullptr, limit.data()},
-        {5, 0, 8, 8, 8, 0, 0, 8});
+    PGresult* r = c_.run("page",
+                         {"bench", nullptr, after.data(), low_.data(), bound.data(), nullptr,
+                          nullptr, limit_.data()},
+                         {5, 0, 8, 8, 8, 0, 0, 8});
     std::vector<raw_summary> page;
     page.reserve(static_cast<std::size_t>(PQntuples(r)));
     for (int row = 0; row < PQntuples(r); ++row) {
@@ -445,6 +507,22 @@ void raw_dlq_window(benchmark::State& state) {
                       read64(PQgetvalue(r, row, 9)), text(11)});
     }
     PQclear(r);
+    return page;
+  }
+
+ private:
+  raw_pg c_;
+  const std::string low_ = be64(std::numeric_limits<std::int64_t>::min());
+  const std::string limit_ = be64(2 * window_entries + 1);
+};
+
+void raw_dlq_window(benchmark::State& state) {
+  raw_dlq raw{dlq_fixture().target()};
+  std::int64_t i = 0;
+  std::size_t rows = 0;
+  for (auto _ : state) {
+    const auto [from, to] = window_at(i++);
+    const auto page = raw.window(from, to);
     rows += page.size();
     benchmark::DoNotOptimize(page);
   }
@@ -454,138 +532,125 @@ void raw_dlq_window(benchmark::State& state) {
 
 // --- durable and raw interleaved -------------------------------------------------------
 // On a shared machine the load changes faster than a benchmark runs, so separate runs of
-// durable and raw can see different loads. These run one durable call and one raw call
-// per iteration, in alternating order, time each, and report the median of each side and
-// durable's throughput relative to raw (raw median / durable median; 1 = the same).
+// durable and a baseline can see different loads. These run one durable call and one call
+// of each baseline per iteration, in every order in turn, time each, and report the median
+// of each side and durable's throughput relative to each baseline (its median / durable's;
+// 1 = the same): durable_vs_same and durable_vs_minimal. Each side has its own server
+// process; on a machine with few cores, where the scheduler puts it against the client
+// can change a side's median by 2x from one run to the next: pin the server and the
+// benchmark to different cores for stable ratios (docs/postgres.md, Benchmarks).
 
-/// Per-call times of both sides; publishes the counters.
+/// Per-call times of durable and its baselines; publishes the counters.
 class paired {
  public:
-  template <class Durable, class Raw>
-  void run(Durable&& durable_call, Raw&& raw_call, std::int64_t iteration) {
-    const auto time = [](auto&& call) {
+  /// `baselines`: the names of the baselines, in the order run() takes their calls.
+  explicit paired(std::vector<std::string> baselines)
+      : names_(std::move(baselines)), times_(names_.size() + 1), order_(names_.size() + 1) {
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+  }
+
+  /// Times durable's call and each baseline's once, in the next of all their orders, so
+  /// that each side runs in each place, and after each other side, equally often.
+  template <class... Calls>
+  void run(Calls&&... calls) {
+    const std::array<std::function<void()>, sizeof...(Calls)> all{
+        std::function<void()>{std::forward<Calls>(calls)}...};
+    for (const auto side : order_) {
       const auto start = std::chrono::steady_clock::now();
-      call();
-      return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-          .count();
-    };
-    if (iteration % 2 == 0) {
-      durable_.push_back(time(durable_call));
-      raw_.push_back(time(raw_call));
-    } else {
-      raw_.push_back(time(raw_call));
-      durable_.push_back(time(durable_call));
+      all.at(side)();
+      times_.at(side).push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+              .count());
     }
+    std::next_permutation(order_.begin(), order_.end());  // after the last, the first again
   }
   void publish(benchmark::State& state) {
     const auto median = [](std::vector<double>& v) {
       std::sort(v.begin(), v.end());
       return v.empty() ? 0.0 : v[v.size() / 2];
     };
-    const double d = median(durable_);
-    const double r = median(raw_);
+    const double d = median(times_[0]);
     state.counters["durable_us"] = d;
-    state.counters["raw_us"] = r;
-    state.counters["durable_vs_raw"] = d > 0 ? r / d : 0;
+    for (std::size_t b = 0; b < names_.size(); ++b) {
+      const double r = median(times_[b + 1]);
+      state.counters[names_[b] + "_us"] = r;
+      state.counters["durable_vs_" + names_[b]] = d > 0 ? r / d : 0;
+    }
   }
 
  private:
-  std::vector<double> durable_;
-  std::vector<double> raw_;
+  std::vector<std::string> names_;
+  std::vector<std::vector<double>> times_;  // durable's, then each baseline's
+  std::vector<std::size_t> order_;          // the order of the next run()
+};
+
+/// A durable queue and the raw baselines, each in a schema of its own: each pushes to the
+/// right end of its own indexes. (In one table, the queue whose name sorts first was the
+/// slowest: where a queue's jobs sit in the index led by the queue name changes the cost.)
+struct contenders {
+  schema durable_schema;
+  schema same_schema;
+  schema minimal_schema;
+  durable::Queue<job> durable{durable_schema.target(), "bench", quiet()};
+  raw_queue same{same_schema.target(), statements::same};
+  raw_queue minimal{minimal_schema.target(), statements::minimal};
+  paired times{{"same", "minimal"}};
 };
 
 void paired_push(benchmark::State& state) {
-  schema ds;
-  schema rs;
-  durable::Queue<job> q{ds.target(), "bench", quiet()};
-  raw_queue raw{rs.target()};
+  contenders c;
   const job j{1, body_of(state)};
-  paired p;
-  std::int64_t i = 0;
-  for (auto _ : state) p.run([&] { q.push(j); }, [&] { raw.push(j.body); }, i++);
-  p.publish(state);
+  for (auto _ : state) {
+    c.times.run([&] { c.durable.push(j); }, [&] { c.same.push(j.body); },
+                [&] { c.minimal.push(j.body); });
+  }
+  c.times.publish(state);
 }
 
 void paired_push_many(benchmark::State& state) {
-  schema ds;
-  schema rs;
-  durable::Queue<job> q{ds.target(), "bench", quiet()};
-  raw_queue raw{rs.target()};
+  contenders c;
   const std::vector<job> jobs(1000, job{1, body_of(state)});
-  paired p;
-  std::int64_t i = 0;
-  for (auto _ : state)
-    p.run([&] { q.push_many(jobs); }, [&] { raw.push_many(jobs[0].body, 1000); }, i++);
-  p.publish(state);
+  for (auto _ : state) {
+    c.times.run([&] { c.durable.push_many(jobs); }, [&] { c.same.push_many(jobs[0].body, 1000); },
+                [&] { c.minimal.push_many(jobs[0].body, 1000); });
+  }
+  c.times.publish(state);
 }
 
 void paired_claim_ack(benchmark::State& state) {
-  schema ds;
-  schema rs;
-  durable::Queue<job> q{ds.target(), "bench", quiet()};
-  raw_queue raw{rs.target()};
+  contenders c;
   const std::vector<job> jobs(1000, job{1, body_of(state)});
-  paired p;
-  std::int64_t i = 0;
   std::int64_t left = 0;
   for (auto _ : state) {
     if (left == 0) {
       state.PauseTiming();
       for (std::int64_t k = 0; k < refill; k += 1000) {
-        q.push_many(jobs);
-        raw.push_many(jobs[0].body, 1000);
+        c.durable.push_many(jobs);
+        c.same.push_many(jobs[0].body, 1000);
+        c.minimal.push_many(jobs[0].body, 1000);
       }
       left = refill;
       state.ResumeTiming();
     }
-    p.run([&] { q.ack(*q.claim(30s)); }, [&] { raw.claim_ack(); }, i++);
+    const auto claim_ack = [](raw_queue& q) {
+      if (!q.claim_ack()) throw std::runtime_error("a raw baseline claimed nothing");
+    };
+    c.times.run([&] { c.durable.ack(*c.durable.claim(30s)); }, [&] { claim_ack(c.same); },
+                [&] { claim_ack(c.minimal); });
     --left;
   }
-  p.publish(state);
+  c.times.publish(state);
 }
 
 void paired_dlq_window(benchmark::State& state) {
   durable::DeadLetterQueue<job> dlq{dlq_fixture().target(), "bench", {.log = nullptr}};
-  raw_pg c{dlq_fixture().target()};
-  c.prepare("page", pg::page_sql(pg::dead_letter_index::time, false, false, false, false),
-            {text_oid, text_oid, int8_oid, int8_oid, int8_oid, 1009, text_oid, int8_oid});
-  const auto low = be64(std::numeric_limits<std::int64_t>::min());
-  const auto limit = be64(2 * window_entries + 1);
-  paired p;
+  raw_dlq raw{dlq_fixture().target()};
+  paired p{{"same"}};
   std::int64_t i = 0;
   for (auto _ : state) {
-    const auto [from, to] = window_at(i);
-    p.run(
-        [&, from = from, to = to] {
-          durable::dead_letter_filter f;
-          f.from = durable::detail::from_unix_ms(from);
-          f.to = durable::detail::from_unix_ms(to);
-          benchmark::DoNotOptimize(dlq.query(f, {.limit = 2 * window_entries}));
-        },
-        [&, from = from, to = to] {
-          const auto after = be64(from);
-          const auto bound = be64(to);
-          PGresult* r = c.run("page",
-                              {"bench", nullptr, after.data(), low.data(), bound.data(), nullptr,
-                               nullptr, limit.data()},
-                              {5, 0, 8, 8, 8, 0, 0, 8});
-          std::vector<raw_summary> page;
-          page.reserve(static_cast<std::size_t>(PQntuples(r)));
-          for (int row = 0; row < PQntuples(r); ++row) {
-            const auto text = [&](int col) {
-              return std::string{PQgetvalue(r, row, col),
-                                 static_cast<std::size_t>(PQgetlength(r, row, col))};
-            };
-            page.push_back({read64(PQgetvalue(r, row, 0)), read64(PQgetvalue(r, row, 1)), text(2),
-                            read64(PQgetvalue(r, row, 3)), text(5), text(6),
-                            read64(PQgetvalue(r, row, 7)), read64(PQgetvalue(r, row, 8)),
-                            read64(PQgetvalue(r, row, 9)), text(11)});
-          }
-          PQclear(r);
-          benchmark::DoNotOptimize(page);
-        },
-        i);
-    ++i;
+    const auto [from, to] = window_at(i++);
+    p.run([&, from = from, to = to] { benchmark::DoNotOptimize(durable_window(dlq, from, to)); },
+          [&, from = from, to = to] { benchmark::DoNotOptimize(raw.window(from, to)); });
   }
   p.publish(state);
 }
@@ -715,15 +780,48 @@ void durable_wake_latency(benchmark::State& state) {
 // Wall-clock time: most of a call's time is the server's, not this process's CPU time.
 // Arg: job body size in bytes.
 BENCHMARK(durable_push)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(raw_push)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(raw_push, same, statements::same)
+    ->Arg(64)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(raw_push, minimal, statements::minimal)
+    ->Arg(64)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(durable_push_many)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(raw_push_many)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(raw_push_many, same, statements::same)
+    ->Arg(64)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(raw_push_many, minimal, statements::minimal)
+    ->Arg(64)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(durable_claim_ack)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(raw_claim_ack)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(raw_claim_ack, same, statements::same)
+    ->Arg(64)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(raw_claim_ack, minimal, statements::minimal)
+    ->Arg(64)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(durable_dlq_window)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(raw_dlq_window)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(paired_push)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(paired_push_many)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMillisecond);
+// At ~10 ms a call, 2 s per run gives medians of ~60 calls per side.
+BENCHMARK(paired_push_many)
+    ->Arg(64)
+    ->Arg(1024)
+    ->MinTime(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(paired_claim_ack)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(paired_dlq_window)->UseRealTime()->Unit(benchmark::kMicrosecond);
 // Arg: consumer processes.

@@ -19,14 +19,20 @@
 
 namespace durable::inline v0::detail::postgres {
 
-/// Deletes the claimed job; false when the lease does not match.
-inline bool delete_claimed(connection& c, const storage::lease_ref& l) {
+/// The ack's statement: deletes job $1 of queue $3 if its lease token is $2, takes it off
+/// the queue's counter, and returns how many it deleted (0 or 1).
+[[nodiscard]] inline const std::string& delete_claimed_sql() {
   static const std::string sql =
       "WITH d AS (DELETE FROM durable_jobs WHERE id = $1 AND lease_token = $2 AND queue = $3 "
       "RETURNING queue), k AS (" +
       add_job_counts_sql("SELECT queue, -count(*) FROM d GROUP BY queue") +
       ") SELECT count(*) FROM d";
-  return c.query(sql, l.id, l.token, l.queue).int64(0, 0) == 1;
+  return sql;
+}
+
+/// Deletes the claimed job; false when the lease does not match.
+inline bool delete_claimed(connection& c, const storage::lease_ref& l) {
+  return c.query(delete_claimed_sql(), l.id, l.token, l.queue).int64(0, 0) == 1;
 }
 
 /// Returns a claimed job to pending with one more attempt and the error appended to its
