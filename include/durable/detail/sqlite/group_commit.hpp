@@ -6,11 +6,11 @@
 /// process are merged into one transaction, with no timer: a call queues itself; if no
 /// transaction is running, its thread becomes the leader, takes every queued call, runs
 /// them in arrival order in one BEGIN IMMEDIATE ... COMMIT, and wakes their threads (one
-/// wake-up per call); calls queued meanwhile go into the next transaction, run by the same
-/// leader (up to 16 transactions in a row) or then by the thread of the first of them.
-/// When the last transaction held several calls, a new leader first yields the CPU while
-/// calls keep arriving (a few times at most): the threads that transaction woke queue
-/// their next calls into this one instead of each leading a transaction of its own.
+/// wake-up per call); calls queued meanwhile go into the next transaction, led by the
+/// thread of the first of them. When the last transaction held several calls, a new leader
+/// first yields the CPU while calls keep arriving (a few times at most): the threads the
+/// last transaction woke queue their next calls into this one instead of each leading a
+/// transaction of its own.
 ///
 /// Each call returns only after the transaction holding it committed. A call that throws
 /// is rolled back to its own savepoint (its counters and ids with it) and gets its own
@@ -142,36 +142,30 @@ class group_commit {
     }
   }
 
-  // Runs everything queued in one transaction and tells those calls. While calls queued
-  // meanwhile, runs them too (no wake-up between transactions), up to `rounds` times;
-  // then hands the leadership to the thread of the first call still queued.
+  // Runs everything queued in one transaction, tells those calls, and hands the leadership
+  // to the thread of the first call queued meanwhile. (Running that next transaction here
+  // instead would keep this thread's own caller from queuing its next call into it: two
+  // threads would then commit one call at a time.)
   void lead() {
-    constexpr int rounds = 16;  // bounds how long the leader's own caller waits
-    for (int round = 1;; ++round) {
-      std::vector<call*> batch;
-      {
-        std::lock_guard lock{mutex_};
-        batch.swap(queue_);
-      }
-      run_batch(batch);
-      contended_.store(batch.size() > 1, std::memory_order_relaxed);
-      call* next = nullptr;
-      bool again = false;
-      {
-        std::lock_guard lock{mutex_};
-        ++transactions_;
-        if (queue_.empty()) {
-          leading_ = false;
-        } else if (round < rounds) {
-          again = true;
-        } else {
-          next = queue_.front();
-        }
-      }
-      for (call* b : batch) b->signal(call::done);
-      if (next != nullptr) next->signal(call::lead);
-      if (!again) return;
+    std::vector<call*> batch;
+    {
+      std::lock_guard lock{mutex_};
+      batch.swap(queue_);
     }
+    run_batch(batch);
+    call* next = nullptr;
+    {
+      std::lock_guard lock{mutex_};
+      ++transactions_;
+      contended_.store(batch.size() > 1, std::memory_order_relaxed);
+      if (queue_.empty()) {
+        leading_ = false;
+      } else {
+        next = queue_.front();
+      }
+    }
+    for (call* b : batch) b->signal(call::done);
+    if (next != nullptr) next->signal(call::lead);
   }
 
   void rollback() noexcept {
