@@ -28,6 +28,7 @@
 
 #include <durable/detail/sqlite/barrier.hpp>
 #include <durable/detail/sqlite/schema.hpp>
+#include <durable/detail/sqlite/values.hpp>
 #include <durable/queue.hpp>
 
 #include "bench_support.hpp"
@@ -58,9 +59,13 @@ durability durability_of(const benchmark::State& state) {
 }
 
 /// The same-SQL baseline: a connection opened and configured as durable does, and the
-/// statements durable runs for each operation (schema v3: the row, the queue's counter,
-/// the id high-water mark checks), prepared once. Isolates durable's C++ layer.
+/// statements durable runs for each operation (the rows, 32 per INSERT in a batch; the
+/// queue's counter; the id high-water mark checks; the claim's head, update and read),
+/// prepared once. Isolates durable's C++ layer.
 class raw_queue {
+  static constexpr int rows_per_insert = 32;  // as detail/sqlite/push.hpp
+  static constexpr int columns = 15;
+
  public:
   explicit raw_queue(const std::string& path) {
     durable_bench::create_schema(path);  // durable's tables, created the same way
@@ -76,6 +81,11 @@ class raw_queue {
         "INSERT INTO durable_jobs (id, queue_id, priority, run_at, attempts, max_attempts, "
         "sequential, unique_key, enqueued_at, key, codec, fingerprint, history, payload, "
         "timeout_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+    insert_many_ = prepare(("INSERT INTO durable_jobs (id, queue_id, priority, run_at, attempts, "
+                            "max_attempts, sequential, unique_key, enqueued_at, key, codec, "
+                            "fingerprint, history, payload, timeout_ms) VALUES " +
+                            durable::detail::sqlite::value_rows(rows_per_insert, columns))
+                               .c_str());
     counter_ = prepare("UPDATE durable_queues SET jobs = jobs + ?2 WHERE id = ?1");
     const char* set =
         "SET lease_token = ?1, run_at = ?2, claimed_by = ?3, "
@@ -84,28 +94,18 @@ class raw_queue {
         "coalesce(history, '[]'), '$[#]', json_object('attempt', attempts + 1, 'type', "
         "'lease_expired', 'message', 'the lease ended before the job was acked or nacked', 'at', "
         "?4)) END, first_run_at = coalesce(first_run_at, ?4), ready_at = run_at ";
-    const char* returning =
-        " RETURNING id, key, attempts, max_attempts, priority, sequential, enqueued_at, codec, "
-        "fingerprint, payload, timeout_ms, first_run_at, ready_at";
-    // The claim as durable words it, with the sequential barrier (barrier.hpp) on each
-    // candidate; and once without the barrier, to show what it costs.
-    claim_ = prepare((std::string{"UPDATE durable_jobs "} + set +
-                      "WHERE id = (SELECT id FROM durable_jobs AS j WHERE queue_id = ?5 AND "
-                      "run_at <= ?4 AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER(
-                          "j", "?5") " ORDER BY priority DESC, run_at, id LIMIT 1)" +
-                      returning)
-                         .c_str());
-    claim_plain_ = prepare((std::string{"UPDATE durable_jobs "} + set +
-                            "WHERE id = (SELECT id FROM durable_jobs WHERE queue_id = ?5 AND "
-                            "run_at <= ?4 ORDER BY priority DESC, run_at, id LIMIT 1)" +
-                            returning)
-                               .c_str());
-    head_ = prepare(
-        "SELECT id, sequential FROM durable_jobs AS j WHERE queue_id = ?1 AND run_at <= ?2 "
-        "AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER("j", "?1") " ORDER BY priority DESC, run_at, id "
-        "LIMIT ?3");
-    claim_id_ =
-        prepare((std::string{"UPDATE durable_jobs "} + set + "WHERE id = ?5" + returning).c_str());
+    // The claim as durable words it: the head (with the sequential barrier, barrier.hpp, on
+    // each candidate; and once without, to show what the barrier costs), then the update
+    // of that job and the read of its row.
+    const std::string head =
+        "SELECT id, sequential FROM durable_jobs AS j WHERE queue_id = ?1 AND run_at <= ?2";
+    const char* barrier = " AND " DURABLE_DETAIL_SEQUENTIAL_BARRIER("j", "?1");
+    head_ = prepare((head + barrier + " ORDER BY priority DESC, run_at, id LIMIT ?3").c_str());
+    head_plain_ = prepare((head + " ORDER BY priority DESC, run_at, id LIMIT ?3").c_str());
+    claim_id_ = prepare((std::string{"UPDATE durable_jobs "} + set + "WHERE id = ?5").c_str());
+    claimed_ = prepare(
+        "SELECT id, key, attempts, max_attempts, priority, sequential, enqueued_at, codec, "
+        "fingerprint, payload, timeout_ms, first_run_at, ready_at FROM durable_jobs WHERE id = ?1");
     ack_ = prepare("DELETE FROM durable_jobs WHERE id = ?1 AND lease_token = ?2 AND queue_id = ?3");
     begin_ = prepare("BEGIN IMMEDIATE");
     commit_ = prepare("COMMIT");
@@ -113,37 +113,28 @@ class raw_queue {
   raw_queue(const raw_queue&) = delete;
   raw_queue& operator=(const raw_queue&) = delete;
   ~raw_queue() {
-    for (auto* s : {queue_row_, hwm_, max_id_, insert_, counter_, claim_, claim_plain_, head_,
-                    claim_id_, ack_, begin_, commit_}) {
+    for (auto* s : {queue_row_, hwm_, max_id_, insert_, insert_many_, counter_, head_, head_plain_,
+                    claim_id_, claimed_, ack_, begin_, commit_}) {
       sqlite3_finalize(s);
     }
     sqlite3_close_v2(db_);
   }
 
-  /// `n` jobs in one transaction.
+  /// `n` jobs in one transaction (as durable: runs of rows_per_insert by one statement).
   void push(const std::string& body, std::int64_t n = 1) {
     begin();
     sqlite3_bind_int64(queue_row_, 1, queue_id_);
     scalar(queue_row_);
     auto next = std::max(scalar(hwm_), scalar(max_id_)) + 1;
     const auto now = now_ms();
-    for (std::int64_t i = 0; i < n; ++i) {
-      sqlite3_bind_int64(insert_, 1, next++);
-      sqlite3_bind_int64(insert_, 2, queue_id_);
-      sqlite3_bind_int64(insert_, 3, 0);
-      sqlite3_bind_int64(insert_, 4, now);
-      sqlite3_bind_int64(insert_, 5, 0);
-      sqlite3_bind_int64(insert_, 6, 5);
-      sqlite3_bind_int64(insert_, 7, 0);
-      sqlite3_bind_int64(insert_, 8, 0);
-      sqlite3_bind_int64(insert_, 9, now);
-      sqlite3_bind_null(insert_, 10);
-      sqlite3_bind_text(insert_, 11, "raw", 3, SQLITE_STATIC);
-      sqlite3_bind_int64(insert_, 12, 1);
-      sqlite3_bind_null(insert_, 13);
-      sqlite3_bind_blob(insert_, 14, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
-      sqlite3_bind_null(insert_, 15);
-      step_done(insert_);
+    for (std::int64_t done = 0; done < n;) {
+      const bool many = n - done >= rows_per_insert;
+      auto* s = many ? insert_many_ : insert_;
+      for (int row = 0; row < (many ? rows_per_insert : 1); ++row) {
+        bind_job(s, row * columns, next++, now, body);
+      }
+      step_done(s);
+      done += many ? rows_per_insert : 1;
     }
     count(n);
     commit();
@@ -154,58 +145,68 @@ class raw_queue {
   /// Claims one job (one transaction; with or without the sequential barrier) and acks it
   /// (another); false when the queue is empty.
   bool claim_ack(bool barrier = true) {
-    auto* claim = barrier ? claim_ : claim_plain_;
-    const auto now = now_ms();
     const auto token = ++token_;
     begin();
-    bind_claim(claim, token, now);
-    sqlite3_bind_int64(claim, 5, queue_id_);
-    if (sqlite3_step(claim) != SQLITE_ROW) {
-      sqlite3_reset(claim);
-      commit();
-      return false;
-    }
-    const auto id = sqlite3_column_int64(claim, 0);
-    benchmark::DoNotOptimize(sqlite3_column_blob(claim, 9));
-    durable_bench::check(db_, sqlite3_step(claim));
-    sqlite3_reset(claim);
+    const auto ids = claim(barrier ? head_ : head_plain_, 1, token);
     commit();
-    ack(id, token);
+    if (ids.empty()) return false;
+    ack(ids.front(), token);
     return true;
   }
 
   /// Claims up to `max` jobs in one transaction, then acks each; returns how many.
   std::size_t claim_batch_ack(std::int64_t max) {
-    const auto now = now_ms();
-    std::vector<std::pair<std::int64_t, std::int64_t>> claimed;
-    begin();
-    sqlite3_bind_int64(head_, 1, queue_id_);
-    sqlite3_bind_int64(head_, 2, now);
-    sqlite3_bind_int64(head_, 3, max);
-    std::vector<std::int64_t> ids;
-    while (sqlite3_step(head_) == SQLITE_ROW) ids.push_back(sqlite3_column_int64(head_, 0));
-    sqlite3_reset(head_);
     const auto token = ++token_;
-    for (const auto id : ids) {
-      bind_claim(claim_id_, token, now);
-      sqlite3_bind_int64(claim_id_, 5, id);
-      if (sqlite3_step(claim_id_) == SQLITE_ROW) {
-        benchmark::DoNotOptimize(sqlite3_column_blob(claim_id_, 9));
-        claimed.emplace_back(id, token);
-      }
-      sqlite3_reset(claim_id_);
-    }
+    begin();
+    const auto ids = claim(head_, max, token);
     commit();
-    for (const auto& [id, t] : claimed) ack(id, t);
-    return claimed.size();
+    for (const auto id : ids) ack(id, token);
+    return ids.size();
   }
 
  private:
-  void bind_claim(sqlite3_stmt* s, std::int64_t token, std::int64_t now) {
-    sqlite3_bind_int64(s, 1, token);
-    sqlite3_bind_int64(s, 2, now + 30000);
-    sqlite3_bind_text(s, 3, "bench-claimer", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, now);
+  // Binds one job as parameters first + 1 .. first + columns of `s`.
+  void bind_job(sqlite3_stmt* s, int first, std::int64_t id, std::int64_t now,
+                const std::string& body) const {
+    sqlite3_bind_int64(s, first + 1, id);
+    sqlite3_bind_int64(s, first + 2, queue_id_);
+    sqlite3_bind_int64(s, first + 3, 0);
+    sqlite3_bind_int64(s, first + 4, now);
+    sqlite3_bind_int64(s, first + 5, 0);
+    sqlite3_bind_int64(s, first + 6, 5);
+    sqlite3_bind_int64(s, first + 7, 0);
+    sqlite3_bind_int64(s, first + 8, 0);
+    sqlite3_bind_int64(s, first + 9, now);
+    sqlite3_bind_null(s, first + 10);
+    sqlite3_bind_text(s, first + 11, "raw", 3, SQLITE_STATIC);
+    sqlite3_bind_int64(s, first + 12, 1);
+    sqlite3_bind_null(s, first + 13);
+    sqlite3_bind_blob(s, first + 14, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
+    sqlite3_bind_null(s, first + 15);
+  }
+  // Claims the head (up to `max` jobs) with `head`, inside the caller's transaction.
+  std::vector<std::int64_t> claim(sqlite3_stmt* head, std::int64_t max, std::int64_t token) {
+    const auto now = now_ms();
+    sqlite3_bind_int64(head, 1, queue_id_);
+    sqlite3_bind_int64(head, 2, now);
+    sqlite3_bind_int64(head, 3, max);
+    std::vector<std::int64_t> ids;
+    while (sqlite3_step(head) == SQLITE_ROW) ids.push_back(sqlite3_column_int64(head, 0));
+    sqlite3_reset(head);
+    for (const auto id : ids) {
+      sqlite3_bind_int64(claim_id_, 1, token);
+      sqlite3_bind_int64(claim_id_, 2, now + 30000);
+      sqlite3_bind_text(claim_id_, 3, "bench-claimer", -1, SQLITE_STATIC);
+      sqlite3_bind_int64(claim_id_, 4, now);
+      sqlite3_bind_int64(claim_id_, 5, id);
+      step_done(claim_id_);
+      sqlite3_bind_int64(claimed_, 1, id);
+      if (sqlite3_step(claimed_) == SQLITE_ROW) {
+        benchmark::DoNotOptimize(sqlite3_column_blob(claimed_, 9));
+      }
+      sqlite3_reset(claimed_);
+    }
+    return ids;
   }
   void ack(std::int64_t id, std::int64_t token) {
     begin();
@@ -243,10 +244,11 @@ class raw_queue {
   sqlite3_stmt* max_id_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* counter_ = nullptr;
-  sqlite3_stmt* claim_ = nullptr;
-  sqlite3_stmt* claim_plain_ = nullptr;
+  sqlite3_stmt* insert_many_ = nullptr;
   sqlite3_stmt* head_ = nullptr;
+  sqlite3_stmt* head_plain_ = nullptr;
   sqlite3_stmt* claim_id_ = nullptr;
+  sqlite3_stmt* claimed_ = nullptr;
   sqlite3_stmt* ack_ = nullptr;
   sqlite3_stmt* begin_ = nullptr;
   sqlite3_stmt* commit_ = nullptr;
