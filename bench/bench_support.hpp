@@ -102,11 +102,15 @@ class minimal_queue {
                          durable::durability_mode durability = durable::durability_mode::normal,
                          bool counted = false)
       : db_(open_raw(path, durability)), counted_(counted) {
-    check(db_, sqlite3_exec(db_,
-                            "CREATE TABLE IF NOT EXISTS q (id INTEGER PRIMARY KEY, "
-                            "run_at INTEGER NOT NULL, payload BLOB NOT NULL); "
-                            "CREATE INDEX IF NOT EXISTS q_claim ON q (run_at, id)",
-                            nullptr, nullptr, nullptr));
+    std::string schema =
+        "CREATE TABLE IF NOT EXISTS q (id INTEGER PRIMARY KEY, run_at INTEGER NOT NULL, "
+        "payload BLOB NOT NULL); CREATE INDEX IF NOT EXISTS q_claim ON q (run_at, id);";
+    if (counted_) {
+      schema +=
+          "CREATE TABLE IF NOT EXISTS q_size (id INTEGER PRIMARY KEY, jobs INTEGER NOT NULL); "
+          "INSERT OR IGNORE INTO q_size VALUES (1, 0);";
+    }
+    check(db_, sqlite3_exec(db_, schema.c_str(), nullptr, nullptr, nullptr));
     insert_ = prepare(db_, "INSERT INTO q (run_at, payload) VALUES (?1, ?2)");
     claim_ = prepare(db_,
                      "UPDATE q SET run_at = ?2 WHERE id = (SELECT id FROM q WHERE run_at <= ?1 "
@@ -114,14 +118,7 @@ class minimal_queue {
     ack_ = prepare(db_, "DELETE FROM q WHERE id = ?1");
     begin_ = prepare(db_, "BEGIN IMMEDIATE");
     commit_ = prepare(db_, "COMMIT");
-    if (counted_) {
-      check(db_, sqlite3_exec(db_,
-                              "CREATE TABLE IF NOT EXISTS q_size (id INTEGER PRIMARY KEY, "
-                              "jobs INTEGER NOT NULL); "
-                              "INSERT OR IGNORE INTO q_size VALUES (1, 0)",
-                              nullptr, nullptr, nullptr));
-      count_ = prepare(db_, "UPDATE q_size SET jobs = jobs + ?1 WHERE id = 1");
-    }
+    if (counted_) count_ = prepare(db_, "UPDATE q_size SET jobs = jobs + ?1 WHERE id = 1");
   }
   minimal_queue(const minimal_queue&) = delete;
   minimal_queue& operator=(const minimal_queue&) = delete;

@@ -499,7 +499,9 @@ TEST_CASE("window queries over 100,000 entries agree with a brute-force scan" *
         d.failure = {r.type, "failed", "", durable::redrive_policy::safe, r.failed_at};
         d.attempts = 1;
         d.enqueued_at_ms = t0;
-        r.id = sql::insert_dead_letter(ctx, d).value();
+        const auto [id, added] = sql::insert_dead_letters(ctx, {&d, 1}).at(0);
+        REQUIRE(added);
+        r.id = id;
         if (r.redriven) {
           sql::mark_redriven(ctx, ctx.existing_id(sql::name_kind::dead_letter_queue, "big").value(),
                              r.id, t0 + 30'000);

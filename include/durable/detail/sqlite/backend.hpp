@@ -186,16 +186,7 @@ class sqlite_backend final : public storage::backend {
   }
   std::vector<std::pair<dead_letter_id, bool>> add_dead_letters(
       std::span<const storage::new_dead_letter> entries) override {
-    return group_.run([&](write_context& ctx) {
-      auto out = insert_dead_letters(ctx, entries);
-      for (std::size_t i = 0; i < out.size(); ++i) {
-        const auto& entry = entries[i];
-        if (!out[i].second && entry.origin && entry.original_id) {
-          out[i].first = find_dead_letter(ctx.db, *entry.origin, *entry.original_id).value_or(0);
-        }
-      }
-      return out;
-    });
+    return group_.run([&](write_context& ctx) { return insert_dead_letters(ctx, entries); });
   }
   bool remove_dead_letter(std::string_view dlq, dead_letter_id id) override {
     return group_.run([&](write_context& ctx) {

@@ -55,67 +55,6 @@ inline void bind_dead_letter(statement& q, int first, dead_letter_id id, std::in
   q.bind_all_from(first + 20, row.payload, row.timeout_ms);
 }
 
-/// Inserts `row`. Returns its id, or nothing when an entry with the same (origin,
-/// original_id) exists (an earlier, interrupted move from another file inserted it).
-inline std::optional<dead_letter_id> insert_dead_letter(write_context& ctx,
-                                                        const storage::new_dead_letter& row) {
-  const auto dlq_id = ctx.id_of(name_kind::dead_letter_queue, row.dlq);
-  const auto id = ctx.next_id(id_table::dead_letters);
-  // No RETURNING (it costs a temporary table per statement): the id is ours, and
-  // changes() tells whether the conflict clause skipped the row.
-  auto q = ctx.db.query("INSERT INTO durable_dead_letters " DURABLE_DETAIL_DEAD_LETTER_COLUMNS
-                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) ON CONFLICT (origin, job_id) "
-                        "WHERE origin IS NOT NULL DO NOTHING");
-  bind_dead_letter(*q, 1, id, dlq_id, row);
-  q->run();
-  if (ctx.db.changes() == 0) return std::nullopt;
-  ctx.inserted(id_table::dead_letters, id);
-  ctx.count_dead_letters(dlq_id, 1, 0);
-  return id;
-}
-
-/// Entries per multi-row INSERT of insert_dead_letters.
-inline constexpr std::size_t dead_letter_batch = 32;
-
-/// Inserts `rows` in order; returns (id, true) per stored entry, (0, false) for one whose
-/// (origin, original_id) is stored already. A run of dead_letter_batch entries into one
-/// DLQ without an origin (added by hand: nothing to conflict with) is inserted by one
-/// statement.
-inline std::vector<std::pair<dead_letter_id, bool>> insert_dead_letters(
-    write_context& ctx, std::span<const storage::new_dead_letter> rows) {
-  static const std::string batch_sql =
-      "INSERT INTO durable_dead_letters " DURABLE_DETAIL_DEAD_LETTER_COLUMNS " VALUES " +
-      value_rows(dead_letter_batch, dead_letter_parameters);
-  std::vector<std::pair<dead_letter_id, bool>> out;
-  out.reserve(rows.size());
-  while (out.size() < rows.size()) {
-    const auto rest = rows.subspan(out.size());
-    const auto plain = [&](const storage::new_dead_letter& r) {
-      return !r.origin && r.dlq == rest.front().dlq;
-    };
-    if (rest.size() >= dead_letter_batch &&
-        std::all_of(rest.begin(), rest.begin() + dead_letter_batch, plain)) {
-      const auto dlq_id = ctx.id_of(name_kind::dead_letter_queue, rest.front().dlq);
-      const auto first = ctx.next_id(id_table::dead_letters, dead_letter_batch);
-      auto q = ctx.db.query(batch_sql);
-      for (std::size_t i = 0; i < dead_letter_batch; ++i) {
-        bind_dead_letter(*q, static_cast<int>(i) * dead_letter_parameters + 1,
-                         first + static_cast<dead_letter_id>(i), dlq_id, rest[i]);
-      }
-      q->run();
-      const auto last = first + static_cast<dead_letter_id>(dead_letter_batch) - 1;
-      ctx.inserted(id_table::dead_letters, last);
-      ctx.count_dead_letters(dlq_id, static_cast<std::int64_t>(dead_letter_batch), 0);
-      for (auto id = first; id <= last; ++id) out.emplace_back(id, true);
-      continue;
-    }
-    const auto id = insert_dead_letter(ctx, rest.front());
-    out.emplace_back(id.value_or(0), id.has_value());
-  }
-  return out;
-}
-
 /// The id of the entry holding job `original_id` of the file `origin`, if any.
 [[nodiscard]] inline std::optional<dead_letter_id> find_dead_letter(connection& c,
                                                                     std::string_view origin,
@@ -126,6 +65,73 @@ inline std::vector<std::pair<dead_letter_id, bool>> insert_dead_letters(
       origin, original_id);
   if (!q->step()) return std::nullopt;
   return q->int64(0);
+}
+
+/// Entries per multi-row INSERT of insert_dead_letters.
+inline constexpr std::size_t dead_letter_batch = 32;
+
+/// Inserts `rows` (one, or dead_letter_batch of them) into DLQ `dlq_id` as entries
+/// `first_id`, `first_id` + 1, ... in one statement; a row whose (origin, original_id) is
+/// stored already is skipped (an earlier, interrupted move from another file inserted it).
+/// Returns how many were inserted. No RETURNING (it costs a temporary table per
+/// statement): the ids are durable's.
+inline std::int64_t insert_dead_letter_rows(write_context& ctx, dead_letter_id first_id,
+                                            std::int64_t dlq_id,
+                                            std::span<const storage::new_dead_letter> rows) {
+  const auto sql = [](std::size_t n) {
+    return "INSERT INTO durable_dead_letters " DURABLE_DETAIL_DEAD_LETTER_COLUMNS " VALUES " +
+           value_rows(n, dead_letter_parameters) +
+           " ON CONFLICT (origin, job_id) WHERE origin IS NOT NULL DO NOTHING";
+  };
+  static const std::string one = sql(1);
+  static const std::string batch = sql(dead_letter_batch);
+  auto q = ctx.db.query(rows.size() == 1 ? one : batch);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    bind_dead_letter(*q, static_cast<int>(i) * dead_letter_parameters + 1,
+                     first_id + static_cast<dead_letter_id>(i), dlq_id, rows[i]);
+  }
+  q->run();
+  const auto inserted = ctx.db.changes();
+  if (inserted > 0) {
+    ctx.inserted(id_table::dead_letters, first_id + static_cast<dead_letter_id>(rows.size()) - 1);
+    ctx.count_dead_letters(dlq_id, inserted, 0);
+  }
+  return inserted;
+}
+
+/// Inserts `rows` in order; returns (id, true) per stored entry, and (the stored entry's
+/// id, false) for one whose (origin, original_id) is stored already. A run of
+/// dead_letter_batch entries into one DLQ without an origin (added by hand: nothing to
+/// conflict with) is inserted by one statement.
+inline std::vector<std::pair<dead_letter_id, bool>> insert_dead_letters(
+    write_context& ctx, std::span<const storage::new_dead_letter> rows) {
+  std::vector<std::pair<dead_letter_id, bool>> out;
+  out.reserve(rows.size());
+  while (out.size() < rows.size()) {
+    const auto rest = rows.subspan(out.size());
+    const auto plain = [&](const storage::new_dead_letter& r) {
+      return !r.origin && r.dlq == rest.front().dlq;
+    };
+    const auto n = rest.size() >= dead_letter_batch &&
+                           std::all_of(rest.begin(), rest.begin() + dead_letter_batch, plain)
+                       ? dead_letter_batch
+                       : std::size_t{1};
+    const auto& row = rest.front();
+    const auto dlq_id = ctx.id_of(name_kind::dead_letter_queue, row.dlq);
+    const auto first = ctx.next_id(id_table::dead_letters, n);
+    // Only a single row can be skipped: the rows of a batch have no origin.
+    if (insert_dead_letter_rows(ctx, first, dlq_id, rest.first(n)) == 0) {
+      const auto existing = row.origin && row.original_id
+                                ? find_dead_letter(ctx.db, *row.origin, *row.original_id)
+                                : std::nullopt;
+      out.emplace_back(existing.value_or(0), false);
+      continue;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      out.emplace_back(first + static_cast<dead_letter_id>(i), true);
+    }
+  }
+  return out;
 }
 
 /// Same-file move: copies the claimed job (only while the lease matches) into the DLQ

@@ -77,26 +77,20 @@ inline void bind_job(statement& q, int first, job_id id, std::int64_t queue_id,
   q.bind_all_from(first + 13, job.payload, job.timeout_ms);
 }
 
-/// Inserts `job` as row `id` of queue `queue_id`.
-inline void insert_job(connection& c, job_id id, std::int64_t queue_id,
-                       const storage::new_job& job) {
-  auto q = c.query("INSERT INTO durable_jobs " DURABLE_DETAIL_JOB_COLUMNS
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
-  bind_job(*q, 1, id, queue_id, job);
-  q->run();
-}
-
 /// Jobs per multi-row INSERT of push_jobs: SQLite's work per statement is paid once for
 /// them (about a third of a 64-byte push in a batch).
 inline constexpr std::size_t insert_batch = 32;
 
-/// Inserts `jobs` (insert_batch of them) as rows `first_id`, `first_id` + 1, ... of queue
-/// `queue_id` in one statement.
+/// Inserts `jobs` (one, or insert_batch of them) as rows `first_id`, `first_id` + 1, ... of
+/// queue `queue_id` in one statement.
 inline void insert_jobs(connection& c, job_id first_id, std::int64_t queue_id,
                         std::span<const storage::new_job> jobs) {
-  static const std::string sql = "INSERT INTO durable_jobs " DURABLE_DETAIL_JOB_COLUMNS " VALUES " +
-                                 value_rows(insert_batch, job_parameters);
-  auto q = c.query(sql);
+  static const std::string one = "INSERT INTO durable_jobs " DURABLE_DETAIL_JOB_COLUMNS " VALUES " +
+                                 value_rows(1, job_parameters);
+  static const std::string batch = "INSERT INTO durable_jobs " DURABLE_DETAIL_JOB_COLUMNS
+                                   " VALUES " +
+                                   value_rows(insert_batch, job_parameters);
+  auto q = c.query(jobs.size() == 1 ? one : batch);
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     bind_job(*q, static_cast<int>(i) * job_parameters + 1, first_id + static_cast<job_id>(i),
              queue_id, jobs[i]);
@@ -118,7 +112,7 @@ inline storage::pushed push_job(write_context& ctx, const storage::new_job& job)
   const auto row = ctx.queue(queue_id);
   if (row.hard_limit && row.jobs >= *row.hard_limit) return {0, storage::push_status::full};
   const auto id = ctx.next_id(id_table::jobs);
-  insert_job(ctx.db, id, queue_id, job);
+  insert_jobs(ctx.db, id, queue_id, {&job, 1});
   ctx.inserted(id_table::jobs, id);
   ctx.count_jobs(queue_id, 1);
   return {id, storage::push_status::created};
