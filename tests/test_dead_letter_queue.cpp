@@ -369,6 +369,16 @@ TEST_CASE("a window includes both bounds, and from > to is an error") {
   } catch (const durable::invalid_argument_error& e) {
     CHECK(e.argument() == "filter");
     CHECK(std::string{e.what()}.find("from <= to") != std::string::npos);
+    // Both bounds as they were given, so the message never reads "from X is after to X".
+    CHECK(std::string{e.what()}.find("from 2026-01-01T00:00:00.001Z is after to "
+                                     "2026-01-01T00:00:00.000Z") != std::string::npos);
+  }
+  try {
+    static_cast<void>(dlq.count({.from = t0 + 2us, .to = t0 + 1us}));
+    FAIL("from > to within one millisecond must throw");
+  } catch (const durable::invalid_argument_error& e) {
+    CHECK(std::string{e.what()}.find("from 2026-01-01T00:00:00.000002000Z is after to "
+                                     "2026-01-01T00:00:00.000001000Z") != std::string::npos);
   }
   const durable::dead_letter_filter backwards{.from = t0 + 1s, .to = t0};
   CHECK_THROWS_AS(static_cast<void>(dlq.count(backwards)), durable::invalid_argument_error);
@@ -376,6 +386,33 @@ TEST_CASE("a window includes both bounds, and from > to is an error") {
   CHECK_THROWS_AS(dlq.redrive(backwards), durable::invalid_argument_error);
   CHECK_THROWS_AS(static_cast<void>(dlq.query({}, {.limit = 0})), durable::invalid_argument_error);
   CHECK(dlq.size() == 5);
+}
+
+TEST_CASE("a window bounded by the earliest and latest time points selects every entry") {
+  temp_dir dir;
+  durable::manual_clock clock;
+  DeadLetterQueue<email> dlq{dir.db("d.db"), "dlq", quiet_dlq(&clock)};
+  static_cast<void>(dlq.add({1, ""}, {"t", "m", ""}, 1));
+  clock.set(durable::min_time);
+  static_cast<void>(dlq.add({2, ""}, {"t", "m", ""}, 1));
+  clock.set(durable::max_time);
+  static_cast<void>(dlq.add({3, ""}, {"t", "m", ""}, 1));
+  const auto earliest = durable::time_point::min();
+  const auto latest = durable::time_point::max();
+  CHECK(dlq.count({.from = earliest}) == 3);
+  CHECK(dlq.count({.from = earliest, .to = latest}) == 3);
+  CHECK(dlq.count({.to = latest}) == 3);
+  CHECK(dlq.count({.from = durable::min_time, .to = durable::min_time}) == 1);
+  CHECK(dlq.query({.from = earliest}).entries.size() == 3);
+  try {
+    static_cast<void>(dlq.count({.from = latest, .to = earliest}));
+    FAIL("from > to must throw");
+  } catch (const durable::invalid_argument_error& e) {
+    CHECK(std::string{e.what()}.find("from 2262-04-11T23:47:16.854775807Z is after to "
+                                     "1677-09-21T00:12:43.145224192Z") != std::string::npos);
+  }
+  CHECK(dlq.purge({.from = earliest, .to = latest}) == 3);
+  CHECK(dlq.size() == 0);
 }
 
 TEST_CASE("ordering and keyset pagination hold across equal failed_at values") {

@@ -14,20 +14,33 @@
 
 namespace durable::inline v0::detail {
 
-/// `t` as ISO 8601 UTC with `digits` (0, 3, 6 or 9) fractional digits of seconds.
+/// `t` as ISO 8601 UTC with `digits` (0, 3, 6 or 9) fractional digits of seconds. Every
+/// value of `t` works, down to the earliest nanosecond count: the split into days, seconds
+/// and nanoseconds is done on the count, so nothing overflows.
 [[nodiscard]] inline std::string iso8601_utc(std::chrono::sys_time<std::chrono::nanoseconds> t,
                                              int digits = 3) {
   using namespace std::chrono;
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const auto in_day = t - day;
-  const auto secs = duration_cast<seconds>(in_day).count();
+  constexpr std::int64_t ns_per_s = 1'000'000'000;
+  constexpr std::int64_t s_per_day = 86'400;
+  const std::int64_t ns = t.time_since_epoch().count();
+  std::int64_t secs = ns / ns_per_s;  // floored below; neither step can overflow
+  std::int64_t fraction = ns % ns_per_s;
+  if (fraction < 0) {
+    fraction += ns_per_s;
+    --secs;
+  }
+  std::int64_t day = secs / s_per_day;
+  std::int64_t in_day = secs % s_per_day;
+  if (in_day < 0) {
+    in_day += s_per_day;
+    --day;
+  }
+  const year_month_day ymd{sys_days{days{day}}};
   std::string out =
       fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), secs / 3600,
-                  secs / 60 % 60, secs % 60);
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  in_day / 3600, in_day / 60 % 60, in_day % 60);
   if (digits > 0) {
-    auto fraction = (in_day - seconds{secs}).count();  // nanoseconds
     for (int d = 9; d > digits; --d) fraction /= 10;
     out += fmt::format(".{:0{}}", fraction, digits);
   }

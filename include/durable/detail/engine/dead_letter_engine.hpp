@@ -25,6 +25,7 @@
 #include "durable/dead_letter.hpp"
 #include "durable/detail/engine/job_types.hpp"
 #include "durable/detail/engine/queue_engine.hpp"
+#include "durable/detail/iso_time.hpp"
 #include "durable/detail/names.hpp"
 #include "durable/exceptions.hpp"
 #include "durable/job.hpp"
@@ -308,6 +309,15 @@ class dead_letter_engine {
         found_fingerprint};
   }
 
+  /// A window bound as ISO 8601 UTC text for an error message: with milliseconds, or with
+  /// nanoseconds when it falls inside a millisecond, so two different bounds never read
+  /// the same.
+  static std::string window_bound(time_point t) {
+    const bool whole_ms =
+        t.time_since_epoch() % std::chrono::milliseconds{1} == time_point::duration{0};
+    return iso8601_utc(t, whole_ms ? 3 : 9);
+  }
+
   /// `filter` checked and turned into bound values. Both window bounds are inclusive at
   /// millisecond precision, the precision failed_at is stored with: a bound inside a
   /// millisecond includes the entries of that millisecond.
@@ -317,13 +327,17 @@ class dead_letter_engine {
       throw invalid_argument_error(
           "filter",
           fmt::format("durable: invalid argument: dead_letter_filter window is empty: from "
-                      "{:%FT%T}Z is after to {:%FT%T}Z; give from <= to (both are inclusive)",
-                      std::chrono::floor<milliseconds>(*filter.from),
-                      std::chrono::floor<milliseconds>(*filter.to)));
+                      "{} is after to {}; give from <= to (both are inclusive)",
+                      window_bound(*filter.from), window_bound(*filter.to)));
     }
     prepared_filter f;
-    if (filter.from) f.from_ms = to_unix_ms(std::chrono::floor<milliseconds>(*filter.from));
-    if (filter.to) f.to_ms = to_unix_ms(std::chrono::floor<milliseconds>(*filter.to));
+    // Floored as durations: a time_point<milliseconds> floored from a time near
+    // time_point::min() does not fit back into a time_point (nanoseconds).
+    const auto ms_of = [](time_point t) {
+      return std::chrono::floor<milliseconds>(t.time_since_epoch()).count();
+    };
+    if (filter.from) f.from_ms = ms_of(*filter.from);
+    if (filter.to) f.to_ms = ms_of(*filter.to);
     f.types = filter.error_types;
     for (const auto& type : f.types) check_error_type("dead_letter_filter::error_types", type);
     std::sort(f.types.begin(), f.types.end());
