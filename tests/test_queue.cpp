@@ -662,6 +662,16 @@ TEST_CASE("the soft limit warns once per crossing, the hard limit refuses") {
   }
   CHECK_THROWS_AS(h.push_many(std::vector<email>{{5, ""}}), durable::queue_full_error);
   CHECK(h.size() == 3);
+  drain(h);
+  h.push({1, ""});
+  try {  // 1 of 3 held: the message must not say the queue is at its limit
+    h.push_many(std::vector<email>{{2, ""}, {3, ""}, {4, ""}});
+    FAIL("a push_many past the hard limit must throw");
+  } catch (const durable::queue_full_error& e) {
+    CHECK(std::string{e.what()}.find("has no room for this push under its hard limit of 3 jobs; "
+                                     "nothing was pushed") != std::string::npos);
+  }
+  CHECK(h.size() == 1);
 }
 
 TEST_CASE("the hard limit is stored with the queue: every object and process on it honours it") {

@@ -342,8 +342,9 @@ class queue_engine {
   [[nodiscard]] queue_full_error full() const {
     const auto limit = storage().queue_configuration(name_).hard_limit.value_or(0);
     return {
-        fmt::format("durable: queue full: queue \"{}\" in \"{}\" holds its hard limit of {} jobs; "
-                    "nothing was pushed; consume jobs or raise queue_options::hard_limit",
+        fmt::format("durable: queue full: queue \"{}\" in \"{}\" has no room for this push "
+                    "under its hard limit of {} jobs; nothing was pushed; consume jobs or raise "
+                    "queue_options::hard_limit",
                     name_, target(), limit),
         name_, limit};
   }
