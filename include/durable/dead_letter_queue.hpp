@@ -240,7 +240,8 @@ class DeadLetterQueue {
 
   /// As above, into `target` (in this database or another). Across databases the order
   /// is: enqueue, then mark redriven; a crash between the two commits can enqueue the job
-  /// once more on the next redrive (never lose it).
+  /// once more on the next redrive (never lose it), and so can a second redrive of the
+  /// entry running at the same time: across databases, run one redrive at a time.
   template <std::integral Id>
   redriven_entry redrive(Id id, queue_type& target, const redrive_options& options = {}) {
     return single(id, detail::redrive_target{&target.engine(), options, {}});
