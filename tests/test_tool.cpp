@@ -527,7 +527,12 @@ TEST_CASE("bad input: one line on stderr, exit status 1 or 2, nothing created or
   const auto notes = dir.file("notes.txt");
   { std::ofstream{notes} << "not a database\n"; }
   const std::vector<bad_case> cases{
-      {{"stats", missing}, 1, "does not exist"},
+      // the whole advice: nothing about a file that "can be created" (a read-only open)
+      {{"stats", missing},
+       1,
+       "does not exist (a read-only open never creates a file); check the path\n"},
+      {{"stats", dir.path().string()}, 1, "it is a directory; give the path of a database file\n"},
+      {{"stats", ""}, 1, "the path is empty; give the path of a database file\n"},
       {{"dlq", "list", missing}, 1, "does not exist"},
       {{"queue", "pause", missing, "emails"}, 1, "does not exist"},
       {{"stats", notes}, 1, "not a SQLite database"},
