@@ -230,6 +230,18 @@ TEST_CASE("queues, jobs and job show what is in a queue, payloads without the C+
         "7  claimed  9  -  0/5  <time>  <time>  22\n"
         "5  pending  2  -  0/5  <time>  <time>  37\n"
         "6  scheduled  0  -  0/5  <time>  <time>  23\n");
+  // A table cut by --limit says so (the queue holds 3 jobs); one that is whole does not.
+  r = durable_tool(dir, {"jobs", db, "emails", "--limit", "2", "--utc"});
+  CHECK(r.status == 0);
+  CHECK(normalised(r.out, false, true) ==
+        "ID  STATE  PRIORITY  KEY  ATTEMPTS  RUN AT  ENQUEUED  BYTES\n"
+        "7  claimed  9  -  0/5  <time>  <time>  22\n"
+        "5  pending  2  -  0/5  <time>  <time>  37\n"
+        "more jobs: only the first 2 are shown; raise --limit\n");
+  r = durable_tool(dir, {"jobs", db, "emails", "--limit", "3"});
+  CHECK(r.out.find("more jobs") == std::string::npos);
+  r = durable_tool(dir, {"jobs", db, "emails", "--limit", "2", "--json"});
+  CHECK(json_lines(r.out).size() == 2);
   r = durable_tool(dir, {"jobs", db, "emails", "--state", "pending", "--json"});
   CHECK(r.status == 0);
   auto lines = json_lines(r.out);

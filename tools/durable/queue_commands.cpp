@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 
 #include <durable/detail/names.hpp>
@@ -216,7 +218,13 @@ int jobs(const context& ctx, const std::string& queue, const std::optional<std::
            {"RUN AT"},
            {"ENQUEUED"},
            {"BYTES", align::right}}};
-  for (const auto& job : storage.list_jobs(queue, selected, ctx.now_ms, limit)) {
+  // One row more than asked says whether the table is the whole selection.
+  auto rows =
+      storage.list_jobs(queue, selected, ctx.now_ms,
+                        limit < std::numeric_limits<std::int64_t>::max() ? limit + 1 : limit);
+  const bool more = std::cmp_greater(rows.size(), limit);
+  if (more) rows.pop_back();
+  for (const auto& job : rows) {
     if (ctx.json) {
       context::emit({{"id", job.id},
                      {"queue", job.queue},
@@ -235,7 +243,10 @@ int jobs(const context& ctx, const std::string& queue, const std::optional<std::
            ctx.time(job.run_at_ms), ctx.time(job.enqueued_at_ms),
            std::to_string(job.payload_size)});
   }
-  if (!ctx.json) print_or_none(t, "no jobs");
+  if (!ctx.json) {
+    print_or_none(t, "no jobs");
+    if (more) fmt::print("more jobs: only the first {} are shown; raise --limit\n", limit);
+  }
   return 0;
 }
 
