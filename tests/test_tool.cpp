@@ -593,6 +593,23 @@ TEST_CASE("bad input: one line on stderr, exit status 1 or 2, nothing created or
   CHECK(read_file(notes) == "not a database\n");
   CHECK(state_of(dir, db) == before);
 
+  // A write lock held by another program past the busy timeout: advice an operator can
+  // follow (not the C++ open_options), nothing changed.
+  {
+    durable::detail::sqlite::connection holder{db, {}};
+    holder.run("BEGIN IMMEDIATE");
+    const auto r = durable_tool(dir, {"queue", "pause", db, "emails"});
+    holder.run("ROLLBACK");
+    CHECK(r.status == 1);
+    CHECK(one_line(r));
+    CHECK(r.err.find("database is locked") != std::string::npos);
+    CHECK(r.err.find("another program held the database's write lock for more than 5000 ms; "
+                     "nothing was changed; retry when it is done\n") != std::string::npos);
+    CHECK(r.err.find("open_options") == std::string::npos);
+  }
+  auto paused = durable_tool(dir, {"--json", "queues", db});
+  CHECK(paused.out.find("\"paused\":true") == std::string::npos);
+
   // A newer schema is refused; an older one is refused by reading commands (a read-only
   // open does not migrate) and by writing ones, with the file unchanged, until `migrate`.
   {

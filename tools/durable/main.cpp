@@ -18,6 +18,7 @@
 
 #include <durable/clock.hpp>
 #include <durable/exceptions.hpp>
+#include <durable/open_options.hpp>
 
 #include "commands.hpp"
 #include "errors.hpp"
@@ -269,6 +270,15 @@ int run_main(int argc, char** argv) {
   } catch (const durable::invalid_argument_error& e) {
     print_error(e.what());
     return 2;
+  } catch (const durable::busy_error& e) {
+    // The library's advice names open_options::busy_timeout, which an operator cannot set.
+    std::string what = e.what();
+    what = what.substr(0, what.find("; another connection held"));
+    print_error(
+        fmt::format("{}; another program held the database's write lock for more than "
+                    "{} ms; nothing was changed; retry when it is done",
+                    what, durable::open_options{}.busy_timeout.count()));
+    return 1;
   } catch (const std::exception& e) {
     const std::string what = e.what();
     print_error(what.starts_with("durable: ") ? what : "durable: error: " + what);
