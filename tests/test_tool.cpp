@@ -654,6 +654,24 @@ TEST_CASE("bad input: one line on stderr, exit status 1 or 2, nothing created or
   CHECK(r.out.find("emails") != std::string::npos);
 }
 
+#ifdef DURABLE_TOOL_WITH_POSTGRES
+// Needs no server (none listens there): runs under either backend.
+TEST_CASE("a PostgreSQL server that cannot be reached: one line an operator can act on") {
+  temp_dir dir;
+  const auto target = "host=" + dir.file("no-server") + " dbname=jobs password=s3cret";
+  const auto r = durable_tool(dir, {"stats", target});
+  CHECK(r.status == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err.starts_with("durable: postgres: connecting failed on \"host="));
+  CHECK(
+      r.err.ends_with("nothing was changed; check that the server runs and accepts this "
+                      "connection, then run the command again\n"));
+  CHECK(r.err.find("password=***") != std::string::npos);
+  CHECK(r.err.find("s3cret") == std::string::npos);
+  CHECK(r.err.find("next call") == std::string::npos);
+}
+#endif
+
 TEST_CASE("stored text cannot drive the terminal: control characters are shown escaped") {
   temp_dir dir;
   const auto db = dir.db("ops.db");

@@ -13,7 +13,9 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <durable/clock.hpp>
@@ -278,6 +280,24 @@ int run_main(int argc, char** argv) {
         fmt::format("{}; another program held the database's write lock for more than "
                     "{} ms; nothing was changed; retry when it is done",
                     what, durable::open_options{}.busy_timeout.count()));
+    return 1;
+  } catch (const durable::connection_error& e) {
+    // The library's advice speaks of its next call; the operator's next call is a command.
+    std::string what = e.what();
+    for (const auto& [library, operator_words] :
+         {std::pair<std::string_view, std::string_view>{
+              "; the next call reconnects (check that the server runs and accepts this "
+              "connection)",
+              "; check that the server runs and accepts this connection, then run the command "
+              "again"},
+          {"the call may have taken effect; the next call reconnects",
+           "the command may have taken effect; look (e.g. `durable stats`) before running it "
+           "again"}}) {
+      if (const auto at = what.find(library); at != std::string::npos) {
+        what.replace(at, library.size(), operator_words);
+      }
+    }
+    print_error(what);
     return 1;
   } catch (const std::exception& e) {
     const std::string what = e.what();
