@@ -603,7 +603,7 @@ TEST_CASE("bad input: one line on stderr, exit status 1 or 2, nothing created or
     CHECK(r.status == 1);
     CHECK(one_line(r));
     CHECK(r.err.find("database is locked") != std::string::npos);
-    CHECK(r.err.find("another program held the database's write lock for more than 5000 ms; "
+    CHECK(r.err.find("another program held a lock this command needs for more than 5000 ms; "
                      "nothing was changed; retry when it is done\n") != std::string::npos);
     CHECK(r.err.find("open_options") == std::string::npos);
   }

@@ -121,6 +121,17 @@ std::string usage_message(const CLI::App& app, const CLI::ParseError& e) {
   return fmt::format("durable: usage: {}; {}", e.what(), hint);
 }
 
+/// `what`, a lock wait past the busy timeout, with the library's advice (from
+/// `advice_start` on: it names open_options::busy_timeout, which the tool has no option
+/// for) replaced by what an operator can do.
+std::string locked(std::string what, std::string_view advice_start) {
+  what = what.substr(0, what.find(advice_start));
+  return fmt::format(
+      "{}; another program held a lock this command needs for more than {} ms; nothing was "
+      "changed; retry when it is done",
+      what, durable::open_options{}.busy_timeout.count());
+}
+
 }  // namespace
 
 int run_main(int argc, char** argv) {
@@ -273,13 +284,11 @@ int run_main(int argc, char** argv) {
     print_error(e.what());
     return 2;
   } catch (const durable::busy_error& e) {
-    // The library's advice names open_options::busy_timeout, which an operator cannot set.
-    std::string what = e.what();
-    what = what.substr(0, what.find("; another connection held"));
-    print_error(
-        fmt::format("{}; another program held the database's write lock for more than "
-                    "{} ms; nothing was changed; retry when it is done",
-                    what, durable::open_options{}.busy_timeout.count()));
+    print_error(locked(e.what(), "; another connection held"));
+    return 1;
+  } catch (const durable::postgres_error& e) {
+    print_error(e.sqlstate() == "55P03" ? locked(e.what(), "; another transaction held")
+                                        : std::string{e.what()});
     return 1;
   } catch (const durable::connection_error& e) {
     // The library's advice speaks of its next call; the operator's next call is a command.
