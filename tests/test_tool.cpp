@@ -672,6 +672,48 @@ TEST_CASE("a PostgreSQL server that cannot be reached: one line an operator can 
 }
 #endif
 
+TEST_CASE(
+    "hints name the database as one shell word without its password, and a "
+    "dead-lettered job's entry") {
+  temp_dir dir;
+  std::string target;
+  std::string shown;  // the database as a hint's command must show it
+  if (durable_test::on_sqlite()) {
+    target = dir.file("it's here.db");
+    shown = "'";
+    for (const char c : target) shown += c == '\'' ? std::string{"'\\''"} : std::string(1, c);
+    shown += "'";
+  } else {  // the test server trusts every connection: the password is only carried
+    target = dir.db("hints");
+    const bool uri = target.starts_with("postgresql://") || target.starts_with("postgres://");
+    target +=
+        uri ? (target.find('?') == std::string::npos ? "?password=s3cret" : "&password=s3cret")
+            : " password=s3cret";
+  }
+  make_fixture(target);
+  struct hint_case {
+    std::vector<std::string> args;
+    std::string hint;
+  };
+  for (const auto& c : std::vector<hint_case>{
+           {{"job", target, "1"},
+            "it was dead-lettered as entry 1 of emails.dead; `durable dlq show "},
+           {{"jobs", target, "nosuch"}, "`durable queues "},
+           {{"dlq", "show", target, "99"}, "`durable dlq list "},
+           {{"queue", "pause", target, "nosuch"}, "`durable queues "}}) {
+    CAPTURE(c.args);
+    const auto r = durable_tool(dir, c.args);
+    CHECK(r.status == 1);
+    CHECK(r.err.find(c.hint) != std::string::npos);
+    if (durable_test::on_sqlite()) {
+      CHECK(r.err.find(c.hint + shown) != std::string::npos);
+    } else {
+      CHECK(r.err.find("password=***") != std::string::npos);
+      CHECK(r.err.find("s3cret") == std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("stored text cannot drive the terminal: control characters are shown escaped") {
   temp_dir dir;
   const auto db = dir.db("ops.db");

@@ -55,7 +55,7 @@ void require_queue(durable::storage::backend& storage, const context& ctx,
   throw failure(fmt::format(
       "durable: unknown queue \"{}\" in \"{}\": it has no jobs and no settings; `durable queues "
       "{}` lists the queues",
-      queue, storage.target(), ctx.target));
+      queue, storage.target(), shell_word(printable(storage.target()))));
 }
 
 json optional_json(const std::optional<std::int64_t>& n) { return n ? json(*n) : json(); }
@@ -255,10 +255,17 @@ int show_job(const context& ctx, std::int64_t id) {
   auto& storage = db.storage();
   const auto job = storage.find_job(id);
   if (!job) {
+    if (const auto entry = storage.locate_dead_letter(storage.database_id(), id)) {
+      throw failure(fmt::format(
+          "durable: job {} is in no queue of \"{}\": it was dead-lettered as entry {} of {}; "
+          "`durable dlq show {} {}` shows it (and whether it was redriven since)",
+          id, storage.target(), entry->id, entry->dlq, shell_word(printable(storage.target())),
+          entry->id));
+    }
     throw failure(
         fmt::format("durable: no job {} in \"{}\" (finished, cancelled, dead-lettered "
-                    "or never there); `durable jobs {} QUEUE` lists jobs",
-                    id, storage.target(), ctx.target));
+                    "into another database, or never there); `durable jobs {} QUEUE` lists jobs",
+                    id, storage.target(), shell_word(printable(storage.target()))));
   }
   const auto payload =
       render_payload(storage, ctx.render, job->codec, job->fingerprint, job->payload);
@@ -332,7 +339,7 @@ int set_paused(const context& ctx, const std::string& queue, bool paused) {
     throw failure(fmt::format(
         "durable: unknown queue \"{}\" in \"{}\": it has no jobs and no settings; nothing was "
         "changed; `durable queues {}` lists the queues",
-        queue, db.storage().target(), ctx.target));
+        queue, db.storage().target(), shell_word(printable(db.storage().target()))));
   }
   if (ctx.json) {
     context::emit({{"queue", queue}, {"paused", paused}});
