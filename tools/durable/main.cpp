@@ -105,11 +105,11 @@ std::string usage_message(const CLI::App& app, const CLI::ParseError& e) {
   }
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) path += " " + (*it)->get_name();
   const auto hint = fmt::format("see {} --help", path);
-  const auto subcommands = command->get_subcommands({});
   if (e.get_name() == "RequiredError" && command->get_require_subcommand_min() > 0 &&
       command->get_subcommands().empty()) {
     std::string names;
-    for (const auto* sub : subcommands) names += (names.empty() ? "" : ", ") + sub->get_name();
+    for (const auto* sub : command->get_subcommands({}))
+      names += (names.empty() ? "" : ", ") + sub->get_name();
     const auto remaining = app.remaining();
     if (!remaining.empty()) {
       return fmt::format(
