@@ -230,6 +230,18 @@ TEST_CASE("queues, jobs and job show what is in a queue, payloads without the C+
         "7  claimed  9  -  0/5  <time>  <time>  22\n"
         "5  pending  2  -  0/5  <time>  <time>  37\n"
         "6  scheduled  0  -  0/5  <time>  <time>  23\n");
+  // A table cut by --limit says so (the queue holds 3 jobs); one that is whole does not.
+  r = durable_tool(dir, {"jobs", db, "emails", "--limit", "2", "--utc"});
+  CHECK(r.status == 0);
+  CHECK(normalised(r.out, false, true) ==
+        "ID  STATE  PRIORITY  KEY  ATTEMPTS  RUN AT  ENQUEUED  BYTES\n"
+        "7  claimed  9  -  0/5  <time>  <time>  22\n"
+        "5  pending  2  -  0/5  <time>  <time>  37\n"
+        "more jobs: only the first 2 are shown; raise --limit\n");
+  r = durable_tool(dir, {"jobs", db, "emails", "--limit", "3"});
+  CHECK(r.out.find("more jobs") == std::string::npos);
+  r = durable_tool(dir, {"jobs", db, "emails", "--limit", "2", "--json"});
+  CHECK(json_lines(r.out).size() == 2);
   r = durable_tool(dir, {"jobs", db, "emails", "--state", "pending", "--json"});
   CHECK(r.status == 0);
   auto lines = json_lines(r.out);
@@ -527,7 +539,12 @@ TEST_CASE("bad input: one line on stderr, exit status 1 or 2, nothing created or
   const auto notes = dir.file("notes.txt");
   { std::ofstream{notes} << "not a database\n"; }
   const std::vector<bad_case> cases{
-      {{"stats", missing}, 1, "does not exist"},
+      // the whole advice: nothing about a file that "can be created" (a read-only open)
+      {{"stats", missing},
+       1,
+       "does not exist (a read-only open never creates a file); check the path\n"},
+      {{"stats", dir.path().string()}, 1, "it is a directory; give the path of a database file\n"},
+      {{"stats", ""}, 1, "the path is empty; give the path of a database file\n"},
       {{"dlq", "list", missing}, 1, "does not exist"},
       {{"queue", "pause", missing, "emails"}, 1, "does not exist"},
       {{"stats", notes}, 1, "not a SQLite database"},
@@ -547,8 +564,20 @@ TEST_CASE("bad input: one line on stderr, exit status 1 or 2, nothing created or
       {{"dlq", "count", db, "--by", "week"}, 2, "is not type, hour or day"},
       {{"jobs", db, "emails", "--state", "done"}, 2, "is not pending, scheduled or claimed"},
       {{"job", db, "12x"}, 2, "durable: usage:"},
-      {{"frobnicate", db}, 2, "durable: usage:"},
-      {{"stats"}, 2, "durable: usage:"},
+      {{"frobnicate", db},
+       2,
+       "unknown command \"frobnicate\" after \"durable\"; the commands are: stats,"},
+      {{"dlq", "lst", db},
+       2,
+       "unknown command \"lst\" after \"durable dlq\"; the commands are: list,"},
+      {{"dlq"}, 2, "\"durable dlq\" needs a command: list, show, count, redrive, purge"},
+      {{"queue", "stop", db, "emails"},
+       2,
+       "the commands are: pause, resume; see durable queue --help"},
+      {{"stats"}, 2, "DB is required; see durable stats --help"},
+      {{"job", db, "99999999999999999999"}, 2, "99999999999999999999 does not fit in a 64-bit"},
+      {{"dlq", "show", db, "-99999999999999999999"}, 2, "does not fit in a 64-bit integer"},
+      {{"dlq", "list", db, "--limit", "99999999999999999999"}, 2, "does not fit in a 64-bit"},
       {{"dlq", "redrive", db, "--to", "nosuch"}, 1, "unknown queue \"nosuch\""},
       {{"job", db, "5", "--render", "novalue"}, 2, "is not CODEC=COMMAND"},
   };
@@ -563,6 +592,23 @@ TEST_CASE("bad input: one line on stderr, exit status 1 or 2, nothing created or
   CHECK_FALSE(std::filesystem::exists(missing));
   CHECK(read_file(notes) == "not a database\n");
   CHECK(state_of(dir, db) == before);
+
+  // A write lock held by another program past the busy timeout: advice an operator can
+  // follow (not the C++ open_options), nothing changed.
+  {
+    durable::detail::sqlite::connection holder{db, {}};
+    holder.run("BEGIN IMMEDIATE");
+    const auto r = durable_tool(dir, {"queue", "pause", db, "emails"});
+    holder.run("ROLLBACK");
+    CHECK(r.status == 1);
+    CHECK(one_line(r));
+    CHECK(r.err.find("database is locked") != std::string::npos);
+    CHECK(r.err.find("another program held a lock this command needs for more than 5000 ms; "
+                     "nothing was changed; retry when it is done\n") != std::string::npos);
+    CHECK(r.err.find("open_options") == std::string::npos);
+  }
+  auto paused = durable_tool(dir, {"--json", "queues", db});
+  CHECK(paused.out.find("\"paused\":true") == std::string::npos);
 
   // A newer schema is refused; an older one is refused by reading commands (a read-only
   // open does not migrate) and by writing ones, with the file unchanged, until `migrate`.
@@ -606,6 +652,66 @@ TEST_CASE("bad input: one line on stderr, exit status 1 or 2, nothing created or
   r = durable_tool(dir, {"stats", old});
   CHECK(r.status == 0);
   CHECK(r.out.find("emails") != std::string::npos);
+}
+
+#ifdef DURABLE_TOOL_WITH_POSTGRES
+// Needs no server (none listens there): runs under either backend.
+TEST_CASE("a PostgreSQL server that cannot be reached: one line an operator can act on") {
+  temp_dir dir;
+  const auto target = "host=" + dir.file("no-server") + " dbname=jobs password=s3cret";
+  const auto r = durable_tool(dir, {"stats", target});
+  CHECK(r.status == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err.starts_with("durable: postgres: connecting failed on \"host="));
+  CHECK(
+      r.err.ends_with("nothing was changed; check that the server runs and accepts this "
+                      "connection, then run the command again\n"));
+  CHECK(r.err.find("password=***") != std::string::npos);
+  CHECK(r.err.find("s3cret") == std::string::npos);
+  CHECK(r.err.find("next call") == std::string::npos);
+}
+#endif
+
+TEST_CASE(
+    "hints name the database as one shell word without its password, and a "
+    "dead-lettered job's entry") {
+  temp_dir dir;
+  std::string target;
+  std::string shown;  // the database as a hint's command must show it
+  if (durable_test::on_sqlite()) {
+    target = dir.file("it's here.db");
+    shown = "'";
+    for (const char c : target) shown += c == '\'' ? std::string{"'\\''"} : std::string(1, c);
+    shown += "'";
+  } else {  // the test server trusts every connection: the password is only carried
+    target = dir.db("hints");
+    const bool uri = target.starts_with("postgresql://") || target.starts_with("postgres://");
+    target +=
+        uri ? (target.find('?') == std::string::npos ? "?password=s3cret" : "&password=s3cret")
+            : " password=s3cret";
+  }
+  make_fixture(target);
+  struct hint_case {
+    std::vector<std::string> args;
+    std::string hint;
+  };
+  for (const auto& c : std::vector<hint_case>{
+           {{"job", target, "1"},
+            "it was dead-lettered as entry 1 of emails.dead; `durable dlq show "},
+           {{"jobs", target, "nosuch"}, "`durable queues "},
+           {{"dlq", "show", target, "99"}, "`durable dlq list "},
+           {{"queue", "pause", target, "nosuch"}, "`durable queues "}}) {
+    CAPTURE(c.args);
+    const auto r = durable_tool(dir, c.args);
+    CHECK(r.status == 1);
+    CHECK(r.err.find(c.hint) != std::string::npos);
+    if (durable_test::on_sqlite()) {
+      CHECK(r.err.find(c.hint + shown) != std::string::npos);
+    } else {
+      CHECK(r.err.find("password=***") != std::string::npos);
+      CHECK(r.err.find("s3cret") == std::string::npos);
+    }
+  }
 }
 
 TEST_CASE("stored text cannot drive the terminal: control characters are shown escaped") {

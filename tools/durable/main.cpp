@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -12,10 +13,14 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include <durable/clock.hpp>
 #include <durable/exceptions.hpp>
+#include <durable/open_options.hpp>
 
 #include "commands.hpp"
 #include "errors.hpp"
@@ -41,6 +46,20 @@ CLI::App* command(CLI::App& parent, const std::string& name, const std::string& 
   return sub;
 }
 
+/// Refuses a number too large for 64 bits, which CLI11 2.1 would silently saturate (an id
+/// of 99999999999999999999 became "no job 9223372036854775807"); other text is left to
+/// the option's conversion.
+const CLI::Validator fits_64_bits{
+    [](std::string& text) -> std::string {
+      std::int64_t value = 0;
+      const auto* end = text.data() + text.size();
+      if (std::from_chars(text.data(), end, value).ec == std::errc::result_out_of_range) {
+        return fmt::format("{} does not fit in a 64-bit integer", text);
+      }
+      return {};
+    },
+    "", "fits_64_bits"};
+
 void add_target(CLI::App* sub, context& ctx) {
   sub->add_option("DB", ctx.target,
                   "The database: a SQLite file, or a PostgreSQL connection string")
@@ -59,6 +78,58 @@ void add_filters(CLI::App* sub, dlq_filter& f) {
                   "Entries with this job key (repeatable; 42 matches integer and string keys)")
       ->allow_extra_args(false);
   sub->add_option("--queue", f.queue, "Entries that came from this queue");
+}
+
+/// The deepest command the parse reached (`app` itself when none).
+const CLI::App* deepest_command(const CLI::App& app) {
+  const CLI::App* current = &app;
+  for (auto found = true; found;) {
+    found = false;
+    for (const auto* sub : current->get_subcommands()) {
+      current = sub;
+      found = true;
+      break;
+    }
+  }
+  return current;
+}
+
+/// The one-line message for a parse error: an unknown or missing command is named with
+/// the commands that exist; the help hint names the command the operator was typing.
+std::string usage_message(const CLI::App& app, const CLI::ParseError& e) {
+  const auto* command = deepest_command(app);
+  std::string path = "durable";
+  std::vector<const CLI::App*> chain;
+  for (const auto* c = command; c != &app && c != nullptr; c = c->get_parent()) {
+    chain.push_back(c);
+  }
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) path += " " + (*it)->get_name();
+  const auto hint = fmt::format("see {} --help", path);
+  if (e.get_name() == "RequiredError" && command->get_require_subcommand_min() > 0 &&
+      command->get_subcommands().empty()) {
+    std::string names;
+    for (const auto* sub : command->get_subcommands({}))
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    const auto remaining = app.remaining();
+    if (!remaining.empty()) {
+      return fmt::format(
+          "durable: usage: unknown command \"{}\" after \"{}\"; the commands are: {}; {}",
+          remaining.front(), path, names, hint);
+    }
+    return fmt::format("durable: usage: \"{}\" needs a command: {}; {}", path, names, hint);
+  }
+  return fmt::format("durable: usage: {}; {}", e.what(), hint);
+}
+
+/// `what`, a lock wait past the busy timeout, with the library's advice (from
+/// `advice_start` on: it names open_options::busy_timeout, which the tool has no option
+/// for) replaced by what an operator can do.
+std::string locked(std::string what, std::string_view advice_start) {
+  what = what.substr(0, what.find(advice_start));
+  return fmt::format(
+      "{}; another program held a lock this command needs for more than {} ms; nothing was "
+      "changed; retry when it is done",
+      what, durable::open_options{}.busy_timeout.count());
 }
 
 }  // namespace
@@ -98,18 +169,18 @@ int run_main(int argc, char** argv) {
   add_target(jobs, ctx);
   jobs->add_option("QUEUE", queue_name, "The queue")->required();
   jobs->add_option("--state", state, "Only jobs in this state: pending, scheduled or claimed");
-  jobs->add_option("--limit", limit, "At most this many jobs (default 50)");
+  jobs->add_option("--limit", limit, "At most this many jobs (default 50)")->check(fits_64_bits);
   jobs->callback([&] { run = [&] { return durable_cli::jobs(ctx, queue_name, state, limit); }; });
 
   std::int64_t id = 0;
   bool force = false;
   auto* job = command(app, "job", "One job: state, attempts, lease holder, history, payload");
   job->add_option("DB", ctx.target, "The database");
-  job->add_option("ID", id, "The job's id");
+  job->add_option("ID", id, "The job's id")->check(fits_64_bits);
   job->require_subcommand(0, 1);
   auto* cancel = command(*job, "cancel", "Delete a job that is not claimed (--force: even then)");
   add_target(cancel, ctx);
-  cancel->add_option("ID", id, "The job's id")->required();
+  cancel->add_option("ID", id, "The job's id")->required()->check(fits_64_bits);
   cancel->add_flag("--force", force, "Also delete a job a worker holds now");
   cancel->callback([&] { run = [&] { return durable_cli::cancel_job(ctx, id, force); }; });
   job->callback([&] {
@@ -150,13 +221,13 @@ int run_main(int argc, char** argv) {
   auto* list = command(*dlq, "list", "Entries, newest first");
   add_target(list, ctx);
   add_filters(list, filter);
-  list->add_option("--limit", limit, "At most this many entries (default 50)");
+  list->add_option("--limit", limit, "At most this many entries (default 50)")->check(fits_64_bits);
   list->add_option("--after", after, "Continue after this cursor (printed by the previous page)");
   list->callback([&] { run = [&] { return durable_cli::dlq_list(ctx, filter, limit, after); }; });
 
   auto* show = command(*dlq, "show", "One entry: error, message, context, history, payload");
   add_target(show, ctx);
-  show->add_option("ID", id, "The entry's id")->required();
+  show->add_option("ID", id, "The entry's id")->required()->check(fits_64_bits);
   show->callback([&] { run = [&] { return durable_cli::dlq_show(ctx, id); }; });
 
   auto* count = command(*dlq, "count", "How many entries, per DLQ or by type, hour or day");
@@ -199,7 +270,7 @@ int run_main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    print_error(fmt::format("durable: usage: {}; see durable --help", e.what()));
+    print_error(usage_message(app, e));
     return 2;
   }
   try {
@@ -212,6 +283,31 @@ int run_main(int argc, char** argv) {
   } catch (const durable::invalid_argument_error& e) {
     print_error(e.what());
     return 2;
+  } catch (const durable::busy_error& e) {
+    print_error(locked(e.what(), "; another connection held"));
+    return 1;
+  } catch (const durable::postgres_error& e) {
+    print_error(e.sqlstate() == "55P03" ? locked(e.what(), "; another transaction held")
+                                        : std::string{e.what()});
+    return 1;
+  } catch (const durable::connection_error& e) {
+    // The library's advice speaks of its next call; the operator's next call is a command.
+    std::string what = e.what();
+    for (const auto& [library, operator_words] :
+         {std::pair<std::string_view, std::string_view>{
+              "; the next call reconnects (check that the server runs and accepts this "
+              "connection)",
+              "; check that the server runs and accepts this connection, then run the command "
+              "again"},
+          {"the call may have taken effect; the next call reconnects",
+           "the command may have taken effect; look (e.g. `durable stats`) before running it "
+           "again"}}) {
+      if (const auto at = what.find(library); at != std::string::npos) {
+        what.replace(at, library.size(), operator_words);
+      }
+    }
+    print_error(what);
+    return 1;
   } catch (const std::exception& e) {
     const std::string what = e.what();
     print_error(what.starts_with("durable: ") ? what : "durable: error: " + what);

@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 
 #include <durable/detail/names.hpp>
@@ -53,7 +55,7 @@ void require_queue(durable::storage::backend& storage, const context& ctx,
   throw failure(fmt::format(
       "durable: unknown queue \"{}\" in \"{}\": it has no jobs and no settings; `durable queues "
       "{}` lists the queues",
-      queue, storage.target(), ctx.target));
+      queue, storage.target(), shell_word(printable(storage.target()))));
 }
 
 json optional_json(const std::optional<std::int64_t>& n) { return n ? json(*n) : json(); }
@@ -216,7 +218,13 @@ int jobs(const context& ctx, const std::string& queue, const std::optional<std::
            {"RUN AT"},
            {"ENQUEUED"},
            {"BYTES", align::right}}};
-  for (const auto& job : storage.list_jobs(queue, selected, ctx.now_ms, limit)) {
+  // One row more than asked says whether the table is the whole selection.
+  auto rows =
+      storage.list_jobs(queue, selected, ctx.now_ms,
+                        limit < std::numeric_limits<std::int64_t>::max() ? limit + 1 : limit);
+  const bool more = std::cmp_greater(rows.size(), limit);
+  if (more) rows.pop_back();
+  for (const auto& job : rows) {
     if (ctx.json) {
       context::emit({{"id", job.id},
                      {"queue", job.queue},
@@ -235,7 +243,10 @@ int jobs(const context& ctx, const std::string& queue, const std::optional<std::
            ctx.time(job.run_at_ms), ctx.time(job.enqueued_at_ms),
            std::to_string(job.payload_size)});
   }
-  if (!ctx.json) print_or_none(t, "no jobs");
+  if (!ctx.json) {
+    print_or_none(t, "no jobs");
+    if (more) fmt::print("more jobs: only the first {} are shown; raise --limit\n", limit);
+  }
   return 0;
 }
 
@@ -244,10 +255,17 @@ int show_job(const context& ctx, std::int64_t id) {
   auto& storage = db.storage();
   const auto job = storage.find_job(id);
   if (!job) {
+    if (const auto entry = storage.locate_dead_letter(storage.database_id(), id)) {
+      throw failure(fmt::format(
+          "durable: job {} is in no queue of \"{}\": it was dead-lettered as entry {} of {}; "
+          "`durable dlq show {} {}` shows it (and whether it was redriven since)",
+          id, storage.target(), entry->id, entry->dlq, shell_word(printable(storage.target())),
+          entry->id));
+    }
     throw failure(
         fmt::format("durable: no job {} in \"{}\" (finished, cancelled, dead-lettered "
-                    "or never there); `durable jobs {} QUEUE` lists jobs",
-                    id, storage.target(), ctx.target));
+                    "into another database, or never there); `durable jobs {} QUEUE` lists jobs",
+                    id, storage.target(), shell_word(printable(storage.target()))));
   }
   const auto payload =
       render_payload(storage, ctx.render, job->codec, job->fingerprint, job->payload);
@@ -321,7 +339,7 @@ int set_paused(const context& ctx, const std::string& queue, bool paused) {
     throw failure(fmt::format(
         "durable: unknown queue \"{}\" in \"{}\": it has no jobs and no settings; nothing was "
         "changed; `durable queues {}` lists the queues",
-        queue, db.storage().target(), ctx.target));
+        queue, db.storage().target(), shell_word(printable(db.storage().target()))));
   }
   if (ctx.json) {
     context::emit({{"queue", queue}, {"paused", paused}});

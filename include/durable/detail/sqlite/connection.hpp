@@ -37,18 +37,20 @@ class connection {
       : path_(std::move(path)),
         read_only_(options.read_only),
         busy_{path_ + "-wal", options.busy_timeout} {
-    if (path_.empty()) throw_open(SQLITE_CANTOPEN, "the path is empty");
+    if (path_.empty()) {
+      throw_open(SQLITE_CANTOPEN, "the path is empty", "give the path of a database file");
+    }
     const auto parent = std::filesystem::path(path_).parent_path();
     std::error_code ec;
     if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
       throw_open(SQLITE_CANTOPEN, "its directory \"" + parent.string() + "\" does not exist");
     }
     if (std::filesystem::is_directory(path_, ec)) {
-      throw_open(SQLITE_CANTOPEN, "it is a directory; give the path of a database file");
+      throw_open(SQLITE_CANTOPEN, "it is a directory", "give the path of a database file");
     }
     if (read_only_ && !std::filesystem::exists(path_, ec)) {
-      throw_open(SQLITE_CANTOPEN,
-                 "it does not exist (a read-only open never creates a file); check the path");
+      throw_open(SQLITE_CANTOPEN, "it does not exist (a read-only open never creates a file)",
+                 "check the path");
     }
     const int flags =
         (read_only_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -161,9 +163,12 @@ class connection {
   [[nodiscard]] bool in_transaction() const noexcept { return sqlite3_get_autocommit(db_) == 0; }
 
  private:
-  [[noreturn]] void throw_open(int code, const std::string& why) const {
+  /// Throws for an open that failed because of `why`; `what_to_do` replaces the general
+  /// advice for `code` (which, for SQLITE_CANTOPEN, speaks of creating the file).
+  [[noreturn]] void throw_open(int code, const std::string& why,
+                               std::string_view what_to_do = {}) const {
     throw sqlite_error(fmt::format("durable: sqlite: opening the database failed on \"{}\": {}; {}",
-                                   path_, why, advice(code)),
+                                   path_, why, what_to_do.empty() ? advice(code) : what_to_do),
                        code, code, path_);
   }
 
