@@ -29,6 +29,7 @@
 #include <durable/codecs/bytes_codec.hpp>
 #include <durable/worker.hpp>
 
+#include "db_state.hpp"
 #include "quiet_options.hpp"
 #include "support.hpp"
 
@@ -576,6 +577,57 @@ bool wait_for_stop(const std::stop_token& stop, std::atomic<bool>& release) {
 }
 
 }  // namespace
+
+TEST_CASE("durations past the steady clock's range wait instead of ending at once") {
+  // A thousand years in milliseconds overflows the steady clock's nanoseconds: such waits
+  // used to end at once (stop returned false at once, wait_for_push timed out at once, the
+  // keeper extended leases in a busy loop).
+  constexpr std::chrono::milliseconds forever = std::chrono::hours{24 * 365 * 1000};
+  using steady = std::chrono::steady_clock;
+  CHECK(durable::detail::steady_after(std::chrono::milliseconds::max()) ==
+        steady::time_point::max());
+  CHECK(durable::detail::steady_after(forever) > steady::now() + std::chrono::hours{24 * 365});
+  temp_dir dir;
+  durable::Queue<order> queue{dir.db("jobs.db"), "orders", durable_test::quiet_queue()};
+  durable::DeadLetterQueue<order> dlq{dir.db("jobs.db"), "dlq", durable_test::quiet_dlq()};
+
+  const auto seen = queue.push_sequence();
+  std::jthread pusher{[&] {
+    std::this_thread::sleep_for(50ms);  // only makes the old bug show; any order passes
+    queue.push({1, "first"});
+  }};
+  CHECK(queue.wait_for_push(seen, forever));  // woken by the push, not timed out
+  pusher.join();
+
+  durable::worker_options options;
+  options.log = nullptr;
+  options.threads = 2;  // one runs the job, one idles on an endless poll
+  options.lease = forever;
+  options.min_poll_interval = std::chrono::milliseconds::max();
+  options.max_poll_interval = std::chrono::milliseconds::max();
+  std::atomic<bool> started{false};
+  durable::Worker<order> w{queue, dlq,
+                           [&](const order&, durable::job_context& context) {
+                             started = true;
+                             while (!context.stop.stop_requested()) {
+                               std::this_thread::sleep_for(1ms);
+                             }
+                             std::this_thread::sleep_for(50ms);  // still running at stop()
+                           },
+                           options};
+  w.start();
+  REQUIRE(eventually([&] { return started.load(); }));
+  if (durable_test::on_sqlite()) {
+    // The lease's first extension is a third of a thousand years away: nothing writes.
+    durable_test::raw_db raw{dir.file("jobs.db")};
+    const auto before = raw.rows("PRAGMA data_version");
+    std::this_thread::sleep_for(100ms);
+    CHECK(raw.rows("PRAGMA data_version") == before);
+  }
+  CHECK(w.stop(forever));  // waits for the handler (and wakes the idle thread)
+  CHECK(queue.empty());
+  CHECK(w.stats().succeeded == 1);
+}
 
 TEST_CASE("a handler's context carries the job's id, key, attempts, times, queue and deadline") {
   fixture f;

@@ -228,7 +228,8 @@ class Worker {
     }
     for (const auto& a : held()) a->stop.request_stop();  // outside the lock: callbacks run
     std::unique_lock wait{idle_mutex_};
-    const bool finished = idle_.wait_for(wait, deadline, [&] { return running_threads_ == 0; });
+    const bool finished = idle_.wait_until(wait, detail::steady_after(deadline),
+                                           [&] { return running_threads_ == 0; });
     wait.unlock();
     keeper_ = {};  // joins the keeper: leases of stuck handlers now lapse
     if (finished) threads_.clear();
@@ -467,7 +468,7 @@ class Worker {
         continue;
       }
       queue_.wait_for_push(seen, poll, stop);
-      poll = std::min(poll * 2, options_.max_poll_interval);
+      poll = poll > options_.max_poll_interval / 2 ? options_.max_poll_interval : poll * 2;
     }
     std::lock_guard lock{idle_mutex_};
     --running_threads_;
@@ -747,7 +748,7 @@ class Worker {
   void keep(const std::stop_token& stop) {
     using steady = std::chrono::steady_clock;
     const auto every = std::max(options_.lease / 3, std::chrono::milliseconds{1});
-    auto next_extension = steady::now() + every;
+    auto next_extension = detail::steady_after(every);
     while (!stop.stop_requested()) {
       auto wake = next_extension;
       if (const auto next = next_deadline()) {
@@ -765,7 +766,7 @@ class Worker {
       enforce_deadlines();
       if (steady::now() >= next_extension) {
         extend_leases();
-        next_extension = steady::now() + every;
+        next_extension = detail::steady_after(every);
       }
     }
   }
