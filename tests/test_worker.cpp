@@ -1056,6 +1056,32 @@ TEST_CASE("metrics count outcomes per queue and error type, and the Prometheus t
   CHECK_THROWS_AS(durable::metrics(std::vector<double>{1, 0.5}), durable::invalid_argument_error);
 }
 
+TEST_CASE("a long message is cut for the log between UTF-8 characters, never inside one") {
+  fixture f;
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file != nullptr);
+  auto options = f.worker_options();
+  options.log = durable::json_lines_sink(file, durable::log_level::debug);
+  std::string message = "ab";  // then 2-byte characters: byte 77 starts one
+  for (int i = 0; i < 60; ++i) message += "\u00e9";
+  worker w{f.queue, f.dlq, [&](const order&) { throw bad_order(message); }, options};
+  f.queue.push({1, "bad"});
+  CHECK(w.process_available() == 1);
+  w.maintain();  // the DLQ summary cuts the message too
+  std::rewind(file);
+  std::vector<std::string> messages;
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), file) != nullptr) {
+    // nlohmann::json refuses invalid UTF-8
+    CHECK_NOTHROW(messages.push_back(nlohmann::json::parse(buffer.data())["message"]));
+  }
+  std::fclose(file);
+  REQUIRE(messages.size() == 3);  // dead-lettered, summary, summary entry
+  const std::string cut = message.substr(0, 76) + "...";
+  CHECK(messages[0].ends_with(": " + cut));
+  CHECK(messages[2].ends_with(": " + cut));
+}
+
 TEST_CASE("json_lines_sink writes one object per event with stable fields") {
   fixture f;
   std::FILE* file = std::tmpfile();

@@ -923,9 +923,13 @@ class Worker {
     return std::get<std::string>(key);
   }
 
-  // `message` cut to 80 characters for a log line.
+  // `message` cut to 80 bytes for a log line, never inside a UTF-8 character (a JSON
+  // line must stay valid UTF-8).
   static std::string cut(const std::string& message) {
-    return message.size() <= 80 ? message : message.substr(0, 77) + "...";
+    if (message.size() <= 80) return message;
+    std::size_t end = 77;
+    while (end > 0 && (static_cast<unsigned char>(message[end]) & 0xC0U) == 0x80U) --end;
+    return message.substr(0, end) + "...";
   }
 
   template <class Hook, class... Args>
