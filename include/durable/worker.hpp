@@ -528,6 +528,9 @@ class Worker {
     std::optional<classification> why;
     if (a.claim.poison) {
       why = Errors::classify(std::make_exception_ptr(*a.claim.poison));
+      if (why->message.ends_with(detail::poison_advice)) {  // it is dead-lettered now
+        why->message.resize(why->message.size() - detail::poison_advice.size());
+      }
     } else if (out_of_attempts(a.claim)) {
       why = exhausted(a.claim);
     } else {
