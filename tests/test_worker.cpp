@@ -837,6 +837,38 @@ TEST_CASE("a timed-out job with no attempts left is dead-lettered as durable::ti
 
 // ---------------------------------------------------------------- batches
 
+TEST_CASE("fail() with a null exception_ptr fails the job instead of acking it") {
+  fixture f;
+  // std::current_exception() outside a catch block is null: the job must not be acked
+  worker w{f.queue, f.dlq,
+           [](const order&, durable::job_context& c) { c.fail(std::current_exception()); },
+           f.worker_options()};
+  const auto id = f.queue.push({1, "a"}).id;
+  CHECK(w.process_available() == 1);
+  CHECK(w.stats().succeeded == 0);
+  CHECK(w.stats().retried == 1);
+  const auto history = f.queue.history(id);
+  REQUIRE(history.size() == 1);
+  CHECK(history[0].error_type == "unknown");
+  CHECK(history[0].message == "no exception (empty std::exception_ptr)");
+
+  auto options = f.worker_options();
+  options.batch_size = 2;
+  worker batch{f.queue, f.dlq,
+               [](std::span<const order> jobs, std::span<durable::job_context> contexts) {
+                 for (std::size_t i = 0; i < jobs.size(); ++i) {
+                   if (jobs[i].item == "null") contexts[i].fail(std::exception_ptr{});
+                 }
+               },
+               options};
+  const auto null = f.queue.push({2, "null"}).id;
+  f.queue.push({3, "ok"});
+  CHECK(batch.process_available() == 2);
+  CHECK(batch.stats().succeeded == 1);
+  CHECK(batch.stats().retried == 1);
+  CHECK(f.queue.status(null).state == durable::job_state::scheduled);
+}
+
 TEST_CASE("a batch handler gets the claimed batch and fails jobs one by one") {
   fixture f;
   auto options = f.worker_options();

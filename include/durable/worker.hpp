@@ -549,7 +549,7 @@ class Worker {
     std::optional<classification> failed;
     try {
       handler_(*a.claim.job, context);
-      if (context.failure()) failed = Errors::classify(context.failure());
+      if (context.failed()) failed = Errors::classify(context.failure());
     } catch (...) {
       failed = Errors::classify(std::current_exception());
     }
@@ -581,7 +581,7 @@ class Worker {
       for (std::size_t i = 0; i < runnable.size(); ++i) {
         guarded(*runnable[i], [&] {
           std::optional<classification> failed;
-          if (contexts[i].failure()) {
+          if (contexts[i].failed()) {
             failed = Errors::classify(contexts[i].failure());
           } else if (thrown) {
             failed = thrown;
