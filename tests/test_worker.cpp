@@ -1116,6 +1116,27 @@ TEST_CASE("a long message is cut for the log between UTF-8 characters, never ins
   CHECK(messages[2].ends_with(": " + cut));
 }
 
+TEST_CASE("json_lines_sink writes bytes that are not UTF-8 as U+FFFD: every line parses") {
+  fixture f;
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file != nullptr);
+  auto options = f.worker_options();
+  options.log = durable::json_lines_sink(file);
+  worker w{f.queue, f.dlq, [&](const order&) { throw bad_order("raw \xff\xc3 bytes \u00e9"); },
+           options};
+  f.queue.push({1, "bad"});
+  CHECK(w.process_available() == 1);
+  std::rewind(file);
+  std::array<char, 4096> buffer{};
+  REQUIRE(std::fgets(buffer.data(), static_cast<int>(buffer.size()), file) != nullptr);
+  std::fclose(file);
+  nlohmann::json line;
+  REQUIRE_NOTHROW(line = nlohmann::json::parse(buffer.data()));  // refuses invalid UTF-8
+  CHECK(line["message"].get<std::string>().ends_with(": raw \ufffd\ufffd bytes \u00e9"));
+  // the DLQ keeps the message as it was thrown
+  CHECK(f.dlq.recent(1).at(0).message == "raw \xff\xc3 bytes \u00e9");
+}
+
 TEST_CASE("json_lines_sink writes one object per event with stable fields") {
   fixture f;
   std::FILE* file = std::tmpfile();
