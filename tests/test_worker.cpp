@@ -869,6 +869,35 @@ TEST_CASE("fail() with a null exception_ptr fails the job instead of acking it")
   CHECK(f.queue.status(null).state == durable::job_state::scheduled);
 }
 
+namespace {
+
+/// A classifier that fails: what it throws must not escape the worker.
+struct throwing_classifier {
+  static durable::classification classify(const std::exception_ptr&) { throw 5; }
+};
+
+}  // namespace
+
+TEST_CASE("a classifier throwing for a failed batch stays inside the worker; the jobs come back") {
+  fixture f;
+  auto options = f.worker_options();
+  options.batch_size = 2;
+  durable::Worker<order, durable::pfr_codec, throwing_classifier> w{
+      f.queue, f.dlq,
+      [](std::span<const order>, std::span<durable::job_context>) {
+        throw std::runtime_error("down");
+      },
+      options};
+  const auto a = f.queue.push({1, "a"}).id;
+  const auto b = f.queue.push({2, "b"}).id;
+  CHECK(w.process_available() == 2);  // it used to end in std::terminate
+  CHECK(f.logged("could not be finished: a non-standard exception"));
+  CHECK(f.queue.status(a).state == durable::job_state::claimed);
+  f.clock.advance(options.lease + 1ms);  // nothing lost: back by lease expiry
+  CHECK(f.queue.status(a).state == durable::job_state::pending);
+  CHECK(f.queue.status(b).state == durable::job_state::pending);
+}
+
 TEST_CASE("a batch handler gets the claimed batch and fails jobs one by one") {
   fixture f;
   auto options = f.worker_options();

@@ -572,19 +572,19 @@ class Worker {
     if (!runnable.empty()) {
       std::vector<job_context> contexts(runnable.size());
       for (std::size_t i = 0; i < runnable.size(); ++i) begin(*runnable[i], contexts[i]);
-      std::optional<classification> thrown;
+      std::exception_ptr thrown;
       try {
         batch_handler_(std::span<const Job>{jobs}, std::span<job_context>{contexts});
       } catch (...) {
-        thrown = Errors::classify(std::current_exception());
+        thrown = std::current_exception();
       }
       for (std::size_t i = 0; i < runnable.size(); ++i) {
-        guarded(*runnable[i], [&] {
+        guarded(*runnable[i], [&] {  // classified here: a classifier's throw stays guarded
           std::optional<classification> failed;
           if (contexts[i].failed()) {
             failed = Errors::classify(contexts[i].failure());
           } else if (thrown) {
-            failed = thrown;
+            failed = Errors::classify(thrown);
           }
           finish(*runnable[i], std::move(failed));
           return true;
