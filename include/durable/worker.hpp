@@ -930,8 +930,10 @@ class Worker {
   // line must stay valid UTF-8).
   static std::string cut(const std::string& message) {
     if (message.size() <= 80) return message;
-    std::size_t end = 77;
-    while (end > 0 && (static_cast<unsigned char>(message[end]) & 0xC0U) == 0x80U) --end;
+    std::size_t end = 77;  // back over at most 3 continuation bytes (binary text: cut anyway)
+    for (int k = 0; k < 3 && (static_cast<unsigned char>(message[end]) & 0xC0U) == 0x80U; ++k) {
+      --end;
+    }
     return message.substr(0, end) + "...";
   }
 
