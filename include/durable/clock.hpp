@@ -78,6 +78,17 @@ inline constexpr std::int64_t min_time_ms =
   }
   return std::clamp(sum, min_time_ms, max_time_ms);
 }
+/// The steady-clock time `d` from now, saturated to `steady_clock::time_point::max()`
+/// instead of overflowing (a wait of a thousand years must not end at once); now for
+/// `d <= 0`. For waits and deadlines given as user durations.
+[[nodiscard]] inline std::chrono::steady_clock::time_point steady_after(
+    std::chrono::milliseconds d) noexcept {
+  using steady = std::chrono::steady_clock;
+  const auto now = steady::now();
+  if (d.count() <= 0) return now;
+  const auto left = std::chrono::floor<std::chrono::milliseconds>(steady::time_point::max() - now);
+  return d >= left ? steady::time_point::max() : now + d;
+}
 /// `c()` if set, else the system clock.
 [[nodiscard]] inline time_point now(const clock_function& c) {
   return c ? c() : std::chrono::system_clock::now();

@@ -24,6 +24,7 @@
 #include <tuple>
 #include <utility>
 
+#include "durable/clock.hpp"
 #include "durable/detail/sqlite/backend.hpp"
 #include "durable/exceptions.hpp"
 #include "durable/open_options.hpp"
@@ -80,7 +81,7 @@ class database_state {
     });
     std::unique_lock lock{mutex_};
     if (!sequences_.contains(queue)) sequences_.emplace(std::string{queue}, 0);
-    return pushed_.wait_for(lock, stop, timeout, [&] {
+    return pushed_.wait_until(lock, stop, steady_after(timeout), [&] {
       const auto it = sequences_.find(queue);
       return it != sequences_.end() && it->second != seen;
     });

@@ -47,18 +47,26 @@ struct job_context {
 
   /// Marks this job failed with `error`, classified as if the handler had thrown it: for
   /// batch handlers, which report per job (a job not marked succeeded). A per-job handler
-  /// may call it instead of throwing.
-  void fail(std::exception_ptr error) noexcept { error_ = std::move(error); }
+  /// may call it instead of throwing. A null `error` (std::current_exception() outside a
+  /// catch block) still fails the job, classified as unlisted ("no exception (empty
+  /// std::exception_ptr)").
+  void fail(std::exception_ptr error) noexcept {
+    error_ = std::move(error);
+    failed_ = true;
+  }
   /// As above, with an exception object.
   template <class E>
   requires(!std::same_as<std::remove_cvref_t<E>, std::exception_ptr>) void fail(E&& error) {
-    error_ = std::make_exception_ptr(std::forward<E>(error));
+    fail(std::make_exception_ptr(std::forward<E>(error)));
   }
-  /// The failure given to fail(); null when none.
+  /// True once fail() was called.
+  [[nodiscard]] bool failed() const noexcept { return failed_; }
+  /// The failure given to fail(); null when none (or when fail() was given null).
   [[nodiscard]] const std::exception_ptr& failure() const noexcept { return error_; }
 
  private:
   std::exception_ptr error_;
+  bool failed_ = false;
 };
 // NOLINTEND(cppcoreguidelines-non-private-member-variables-in-classes)
 

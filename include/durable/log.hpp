@@ -196,7 +196,11 @@ namespace detail {
     out += ",\"";
     out += key;
     out += "\":";
-    append_json_string(out, value);
+    if (is_valid_utf8(value)) {
+      append_json_string(out, value);
+    } else {
+      append_json_string(out, to_valid_utf8(value));  // e.g. raw bytes in an error message
+    }
   };
   const auto number = [&out](std::string_view key, const auto& value) {
     if (!value) return;

@@ -228,7 +228,8 @@ class Worker {
     }
     for (const auto& a : held()) a->stop.request_stop();  // outside the lock: callbacks run
     std::unique_lock wait{idle_mutex_};
-    const bool finished = idle_.wait_for(wait, deadline, [&] { return running_threads_ == 0; });
+    const bool finished = idle_.wait_until(wait, detail::steady_after(deadline),
+                                           [&] { return running_threads_ == 0; });
     wait.unlock();
     keeper_ = {};  // joins the keeper: leases of stuck handlers now lapse
     if (finished) threads_.clear();
@@ -467,7 +468,7 @@ class Worker {
         continue;
       }
       queue_.wait_for_push(seen, poll, stop);
-      poll = std::min(poll * 2, options_.max_poll_interval);
+      poll = poll > options_.max_poll_interval / 2 ? options_.max_poll_interval : poll * 2;
     }
     std::lock_guard lock{idle_mutex_};
     --running_threads_;
@@ -527,6 +528,9 @@ class Worker {
     std::optional<classification> why;
     if (a.claim.poison) {
       why = Errors::classify(std::make_exception_ptr(*a.claim.poison));
+      if (why->message.ends_with(detail::poison_advice)) {  // it is dead-lettered now
+        why->message.resize(why->message.size() - detail::poison_advice.size());
+      }
     } else if (out_of_attempts(a.claim)) {
       why = exhausted(a.claim);
     } else {
@@ -545,7 +549,7 @@ class Worker {
     std::optional<classification> failed;
     try {
       handler_(*a.claim.job, context);
-      if (context.failure()) failed = Errors::classify(context.failure());
+      if (context.failed()) failed = Errors::classify(context.failure());
     } catch (...) {
       failed = Errors::classify(std::current_exception());
     }
@@ -568,19 +572,19 @@ class Worker {
     if (!runnable.empty()) {
       std::vector<job_context> contexts(runnable.size());
       for (std::size_t i = 0; i < runnable.size(); ++i) begin(*runnable[i], contexts[i]);
-      std::optional<classification> thrown;
+      std::exception_ptr thrown;
       try {
         batch_handler_(std::span<const Job>{jobs}, std::span<job_context>{contexts});
       } catch (...) {
-        thrown = Errors::classify(std::current_exception());
+        thrown = std::current_exception();
       }
       for (std::size_t i = 0; i < runnable.size(); ++i) {
-        guarded(*runnable[i], [&] {
+        guarded(*runnable[i], [&] {  // classified here: a classifier's throw stays guarded
           std::optional<classification> failed;
-          if (contexts[i].failure()) {
+          if (contexts[i].failed()) {
             failed = Errors::classify(contexts[i].failure());
           } else if (thrown) {
-            failed = thrown;
+            failed = Errors::classify(thrown);
           }
           finish(*runnable[i], std::move(failed));
           return true;
@@ -747,7 +751,7 @@ class Worker {
   void keep(const std::stop_token& stop) {
     using steady = std::chrono::steady_clock;
     const auto every = std::max(options_.lease / 3, std::chrono::milliseconds{1});
-    auto next_extension = steady::now() + every;
+    auto next_extension = detail::steady_after(every);
     while (!stop.stop_requested()) {
       auto wake = next_extension;
       if (const auto next = next_deadline()) {
@@ -765,7 +769,7 @@ class Worker {
       enforce_deadlines();
       if (steady::now() >= next_extension) {
         extend_leases();
-        next_extension = steady::now() + every;
+        next_extension = detail::steady_after(every);
       }
     }
   }
@@ -922,9 +926,15 @@ class Worker {
     return std::get<std::string>(key);
   }
 
-  // `message` cut to 80 characters for a log line.
+  // `message` cut to 80 bytes for a log line, never inside a UTF-8 character (a JSON
+  // line must stay valid UTF-8).
   static std::string cut(const std::string& message) {
-    return message.size() <= 80 ? message : message.substr(0, 77) + "...";
+    if (message.size() <= 80) return message;
+    std::size_t end = 77;  // back over at most 3 continuation bytes (binary text: cut anyway)
+    for (int k = 0; k < 3 && (static_cast<unsigned char>(message[end]) & 0xC0U) == 0x80U; ++k) {
+      --end;
+    }
+    return message.substr(0, end) + "...";
   }
 
   template <class Hook, class... Args>

@@ -5,6 +5,8 @@
 /// The little JSON durable writes and reads itself: string literals, and a job's attempt
 /// history as stored by every backend: an array of {attempt, type, message, at}.
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -17,6 +19,70 @@
 #include "durable/job.hpp"
 
 namespace durable::inline v0::detail {
+
+/// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or code points
+/// past U+10FFFF).
+[[nodiscard]] inline bool is_valid_utf8(std::string_view text) noexcept {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if ((c & 0xE0U) == 0xC0) {
+      n = 1;
+      cp = c & 0x1FU;
+    } else if ((c & 0xF0U) == 0xE0) {
+      n = 2;
+      cp = c & 0x0FU;
+    } else if ((c & 0xF8U) == 0xF0) {
+      n = 3;
+      cp = c & 0x07U;
+    } else {
+      return false;
+    }
+    if (i + n >= text.size()) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto b = static_cast<unsigned char>(text[i + k]);
+      if ((b & 0xC0U) != 0x80) return false;
+      cp = (cp << 6U) | (b & 0x3FU);
+    }
+    constexpr std::array<std::uint32_t, 4> smallest{0, 0x80, 0x800, 0x10000};
+    if (cp < smallest.at(n) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+/// `text` with each byte that does not begin a well-formed UTF-8 character replaced by
+/// U+FFFD: JSON must be UTF-8 (RFC 8259), whatever bytes an exception's message holds.
+[[nodiscard]] inline std::string to_valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t n = 1;
+    if ((c & 0xE0U) == 0xC0) {
+      n = 2;
+    } else if ((c & 0xF0U) == 0xE0) {
+      n = 3;
+    } else if ((c & 0xF8U) == 0xF0) {
+      n = 4;
+    }
+    if (i + n <= text.size() && is_valid_utf8(text.substr(i, n))) {
+      out.append(text.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
 
 /// Appends `s` to `out` as a JSON string literal.
 inline void append_json_string(std::string& out, std::string_view s) {

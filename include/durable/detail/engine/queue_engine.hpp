@@ -68,6 +68,11 @@ inline void check_error_type(std::string_view argument, std::string_view type) {
   }
 }
 
+/// The end of a poison job's decode_error message: advice to whoever claimed it. The
+/// Worker leaves it out of the message it stores when it dead-letters the job.
+inline constexpr std::string_view poison_advice =
+    "; it was left in the queue as a poison job: dead-letter or ack it";
+
 /// Queue operations on bytes for queue `name` of `db`. Thread-safe. Claims take only jobs
 /// of the types `reader` decodes (any job for an untyped reader, codec name empty).
 class queue_engine {
@@ -276,9 +281,8 @@ class queue_engine {
     const auto& codec = types_.reader().codec;
     return {
         fmt::format("durable: decode: job {} in queue \"{}\" of \"{}\" cannot be decoded as this "
-                    "Queue's job type: {}; it was left in the queue as a poison job: dead-letter "
-                    "or ack it",
-                    row.id, name_, target(), why),
+                    "Queue's job type: {}{}",
+                    row.id, name_, target(), why, poison_advice),
         name_,
         row.id,
         std::string{codec.name},

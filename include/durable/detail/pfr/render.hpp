@@ -33,43 +33,6 @@
 
 namespace durable::inline v0::detail {
 
-/// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or code points
-/// past U+10FFFF).
-[[nodiscard]] inline bool is_valid_utf8(std::string_view text) noexcept {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    if ((c & 0xE0U) == 0xC0) {
-      n = 1;
-      cp = c & 0x1FU;
-    } else if ((c & 0xF0U) == 0xE0) {
-      n = 2;
-      cp = c & 0x0FU;
-    } else if ((c & 0xF8U) == 0xF0) {
-      n = 3;
-      cp = c & 0x07U;
-    } else {
-      return false;
-    }
-    if (i + n >= text.size()) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto b = static_cast<unsigned char>(text[i + k]);
-      if ((b & 0xC0U) != 0x80) return false;
-      cp = (cp << 6U) | (b & 0x3FU);
-    }
-    constexpr std::array<std::uint32_t, 4> smallest{0, 0x80, 0x800, 0x10000};
-    if (cp < smallest.at(n) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 /// `bytes` as lowercase hexadecimal.
 [[nodiscard]] inline std::string to_hex(std::span<const std::byte> bytes) {
   constexpr std::string_view digits = "0123456789abcdef";

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "durable/clock.hpp"
 #include "durable/detail/sqlite/error.hpp"
 #include "durable/detail/sqlite/statement.hpp"
 #include "durable/open_options.hpp"
@@ -177,7 +178,7 @@ class connection {
   // busy handler) when another connection is opening the same new file: retry until
   // the busy timeout.
   void switch_to_wal(std::chrono::milliseconds busy_timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+    const auto deadline = steady_after(busy_timeout);
     for (;;) {
       try {
         statement mode{db_, "PRAGMA journal_mode=WAL", path_};
