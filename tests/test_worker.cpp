@@ -433,6 +433,50 @@ TEST_CASE("threads wake at once for a local push and process every job once") {
   CHECK(w.stats().succeeded == 200);
 }
 
+TEST_CASE("a clock that throws is logged; the worker goes on and its job comes back") {
+  fixture f;
+  std::atomic<bool> throwing{false};
+  std::atomic<int> handled{0};
+  auto options = f.worker_options();
+  options.clock = [&throwing, source = f.clock.source()] {
+    if (throwing.load()) throw 7;  // not a std::exception
+    return source();
+  };
+  options.breaker = durable::breaker_options{};  // reads the clock before every claim
+  options.min_poll_interval = 1ms;
+  options.max_poll_interval = 5ms;
+  const auto until = [](auto done) {  // observed progress; the bound only ends a failure
+    const auto deadline = std::chrono::steady_clock::now() + 2min;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    return done();
+  };
+  worker w{f.queue, f.dlq, [&](const order&) { ++handled; }, options};
+  w.start();
+  throwing = true;
+  CHECK(until([&] {
+    return f.logged(
+        R"(a worker thread of the worker on queue "orders" caught a non-standard exception)");
+  }));
+  options.breaker.reset();
+  throwing = false;
+  CHECK(w.stop());
+
+  // Without a breaker the clock is first read when the claimed job starts.
+  worker w2{f.queue, f.dlq, [&](const order&) { ++handled; }, options};
+  w2.start();
+  throwing = true;
+  f.queue.push({1, ""});
+  CHECK(until([&] { return f.logged("could not be finished: a non-standard exception"); }));
+  throwing = false;
+  f.clock.advance(options.lease + 1s);  // the job comes back when its lease ends
+  CHECK(until([&] { return handled.load() == 1; }));
+  CHECK(w2.stop());
+  CHECK(handled == 1);
+  CHECK(f.queue.size() == 0);
+}
+
 TEST_CASE("a long handler keeps its lease, stop waits for it or leaves it claimed") {
   temp_dir dir;
   durable::manual_clock clock;  // a lease ends only when the test moves this clock

@@ -24,6 +24,7 @@
 #include <span>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -379,7 +380,11 @@ class Worker {
   [[nodiscard]] log_event worker_event(std::string_view name,
                                        log_level level = log_level::info) const {
     log_event event;
-    event.time = now();
+    try {
+      event.time = now();
+    } catch (...) {  // a clock that throws must not turn a log line into an escape
+      event.time = std::chrono::system_clock::now();
+    }
     event.level = level;
     event.name = name;
     event.queue = queue_.name();
@@ -457,22 +462,50 @@ class Worker {
   void run_thread(const std::stop_token& stop) {
     auto poll = options_.min_poll_interval;
     for (;;) {
-      const auto seen = queue_.push_sequence();  // before take_shared: no missed wake-up
-      if (auto a = take_shared()) {
-        process(*a);
-        continue;
+      try {
+        const auto seen = queue_.push_sequence();  // before take_shared: no missed wake-up
+        if (auto a = take_shared()) {
+          process(*a);
+          continue;
+        }
+        if (stop.stop_requested()) break;
+        if (claim_and_process(true)) {
+          poll = options_.min_poll_interval;
+          continue;
+        }
+        queue_.wait_for_push(seen, poll, stop);
+      } catch (...) {
+        // Only user code outside its own guards gets here (a clock that throws): the
+        // thread reports it and goes on after a poll interval, never ends by it.
+        report_thread_error("a worker thread", stop, poll);
       }
-      if (stop.stop_requested()) break;
-      if (claim_and_process(true)) {
-        poll = options_.min_poll_interval;
-        continue;
-      }
-      queue_.wait_for_push(seen, poll, stop);
       poll = poll > options_.max_poll_interval / 2 ? options_.max_poll_interval : poll * 2;
     }
     std::lock_guard lock{idle_mutex_};
     --running_threads_;
     idle_.notify_all();
+  }
+
+  // Logs the exception being handled, then waits `pause` or until `stop`. Never throws.
+  void report_thread_error(std::string_view where, const std::stop_token& stop,
+                           std::chrono::milliseconds pause) noexcept {
+    std::string what = "a non-standard exception";
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): described above
+    }
+    detail::log(options_.log, log_level::error,
+                R"({} of the worker on queue "{}" caught {}; it goes on in {} ms)", where,
+                queue_.name(), what, pause.count());
+    try {
+      std::mutex m;
+      std::condition_variable_any cv;
+      std::unique_lock lock{m};
+      cv.wait_until(lock, stop, detail::steady_after(pause), [] { return false; });
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a failed wait only shortens the pause
+    }
   }
 
   // ---- Running
@@ -749,28 +782,38 @@ class Worker {
   }
 
   void keep(const std::stop_token& stop) {
-    using steady = std::chrono::steady_clock;
     const auto every = std::max(options_.lease / 3, std::chrono::milliseconds{1});
     auto next_extension = detail::steady_after(every);
     while (!stop.stop_requested()) {
-      auto wake = next_extension;
-      if (const auto next = next_deadline()) {
-        wake = std::min(wake, options_.clock ? steady::now() + custom_clock_tick
-                                             : steady::now() + (*next - now()));
+      try {
+        keep_once(stop, every, next_extension);
+      } catch (...) {
+        report_thread_error("the lease keeper", stop, every);
       }
-      keeper_sleeps_until_ = wake.time_since_epoch().count();
-      {
-        std::unique_lock lock{keeper_mutex_};
-        keeper_wake_.wait_until(lock, stop, wake, [&] { return keeper_poked_; });
-        keeper_poked_ = false;
-      }
-      keeper_sleeps_until_ = steady::time_point::max().time_since_epoch().count();
-      if (stop.stop_requested()) return;
-      enforce_deadlines();
-      if (steady::now() >= next_extension) {
-        extend_leases();
-        next_extension = detail::steady_after(every);
-      }
+    }
+  }
+
+  // Sleeps until the next extension or deadline, then extends and enforces what is due.
+  void keep_once(const std::stop_token& stop, std::chrono::milliseconds every,
+                 std::chrono::steady_clock::time_point& next_extension) {
+    using steady = std::chrono::steady_clock;
+    auto wake = next_extension;
+    if (const auto next = next_deadline()) {
+      wake = std::min(wake, options_.clock ? steady::now() + custom_clock_tick
+                                           : steady::now() + (*next - now()));
+    }
+    keeper_sleeps_until_ = wake.time_since_epoch().count();
+    {
+      std::unique_lock lock{keeper_mutex_};
+      keeper_wake_.wait_until(lock, stop, wake, [&] { return keeper_poked_; });
+      keeper_poked_ = false;
+    }
+    keeper_sleeps_until_ = steady::time_point::max().time_since_epoch().count();
+    if (stop.stop_requested()) return;
+    enforce_deadlines();
+    if (steady::now() >= next_extension) {
+      extend_leases();
+      next_extension = detail::steady_after(every);
     }
   }
 
