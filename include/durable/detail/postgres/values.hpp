@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "durable/clock.hpp"
+#include "durable/detail/json.hpp"
 #include "durable/error_traits.hpp"
 #include "durable/exceptions.hpp"
 #include "durable/job.hpp"
@@ -297,39 +298,7 @@ class result {
 
 /// True when `s` is valid UTF-8 without NUL bytes, what a PostgreSQL text value may hold.
 [[nodiscard]] inline bool is_storable_text(std::string_view s) noexcept {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == 0) return false;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t extra = 0;
-    std::uint32_t cp = 0;
-    if ((c & 0xE0U) == 0xC0U) {
-      extra = 1;
-      cp = c & 0x1FU;
-    } else if ((c & 0xF0U) == 0xE0U) {
-      extra = 2;
-      cp = c & 0x0FU;
-    } else if ((c & 0xF8U) == 0xF0U) {
-      extra = 3;
-      cp = c & 0x07U;
-    } else {
-      return false;
-    }
-    if (i + extra >= s.size()) return false;
-    for (std::size_t k = 1; k <= extra; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0U) != 0x80U) return false;
-      cp = (cp << 6U) | (cc & 0x3FU);
-    }
-    constexpr std::array<std::uint32_t, 4> min_for{0, 0x80, 0x800, 0x10000};
-    if (cp < min_for.at(extra) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += extra + 1;
-  }
-  return true;
+  return s.find('\0') == std::string_view::npos && is_valid_utf8(s);
 }
 
 /// `s` made storable as PostgreSQL text: each NUL byte and each byte that is not part of
@@ -338,20 +307,11 @@ class result {
 [[nodiscard]] inline std::string_view storable_text(std::string_view s, std::string& buffer) {
   if (is_storable_text(s)) return s;
   buffer.clear();
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::size_t len = 1;
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      len = (c & 0xE0U) == 0xC0U ? 2 : (c & 0xF0U) == 0xE0U ? 3 : (c & 0xF8U) == 0xF0U ? 4 : 1;
-    }
-    const auto piece = s.substr(i, len);
-    if (piece.size() == len && is_storable_text(piece)) {
-      buffer.append(piece);
-      i += len;
+  for (const char c : to_valid_utf8(s)) {
+    if (c == '\0') {
+      buffer += "\xEF\xBF\xBD";
     } else {
-      buffer.append("\xEF\xBF\xBD");
-      ++i;
+      buffer += c;
     }
   }
   return buffer;
