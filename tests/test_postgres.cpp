@@ -390,6 +390,41 @@ TEST_CASE("text that PostgreSQL cannot store: keys are refused, error texts are 
         "b");
 }
 
+TEST_CASE(
+    "a text key longer than the PostgreSQL indexes hold is refused, so every job can be "
+    "dead-lettered") {
+  temp_dir dir;
+  const auto t = target(dir, "db");
+  Queue<email> q{t, "emails", quiet_queue()};
+  // Incompressible text: a key of 2,670 such bytes fit the queue's key index but not the
+  // DLQ's, so its job was pushed and then failed every move to the DLQ (SQLSTATE 54000).
+  std::string longest;
+  std::uint32_t x = 7;
+  for (std::size_t i = 0; i < pg::max_text_key_bytes; ++i) {
+    x = x * 1103515245U + 12345U;
+    longest += static_cast<char>('a' + (x >> 16) % 26);
+  }
+  for (const auto& key : {longest + "x", longest + std::string(700, 'y')}) {
+    try {
+      q.push({1, ""}, {.key = durable::job_key{key}});
+      FAIL("must refuse");
+    } catch (const durable::invalid_argument_error& e) {
+      CHECK(e.argument() == "key");
+      CHECK(contains(e.what(), "at most 2048 bytes"));
+    }
+  }
+  CHECK(q.size() == 0);
+  // The longest key accepted goes to the DLQ with the longest DLQ name.
+  const std::string long_dlq(128, 'd');
+  DeadLetterQueue<email> far{t, long_dlq, quiet_dlq()};
+  q.push({1, ""}, {.key = durable::job_key{longest}});
+  auto c = q.claim(30s);
+  REQUIRE(c);
+  far.move_from(q, *c, {"failed", "m", ""});
+  CHECK(q.size() == 0);
+  CHECK(far.count({.keys = {durable::job_key{longest}}}) == 1);
+}
+
 // ---------------------------------------------------------------- concurrent sessions
 
 TEST_CASE("threads get a connection each, reused across calls and closed with the queue") {
