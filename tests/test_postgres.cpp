@@ -425,6 +425,34 @@ TEST_CASE(
   CHECK(far.count({.keys = {durable::job_key{longest}}}) == 1);
 }
 
+TEST_CASE(
+    "an error type longer than the PostgreSQL indexes hold is cut, so the job is dead-lettered") {
+  temp_dir dir;
+  const auto t = target(dir, "db");
+  Queue<email> q{t, "emails", quiet_queue()};
+  DeadLetterQueue<email> dlq{t, std::string(128, 'd'), quiet_dlq()};
+  // Before: SQLSTATE 54000 at every move, and a Worker ran the job again at each lease end.
+  std::string type;
+  std::uint32_t x = 11;
+  for (std::size_t i = 0; i + 1 < pg::max_error_type_bytes; ++i) {
+    x = x * 1103515245U + 12345U;
+    type += static_cast<char>('a' + (x >> 16) % 26);
+  }
+  type += "\xc3\xa9";  // a character across the limit: cut before it
+  type += std::string(1000, 'z');
+  q.push({1, ""});
+  auto c = q.claim(30s);
+  REQUIRE(c);
+  const auto id = dlq.move_from(q, *c, {type, "m", ""});
+  const auto entry = dlq.summary(id);
+  REQUIRE(entry);
+  CHECK(entry->error_type == type.substr(0, pg::max_error_type_bytes - 1));
+  // An entry added by hand (also how a move across two databases stores it).
+  const auto added = dlq.add({2, ""}, {type, "m", ""}, 1);
+  CHECK(dlq.summary(added)->error_type == entry->error_type);
+  CHECK(q.size() == 0);
+}
+
 // ---------------------------------------------------------------- concurrent sessions
 
 TEST_CASE("threads get a connection each, reused across calls and closed with the queue") {
