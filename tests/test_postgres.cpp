@@ -839,7 +839,9 @@ TEST_CASE("an idle Worker wakes at once for a push from another process") {
 
 TEST_CASE("consumers killed at random moments lose no committed job and bring back no acked one") {
   temp_dir dir;
-  const auto t = target(dir, "db");
+  // Its own application_name, to see when the server has finished the children's sessions.
+  const auto app = "durable_killed_" + std::to_string(getpid());
+  const auto t = target(dir, "db") + " application_name=" + app;
   { Queue<durable_test::churn_job> create{t, "churn", quiet_queue()}; }
   durable_test::churners children{t, "churn", 3, 20261124};
   std::mt19937 rng{7};
@@ -857,6 +859,15 @@ TEST_CASE("consumers killed at random moments lose no committed job and bring ba
     }
   }
   REQUIRE(children.kill_all());
+  // A statement a child sent before it was killed still runs, and commits, on the server:
+  // wait until every session of the children has ended before reading what is stored.
+  raw_connection server{durable_test::postgres_server()};
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (server.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app +
+                      "'") != "0") {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(5ms);
+  }
   const auto& seen = children.seen;
   CHECK(seen.partial.empty());
   CHECK(seen.connection_errors == 0);
