@@ -390,6 +390,69 @@ TEST_CASE("text that PostgreSQL cannot store: keys are refused, error texts are 
         "b");
 }
 
+TEST_CASE(
+    "a text key longer than the PostgreSQL indexes hold is refused, so every job can be "
+    "dead-lettered") {
+  temp_dir dir;
+  const auto t = target(dir, "db");
+  Queue<email> q{t, "emails", quiet_queue()};
+  // Incompressible text: a key of 2,670 such bytes fit the queue's key index but not the
+  // DLQ's, so its job was pushed and then failed every move to the DLQ (SQLSTATE 54000).
+  std::string longest;
+  std::uint32_t x = 7;
+  for (std::size_t i = 0; i < pg::max_text_key_bytes; ++i) {
+    x = x * 1103515245U + 12345U;
+    longest += static_cast<char>('a' + (x >> 16) % 26);
+  }
+  for (const auto& key : {longest + "x", longest + std::string(700, 'y')}) {
+    try {
+      q.push({1, ""}, {.key = durable::job_key{key}});
+      FAIL("must refuse");
+    } catch (const durable::invalid_argument_error& e) {
+      CHECK(e.argument() == "key");
+      CHECK(contains(e.what(), "at most 2048 bytes"));
+    }
+  }
+  CHECK(q.size() == 0);
+  // The longest key accepted goes to the DLQ with the longest DLQ name.
+  const std::string long_dlq(128, 'd');
+  DeadLetterQueue<email> far{t, long_dlq, quiet_dlq()};
+  q.push({1, ""}, {.key = durable::job_key{longest}});
+  auto c = q.claim(30s);
+  REQUIRE(c);
+  far.move_from(q, *c, {"failed", "m", ""});
+  CHECK(q.size() == 0);
+  CHECK(far.count({.keys = {durable::job_key{longest}}}) == 1);
+}
+
+TEST_CASE(
+    "an error type longer than the PostgreSQL indexes hold is cut, so the job is dead-lettered") {
+  temp_dir dir;
+  const auto t = target(dir, "db");
+  Queue<email> q{t, "emails", quiet_queue()};
+  DeadLetterQueue<email> dlq{t, std::string(128, 'd'), quiet_dlq()};
+  // Before: SQLSTATE 54000 at every move, and a Worker ran the job again at each lease end.
+  std::string type;
+  std::uint32_t x = 11;
+  for (std::size_t i = 0; i + 1 < pg::max_error_type_bytes; ++i) {
+    x = x * 1103515245U + 12345U;
+    type += static_cast<char>('a' + (x >> 16) % 26);
+  }
+  type += "\xc3\xa9";  // a character across the limit: cut before it
+  type += std::string(1000, 'z');
+  q.push({1, ""});
+  auto c = q.claim(30s);
+  REQUIRE(c);
+  const auto id = dlq.move_from(q, *c, {type, "m", ""});
+  const auto entry = dlq.summary(id);
+  REQUIRE(entry);
+  CHECK(entry->error_type == type.substr(0, pg::max_error_type_bytes - 1));
+  // An entry added by hand (also how a move across two databases stores it).
+  const auto added = dlq.add({2, ""}, {type, "m", ""}, 1);
+  CHECK(dlq.summary(added)->error_type == entry->error_type);
+  CHECK(q.size() == 0);
+}
+
 // ---------------------------------------------------------------- concurrent sessions
 
 TEST_CASE("threads get a connection each, reused across calls and closed with the queue") {
@@ -776,7 +839,9 @@ TEST_CASE("an idle Worker wakes at once for a push from another process") {
 
 TEST_CASE("consumers killed at random moments lose no committed job and bring back no acked one") {
   temp_dir dir;
-  const auto t = target(dir, "db");
+  // Its own application_name, to see when the server has finished the children's sessions.
+  const auto app = "durable_killed_" + std::to_string(getpid());
+  const auto t = target(dir, "db") + " application_name=" + app;
   { Queue<durable_test::churn_job> create{t, "churn", quiet_queue()}; }
   durable_test::churners children{t, "churn", 3, 20261124};
   std::mt19937 rng{7};
@@ -794,6 +859,15 @@ TEST_CASE("consumers killed at random moments lose no committed job and bring ba
     }
   }
   REQUIRE(children.kill_all());
+  // A statement a child sent before it was killed still runs, and commits, on the server:
+  // wait until every session of the children has ended before reading what is stored.
+  raw_connection server{durable_test::postgres_server()};
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (server.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app +
+                      "'") != "0") {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(5ms);
+  }
   const auto& seen = children.seen;
   CHECK(seen.partial.empty());
   CHECK(seen.connection_errors == 0);

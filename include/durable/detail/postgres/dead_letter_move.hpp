@@ -43,7 +43,7 @@ inline std::optional<dead_letter_id> insert_dead_letter(connection& c,
   add_all(p, row.dlq, row.origin, row.original_id, row.queue);
   p.add_key(row.key);
   add_all(p, row.priority, row.sequential, row.codec, row.fingerprint, row.payload,
-          storable_text(row.failure.error_type, type_buffer),
+          storable_error_type(row.failure.error_type, type_buffer),
           storable_text(row.failure.message, message_buffer),
           storable_text(row.failure.context, context_buffer));
   if (row.history_json.empty()) {
@@ -93,7 +93,7 @@ inline std::optional<dead_letter_id> move_claimed(connection& c, const storage::
   std::string message_buffer;
   std::string context_buffer;
   const auto res = c.query(sql, r.dlq, origin, r.lease.id, r.lease.token, r.lease.queue,
-                           storable_text(r.failure.error_type, type_buffer),
+                           storable_error_type(r.failure.error_type, type_buffer),
                            storable_text(r.failure.message, message_buffer),
                            storable_text(r.failure.context, context_buffer), r.failure.failed_at_ms,
                            to_string(r.failure.redrive));

@@ -28,6 +28,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -46,11 +47,27 @@
 
 namespace durable::inline v0::detail::postgres {
 
-/// Throws invalid_argument_error unless a text key can be stored (valid UTF-8, no NUL).
+/// Longest text key PostgreSQL stores, in bytes. A key is a column of btree indexes (the
+/// queue's and the DLQ's, with the queue or DLQ name and three more columns), and a btree
+/// row holds at most 2704 bytes: a longer key could be pushed but its job never moved to a
+/// dead-letter queue. 2048 leaves room for the longest names.
+inline constexpr std::size_t max_text_key_bytes = 2048;
+
+/// Throws invalid_argument_error unless a text key can be stored (valid UTF-8, no NUL, at
+/// most max_text_key_bytes).
 inline void check_key(const job_key* key) {
   if (key == nullptr) return;
   const auto* text = std::get_if<std::string>(key);
-  if (text == nullptr || is_storable_text(*text)) return;
+  if (text == nullptr) return;
+  if (text->size() > max_text_key_bytes) {
+    throw invalid_argument_error(
+        "key",
+        fmt::format("durable: invalid argument: the text key {:?}... is {} bytes long; "
+                    "PostgreSQL keys hold at most {} bytes (they are indexed); use a "
+                    "shorter key or a hash of it; nothing was stored",
+                    std::string_view{*text}.substr(0, 64), text->size(), max_text_key_bytes));
+  }
+  if (is_storable_text(*text)) return;
   throw invalid_argument_error(
       "key", fmt::format("durable: invalid argument: the text key {:?} cannot be stored in "
                          "PostgreSQL: it must be valid UTF-8 without NUL bytes; nothing was "

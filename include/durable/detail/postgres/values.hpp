@@ -317,4 +317,20 @@ class result {
   return buffer;
 }
 
+/// Longest error type stored with a dead letter, in bytes: the column is indexed with the
+/// DLQ name and three more columns, and a PostgreSQL btree row holds at most 2704 bytes.
+inline constexpr std::size_t max_error_type_bytes = 2048;
+
+/// `type` made storable as a dead letter's error type: storable_text, then cut to at most
+/// max_error_type_bytes at a character boundary, so that no error type fails a move to a
+/// dead-letter queue.
+[[nodiscard]] inline std::string_view storable_error_type(std::string_view type,
+                                                          std::string& buffer) {
+  auto s = storable_text(type, buffer);
+  if (s.size() <= max_error_type_bytes) return s;
+  auto cut = max_error_type_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0U) == 0x80U) --cut;
+  return s.substr(0, cut);
+}
+
 }  // namespace durable::inline v0::detail::postgres
