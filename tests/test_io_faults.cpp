@@ -547,6 +547,38 @@ TEST_CASE(
   CHECK(drained == pushed + 1);
 }
 
+TEST_CASE(
+    "a read failing with EIO, which SQLite reports as a damaged file, says the file may be "
+    "intact") {
+  // SQLite's unix VFS turns a read(2) failing with EIO into SQLITE_CORRUPT ("database
+  // disk image is malformed"): the message must not send the user to a backup first.
+  temp_dir dir;
+  const auto path = dir.db("eio.db");
+  {
+    queue q{path, "q"};
+    for (std::int64_t i = 0; i < 50; ++i) q.push({i, big.body});
+  }
+  durable_test::fault_vfs vfs;
+  vfs.reads_fail_like_eio();
+  std::string error;
+  for (std::int64_t n = 1; error.empty(); ++n) {
+    vfs.arm(io_call::read, n, fault_mode::once);
+    try {
+      queue q{path, "q"};
+      if (auto c = q.claim(1min)) q.ack(*c);
+    } catch (const durable::sqlite_error& e) {
+      if (e.code() == SQLITE_CORRUPT) error = e.what();
+    }
+    vfs.disarm();
+    REQUIRE_MESSAGE(vfs.fired(), "no read failed with SQLITE_CORRUPT before the work completed");
+  }
+  CHECK(error.find(path) != std::string::npos);
+  CHECK(error.find("system error 5") != std::string::npos);
+  CHECK(error.find("may well be intact") != std::string::npos);
+  CHECK(error.find("integrity_check") != std::string::npos);
+  CHECK(raw_db{path}.integrity() == "ok\n");
+}
+
 TEST_CASE("a file past the process's file size limit is a clear error naming the file") {
   temp_dir dir;
   const auto path = dir.file("limited.db");

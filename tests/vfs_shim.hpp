@@ -110,6 +110,9 @@ class vfs_shim {
   virtual int remove(const char* name, int sync_dir) {
     return real_->xDelete(real_, name, sync_dir);
   }
+  virtual int file_control(shim_file& f, int op, void* arg) {
+    return f.real->pMethods->xFileControl(f.real, op, arg);
+  }
 
   [[nodiscard]] sqlite3_vfs* real_vfs() const noexcept { return real_; }
 
@@ -169,7 +172,7 @@ class vfs_shim {
     return file(h).real->pMethods->xCheckReservedLock(file(h).real, out);
   }
   static int x_file_control(sqlite3_file* h, int op, void* arg) {
-    return file(h).real->pMethods->xFileControl(file(h).real, op, arg);
+    return file(h).shim->file_control(file(h), op, arg);
   }
   static int x_sector_size(sqlite3_file* h) {
     return file(h).real->pMethods->xSectorSize(file(h).real);
