@@ -39,6 +39,7 @@
 #include "fault_vfs.hpp"
 #include "quiet_options.hpp"
 #include "support.hpp"
+#include "vfs_shim.hpp"
 
 using namespace std::chrono_literals;
 using durable_test::fault_mode;
@@ -577,6 +578,38 @@ TEST_CASE(
   CHECK(error.find("may well be intact") != std::string::npos);
   CHECK(error.find("integrity_check") != std::string::npos);
   CHECK(raw_db{path}.integrity() == "ok\n");
+}
+
+TEST_CASE(
+    "a file that opens only for reading although it is writable is not blamed on permissions") {
+  // SQLite's unix VFS opens a database read-only when opening it for writing fails for any
+  // reason, EIO included; this VFS opens the database that way, as after such a failure.
+  struct read_only_vfs final : durable_test::vfs_shim {
+    read_only_vfs() : vfs_shim("durable-test-read-only") { install(); }
+    int open_flags(const char* /*name*/, int flags) override {
+      if ((flags & SQLITE_OPEN_MAIN_DB) == 0) return flags;
+      return (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
+    }
+  };
+  temp_dir dir;
+  const auto path = dir.db("ro.db");
+  { queue q{path, "q"}; }
+  std::string error;
+  {
+    read_only_vfs vfs;
+    try {
+      queue q{path, "q"};
+    } catch (const durable::sqlite_error& e) {
+      error = e.what();
+      CHECK(e.code() == SQLITE_READONLY);
+    }
+  }
+  CHECK(error.find(path) != std::string::npos);
+  CHECK(error.find("permissions allow writing") != std::string::npos);
+  CHECK(error.find("check the disk") != std::string::npos);
+  queue q{path, "q"};  // the disk works again
+  q.push({1, "after"});
+  CHECK(q.size() == 1);
 }
 
 TEST_CASE("a file past the process's file size limit is a clear error naming the file") {

@@ -89,6 +89,8 @@ class vfs_shim {
  protected:
   // Hooks: each forwards to the real file unless overridden.
   virtual void opened(shim_file& /*f*/) {}
+  /// The flags `name` is opened with by the real VFS.
+  virtual int open_flags(const char* /*name*/, int flags) { return flags; }
   virtual void closing(shim_file& /*f*/) {}
   virtual int read(shim_file& f, void* buffer, int amount, sqlite3_int64 offset) {
     return f.real->pMethods->xRead(f.real, buffer, amount, offset);
@@ -127,6 +129,7 @@ class vfs_shim {
     f->base.pMethods = nullptr;
     f->shim = &shim;
     f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(handle) + sizeof(shim_file));
+    flags = shim.open_flags(name, flags);
     f->flags = flags;
     f->state = nullptr;
     const int rc = shim.real_->xOpen(shim.real_, name, f->real, flags, out_flags);
