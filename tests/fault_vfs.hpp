@@ -54,9 +54,18 @@ class fault_vfs final : public vfs_shim {
   /// (shared by all files) fail with SQLITE_FULL, as on a full disk; -1: no limit.
   void limit_growth(std::int64_t bytes) { budget_ = bytes; }
 
+  /// Failed reads report what SQLite's unix VFS reports for a read(2) failing with EIO:
+  /// SQLITE_IOERR_CORRUPTFS, with EIO as the file's last error (SQLITE_FCNTL_LAST_ERRNO);
+  /// SQLite returns it as SQLITE_CORRUPT.
+  void reads_fail_like_eio() { eio_reads_ = true; }
+
  protected:
   int read(shim_file& f, void* buffer, int amount, sqlite3_int64 offset) override {
-    if (hit(io_call::read)) return SQLITE_IOERR_READ;
+    if (hit(io_call::read)) {
+      if (!eio_reads_) return SQLITE_IOERR_READ;
+      last_errno_ = EIO;
+      return SQLITE_IOERR_CORRUPTFS;
+    }
     return vfs_shim::read(f, buffer, amount, offset);
   }
   int write(shim_file& f, const void* buffer, int amount, sqlite3_int64 offset) override {
@@ -79,6 +88,13 @@ class fault_vfs final : public vfs_shim {
   // disk, and thousands of fsyncs would make them slow.
   int sync(shim_file& /*f*/, int /*flags*/) override {
     return hit(io_call::sync) ? SQLITE_IOERR_FSYNC : SQLITE_OK;
+  }
+  int file_control(shim_file& f, int op, void* arg) override {
+    if (op == SQLITE_FCNTL_LAST_ERRNO && last_errno_ != 0) {
+      *static_cast<int*>(arg) = last_errno_;
+      return SQLITE_OK;
+    }
+    return vfs_shim::file_control(f, op, arg);
   }
   int lock(shim_file& f, int level) override {
     if (hit(io_call::lock)) return SQLITE_IOERR_LOCK;
@@ -107,6 +123,8 @@ class fault_vfs final : public vfs_shim {
   std::int64_t n_ = 0;
   fault_mode mode_ = fault_mode::once;
   std::atomic<std::int64_t> budget_{-1};
+  std::atomic<bool> eio_reads_{false};
+  std::atomic<int> last_errno_{0};
 };
 
 }  // namespace durable_test

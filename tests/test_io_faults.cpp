@@ -39,6 +39,7 @@
 #include "fault_vfs.hpp"
 #include "quiet_options.hpp"
 #include "support.hpp"
+#include "vfs_shim.hpp"
 
 using namespace std::chrono_literals;
 using durable_test::fault_mode;
@@ -545,6 +546,70 @@ TEST_CASE(
     ++drained;
   }
   CHECK(drained == pushed + 1);
+}
+
+TEST_CASE(
+    "a read failing with EIO, which SQLite reports as a damaged file, says the file may be "
+    "intact") {
+  // SQLite's unix VFS turns a read(2) failing with EIO into SQLITE_CORRUPT ("database
+  // disk image is malformed"): the message must not send the user to a backup first.
+  temp_dir dir;
+  const auto path = dir.db("eio.db");
+  {
+    queue q{path, "q"};
+    for (std::int64_t i = 0; i < 50; ++i) q.push({i, big.body});
+  }
+  durable_test::fault_vfs vfs;
+  vfs.reads_fail_like_eio();
+  std::string error;
+  for (std::int64_t n = 1; error.empty(); ++n) {
+    vfs.arm(io_call::read, n, fault_mode::once);
+    try {
+      queue q{path, "q"};
+      if (auto c = q.claim(1min)) q.ack(*c);
+    } catch (const durable::sqlite_error& e) {
+      if (e.code() == SQLITE_CORRUPT) error = e.what();
+    }
+    vfs.disarm();
+    REQUIRE_MESSAGE(vfs.fired(), "no read failed with SQLITE_CORRUPT before the work completed");
+  }
+  CHECK(error.find(path) != std::string::npos);
+  CHECK(error.find("system error 5") != std::string::npos);
+  CHECK(error.find("may well be intact") != std::string::npos);
+  CHECK(error.find("integrity_check") != std::string::npos);
+  CHECK(raw_db{path}.integrity() == "ok\n");
+}
+
+TEST_CASE(
+    "a file that opens only for reading although it is writable is not blamed on permissions") {
+  // SQLite's unix VFS opens a database read-only when opening it for writing fails for any
+  // reason, EIO included; this VFS opens the database that way, as after such a failure.
+  struct read_only_vfs final : durable_test::vfs_shim {
+    read_only_vfs() : vfs_shim("durable-test-read-only") { install(); }
+    int open_flags(const char* /*name*/, int flags) override {
+      if ((flags & SQLITE_OPEN_MAIN_DB) == 0) return flags;
+      return (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
+    }
+  };
+  temp_dir dir;
+  const auto path = dir.db("ro.db");
+  { queue q{path, "q"}; }
+  std::string error;
+  {
+    read_only_vfs vfs;
+    try {
+      queue q{path, "q"};
+    } catch (const durable::sqlite_error& e) {
+      error = e.what();
+      CHECK(e.code() == SQLITE_READONLY);
+    }
+  }
+  CHECK(error.find(path) != std::string::npos);
+  CHECK(error.find("permissions allow writing") != std::string::npos);
+  CHECK(error.find("check the disk") != std::string::npos);
+  queue q{path, "q"};  // the disk works again
+  q.push({1, "after"});
+  CHECK(q.size() == 1);
 }
 
 TEST_CASE("a file past the process's file size limit is a clear error naming the file") {

@@ -89,6 +89,8 @@ class vfs_shim {
  protected:
   // Hooks: each forwards to the real file unless overridden.
   virtual void opened(shim_file& /*f*/) {}
+  /// The flags `name` is opened with by the real VFS.
+  virtual int open_flags(const char* /*name*/, int flags) { return flags; }
   virtual void closing(shim_file& /*f*/) {}
   virtual int read(shim_file& f, void* buffer, int amount, sqlite3_int64 offset) {
     return f.real->pMethods->xRead(f.real, buffer, amount, offset);
@@ -110,6 +112,9 @@ class vfs_shim {
   virtual int remove(const char* name, int sync_dir) {
     return real_->xDelete(real_, name, sync_dir);
   }
+  virtual int file_control(shim_file& f, int op, void* arg) {
+    return f.real->pMethods->xFileControl(f.real, op, arg);
+  }
 
   [[nodiscard]] sqlite3_vfs* real_vfs() const noexcept { return real_; }
 
@@ -124,6 +129,7 @@ class vfs_shim {
     f->base.pMethods = nullptr;
     f->shim = &shim;
     f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(handle) + sizeof(shim_file));
+    flags = shim.open_flags(name, flags);
     f->flags = flags;
     f->state = nullptr;
     const int rc = shim.real_->xOpen(shim.real_, name, f->real, flags, out_flags);
@@ -169,7 +175,7 @@ class vfs_shim {
     return file(h).real->pMethods->xCheckReservedLock(file(h).real, out);
   }
   static int x_file_control(sqlite3_file* h, int op, void* arg) {
-    return file(h).real->pMethods->xFileControl(file(h).real, op, arg);
+    return file(h).shim->file_control(file(h), op, arg);
   }
   static int x_sector_size(sqlite3_file* h) {
     return file(h).real->pMethods->xSectorSize(file(h).real);

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -70,6 +71,14 @@ class connection {
                .c_str());
       if (read_only_) return;
       if (sqlite3_db_readonly(db_, "main") == 1) {
+        // SQLite opens a file read-only when opening it for writing fails for any reason
+        // (EIO included); when the permissions allow writing, that is not the cause.
+        if (::access(path_.c_str(), W_OK) == 0) {
+          throw_open(SQLITE_READONLY,
+                     "SQLite could open it only for reading although its permissions allow "
+                     "writing: opening it for writing failed",
+                     "check the disk (an I/O error) and the mount (read-only?), then retry");
+        }
         throw_open(SQLITE_READONLY, "the file is read-only for this process");
       }
       switch_to_wal(options.busy_timeout);

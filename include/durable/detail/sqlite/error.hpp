@@ -46,9 +46,14 @@ namespace durable::inline v0::detail::sqlite {
 
 /// The operating system's error behind an I/O failure on `db` (errno), 0 if unknown.
 /// sqlite3_system_errno() is often 0 by the time a statement fails, so the last error of
-/// the database file and of its WAL, which SQLite keeps per file, are asked too.
+/// the database file and of its WAL, which SQLite keeps per file, are asked too. Asked for
+/// SQLITE_CORRUPT as well: SQLite's unix VFS reports a read failing with EIO as a damaged
+/// file (SQLITE_IOERR_CORRUPTFS, returned as SQLITE_CORRUPT).
 [[nodiscard]] inline int os_error_code(sqlite3* db, int primary) noexcept {
-  if (db == nullptr || (primary != SQLITE_IOERR && primary != SQLITE_FULL)) return 0;
+  if (db == nullptr ||
+      (primary != SQLITE_IOERR && primary != SQLITE_FULL && primary != SQLITE_CORRUPT)) {
+    return 0;
+  }
   int code = sqlite3_system_errno(db);
   if (code == 0) sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &code);
   sqlite3_file* wal = nullptr;
@@ -78,6 +83,11 @@ namespace durable::inline v0::detail::sqlite {
       case EDQUOT: return advice(SQLITE_FULL);
       default: break;
     }
+  }
+  if (primary == SQLITE_CORRUPT && system_code != 0) {
+    return "the disk reported an error while reading it, which SQLite reports as a damaged "
+           "file; the file may well be intact: check the disk, then run PRAGMA "
+           "integrity_check, and restore from a backup only if it reports damage";
   }
   return advice(primary);
 }
