@@ -114,7 +114,7 @@ selection select(const context& ctx, const dlq_filter& f, bool write) {
     throw failure(
         fmt::format("durable: no dead-letter queue \"{}\" in \"{}\" (it has no entries); "
                     "`durable queues {}` lists them",
-                    *f.dlq, s.db.target(), shell_word(printable(s.db.target()))));
+                    *f.dlq, s.db.target(), target_word(s.db.target())));
   }
   return s;
 }
@@ -225,7 +225,7 @@ int dlq_show(const context& ctx, std::int64_t id) {
     throw failure(
         fmt::format("durable: no dead-letter entry {} in \"{}\"; `durable dlq list {}` "
                     "lists entries",
-                    id, storage.target(), shell_word(printable(storage.target()))));
+                    id, storage.target(), target_word(storage.target())));
   }
   const auto& e = row->summary;
   const auto payload =

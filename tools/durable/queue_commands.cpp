@@ -55,7 +55,7 @@ void require_queue(durable::storage::backend& storage, const context& ctx,
   throw failure(fmt::format(
       "durable: unknown queue \"{}\" in \"{}\": it has no jobs and no settings; `durable queues "
       "{}` lists the queues",
-      queue, storage.target(), shell_word(printable(storage.target()))));
+      queue, storage.target(), target_word(storage.target())));
 }
 
 json optional_json(const std::optional<std::int64_t>& n) { return n ? json(*n) : json(); }
@@ -259,13 +259,12 @@ int show_job(const context& ctx, std::int64_t id) {
       throw failure(fmt::format(
           "durable: job {} is in no queue of \"{}\": it was dead-lettered as entry {} of {}; "
           "`durable dlq show {} {}` shows it (and whether it was redriven since)",
-          id, storage.target(), entry->id, entry->dlq, shell_word(printable(storage.target())),
-          entry->id));
+          id, storage.target(), entry->id, entry->dlq, target_word(storage.target()), entry->id));
     }
     throw failure(
         fmt::format("durable: no job {} in \"{}\" (finished, cancelled, dead-lettered "
                     "into another database, or never there); `durable jobs {} QUEUE` lists jobs",
-                    id, storage.target(), shell_word(printable(storage.target()))));
+                    id, storage.target(), target_word(storage.target())));
   }
   const auto payload =
       render_payload(storage, ctx.render, job->codec, job->fingerprint, job->payload);
@@ -339,7 +338,7 @@ int set_paused(const context& ctx, const std::string& queue, bool paused) {
     throw failure(fmt::format(
         "durable: unknown queue \"{}\" in \"{}\": it has no jobs and no settings; nothing was "
         "changed; `durable queues {}` lists the queues",
-        queue, db.storage().target(), shell_word(printable(db.storage().target()))));
+        queue, db.storage().target(), target_word(db.storage().target())));
   }
   if (ctx.json) {
     context::emit({{"queue", queue}, {"paused", paused}});

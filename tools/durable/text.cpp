@@ -51,12 +51,13 @@ std::string relative_time(std::int64_t ms, std::int64_t now_ms) {
   return "in " + human_duration(-d);
 }
 
-std::string shell_word(std::string_view word) {
+std::string target_word(std::string_view target) {
+  const auto word = printable(target);
   const auto plain = [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
            std::string_view{"_./:@%+=,-"}.find(c) != std::string_view::npos;
   };
-  if (!word.empty() && std::ranges::all_of(word, plain)) return std::string{word};
+  if (!word.empty() && std::ranges::all_of(word, plain)) return word;
   std::string quoted = "'";
   for (const char c : word) {
     if (c == '\'') {

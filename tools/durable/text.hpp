@@ -62,10 +62,11 @@ class table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-/// `word` as one shell word, for commands printed in hints: as it is when it holds only
-/// characters no shell treats specially, else in single quotes. Pass a target as its
-/// backend shows it (a connection string's password replaced by "***"), never as typed.
-[[nodiscard]] std::string shell_word(std::string_view word);
+/// A database target as one shell word, for commands printed in hints: printable(), then
+/// as it is when it holds only characters no shell treats specially, else in single
+/// quotes. Pass the target as its backend shows it (a connection string's password
+/// replaced by "***"), never as typed.
+[[nodiscard]] std::string target_word(std::string_view target);
 
 /// A bar of `count` scaled to `width` characters for the largest count `max`.
 [[nodiscard]] std::string bar(std::int64_t count, std::int64_t max, int width = 40);
