@@ -32,6 +32,7 @@
 #include "durable/circuit_breaker.hpp"
 #include "durable/clock.hpp"
 #include "durable/dead_letter_queue.hpp"
+#include "durable/detail/json.hpp"
 #include "durable/errors.hpp"
 #include "durable/job.hpp"
 #include "durable/job_context.hpp"
@@ -973,11 +974,7 @@ class Worker {
   // line must stay valid UTF-8).
   static std::string cut(const std::string& message) {
     if (message.size() <= 80) return message;
-    std::size_t end = 77;  // back over at most 3 continuation bytes (binary text: cut anyway)
-    for (int k = 0; k < 3 && (static_cast<unsigned char>(message[end]) & 0xC0U) == 0x80U; ++k) {
-      --end;
-    }
-    return message.substr(0, end) + "...";
+    return std::string{detail::utf8_prefix(message, 77)} + "...";
   }
 
   template <class Hook, class... Args>

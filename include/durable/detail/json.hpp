@@ -84,6 +84,19 @@ namespace durable::inline v0::detail {
   return out;
 }
 
+/// The longest prefix of `text` of at most `max` bytes that does not end inside a UTF-8
+/// character: it backs over at most 3 continuation bytes (text that is not UTF-8 is cut
+/// at `max` anyway).
+[[nodiscard]] inline std::string_view utf8_prefix(std::string_view text, std::size_t max) noexcept {
+  if (text.size() <= max) return text;
+  std::size_t end = max;
+  for (int k = 0; k < 3 && end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U;
+       ++k) {
+    --end;
+  }
+  return text.substr(0, end);
+}
+
 /// Appends `s` to `out` as a JSON string literal.
 inline void append_json_string(std::string& out, std::string_view s) {
   constexpr std::string_view hex = "0123456789abcdef";

@@ -326,11 +326,7 @@ inline constexpr std::size_t max_error_type_bytes = 2048;
 /// dead-letter queue.
 [[nodiscard]] inline std::string_view storable_error_type(std::string_view type,
                                                           std::string& buffer) {
-  auto s = storable_text(type, buffer);
-  if (s.size() <= max_error_type_bytes) return s;
-  auto cut = max_error_type_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0U) == 0x80U) --cut;
-  return s.substr(0, cut);
+  return utf8_prefix(storable_text(type, buffer), max_error_type_bytes);
 }
 
 }  // namespace durable::inline v0::detail::postgres
